@@ -1,0 +1,62 @@
+# qnn-bench front door. Every target sets itself up: `make bench` and `make test` work on a
+# fresh clone with nothing installed but Python 3.11.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Run-point variables, all optional (defaults live in bench/spec.py and the README).
+BITS ?=
+WBITS ?=
+ABITS ?=
+PE ?=
+SIMD ?=
+MODEL ?=
+DATASET ?=
+DATA_DIR ?=
+EPOCHS ?=
+SEED ?=
+BOARD ?=
+CLK_NS ?=
+QUANT ?=
+RESULTS ?= results
+
+opt = $(if $(strip $(2)),$(1) '$(strip $(2))')
+RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
+	$(call opt,--abits,$(ABITS)) $(call opt,--pe,$(PE)) $(call opt,--simd,$(SIMD)) \
+	$(call opt,--model,$(MODEL)) $(call opt,--dataset,$(DATASET)) \
+	$(call opt,--data-dir,$(DATA_DIR)) $(call opt,--epochs,$(EPOCHS)) \
+	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
+	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) \
+	--results-dir '$(RESULTS)'
+
+.PHONY: install bench test test-fast lint clean
+
+install: $(STAMP)
+
+# Re-runs only when a dependency file changes. finn-plus goes in with --no-deps on purpose:
+# see requirements.txt for the brevitas/setuptools conflict this avoids.
+$(STAMP): requirements.txt requirements-finn.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-finn.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+bench: install
+	$(BIN)/qnnbench run $(RUN_ARGS)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(RESULTS) build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

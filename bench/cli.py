@@ -1,0 +1,122 @@
+"""`qnnbench`: the command line.
+
+Heavy libraries (torch, Brevitas, FINN) are imported only once work is needed, so input
+errors and cached runs answer immediately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bench.spec import DEFAULTS, RunSpec, SpecError, make_spec
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line and exit with the usage code."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"qnnbench: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="qnnbench",
+        description="Benchmark quantized neural networks on FPGAs with Brevitas, QONNX and FINN.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="train, export, build, verify and estimate one run point",
+        description="Run one point: train (QAT), export to QONNX, build the FINN hardware "
+        "graph, verify it against Brevitas, fold and estimate. Cached stages are reused.",
+    )
+    run.add_argument("--model", help=f"model name (default {DEFAULTS['model']})")
+    run.add_argument("--dataset", help=f"data set (default {DEFAULTS['dataset']})")
+    run.add_argument("--data-dir", help="directory holding the data set files")
+    run.add_argument("--bits", help="weight and activation bits, 1..8")
+    run.add_argument("--wbits", help=f"weight bits (default {DEFAULTS['weight_bits']})")
+    run.add_argument("--abits", help=f"activation bits (default {DEFAULTS['act_bits']})")
+    run.add_argument("--quant", help="weight quantizer (default int)")
+    run.add_argument("--pe", help=f"requested PE for every layer (default {DEFAULTS['pe']})")
+    run.add_argument("--simd", help="requested SIMD for every layer (default: same as PE)")
+    run.add_argument("--epochs", help=f"training epochs (default {DEFAULTS['epochs']})")
+    run.add_argument("--seed", help="random seed (default 0)")
+    run.add_argument("--board", help=f"target board (default {DEFAULTS['board']})")
+    run.add_argument("--clk-ns", help="clock period in ns (default 10.0 = 100 MHz)")
+    run.add_argument("--results-dir", default="results", help="where records go (default results)")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """Map command-line strings onto a validated RunSpec (pydantic does the coercion)."""
+    bits = _blank_to_none(args.bits)
+    fields: dict[str, Any] = {
+        "model": _blank_to_none(args.model),
+        "dataset": _blank_to_none(args.dataset),
+        "data_dir": _blank_to_none(args.data_dir),
+        "weight_bits": _blank_to_none(args.wbits) or bits,
+        "act_bits": _blank_to_none(args.abits) or bits,
+        "weight_quant": _blank_to_none(args.quant),
+        "pe": _blank_to_none(args.pe),
+        "simd": _blank_to_none(args.simd),
+        "epochs": _blank_to_none(args.epochs),
+        "seed": _blank_to_none(args.seed),
+        "board": _blank_to_none(args.board),
+        "clk_ns": _blank_to_none(args.clk_ns),
+    }
+    if fields["data_dir"] and not Path(fields["data_dir"]).expanduser().is_dir():
+        raise SpecError(f"data_dir: {fields['data_dir']!r} is not a directory")
+    return make_spec(**fields)
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    # Make passes unset variables as empty strings.
+    return value if value not in (None, "") else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    from bench.pipeline import UserError, run_point
+    from bench.progress import say
+    from bench.report_console import print_run_summary
+    from bench.store import Store
+
+    store = Store(args.results_dir)
+    log = (lambda msg: None) if args.quiet else (lambda msg: say(f"[cyan]>[/] {msg}"))
+    try:
+        outcome = run_point(spec, store, log=log, show_progress=not args.quiet)
+    except UserError as err:
+        print(f"qnnbench: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print_run_summary(outcome)
+    return EXIT_OK if outcome.record["status"] == "ok" else EXIT_FAILED
+
+
+COMMANDS = {"run": cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Brevitas and FINN warn about optional accelerators and deprecations on every import;
+    # none of it is actionable for a user of this command.
+    warnings.filterwarnings("ignore")
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SpecError as err:
+        print(f"qnnbench: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("qnnbench: interrupted; finished records are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

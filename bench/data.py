@@ -1,0 +1,594 @@
+"""Data sets for qnn-bench: load them from local files, or download and verify them once.
+
+Every loader returns the same thing, a :class:`Dataset` of raw 8-bit pixels in NCHW layout and
+int64 labels. Keeping pixels as uint8 (no normalisation, no padding) means the arrays are exactly
+what the FPGA sees at its input stream, and every model-specific transform (scaling, flattening
+for MLPs, padding MNIST to 32x32 for CNV) lives in the model-side input adapter instead of here.
+
+Where files come from:
+
+* ``digits`` is bundled with scikit-learn, so it always works offline.
+* ``mnist``, ``fashion_mnist`` and ``cifar10`` are read from ``data_dir`` when one is given
+  (user-supplied files, several common layouts accepted, never downloaded into). Otherwise they
+  are read from ``cache_dir/<name>/`` and, if missing, downloaded there from the canonical
+  mirrors, checked against a pinned SHA-256 and only then moved into place.
+
+Every failure raises :class:`DatasetError` with one line that says what is wrong and how to fix
+it, because these messages end up in the CLI output of long benchmark runs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import struct
+import tarfile
+import tempfile
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
+
+NUM_CLASSES = 10
+DIGITS_TEST_FRACTION = 0.2
+DIGITS_SEED = 0
+DOWNLOAD_TIMEOUT_S = 60.0
+
+
+class DatasetError(Exception):
+    """One-line, user-facing message: what was wrong and how to fix it.
+
+    Whitespace (including newlines coming from wrapped OS or network errors) is collapsed, so
+    the message is guaranteed to be a single line.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A labelled train/test split of images as raw pixels.
+
+    ``x_*`` are uint8 arrays of shape (N, C, H, W) with values 0..255, ``y_*`` are int64 arrays
+    of shape (N,) with values in ``0..num_classes-1``. The invariants are checked on
+    construction so that every consumer can rely on them without re-checking.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        splits = (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test))
+        for split, x, y in splits:
+            if x.dtype != np.uint8 or x.ndim != 4:
+                raise DatasetError(
+                    f"{self.name}: x_{split} must be uint8 with shape (N, C, H, W), "
+                    f"got {x.dtype} {x.shape}"
+                )
+            if y.dtype != np.int64 or y.shape != (x.shape[0],):
+                raise DatasetError(
+                    f"{self.name}: y_{split} must be int64 with shape ({x.shape[0]},), "
+                    f"got {y.dtype} {y.shape}"
+                )
+            if y.size and (y.min() < 0 or y.max() >= self.num_classes):
+                raise DatasetError(
+                    f"{self.name}: y_{split} has labels outside 0..{self.num_classes - 1}"
+                )
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise DatasetError(
+                f"{self.name}: train images {self.x_train.shape[1:]} and test images "
+                f"{self.x_test.shape[1:]} have different (C, H, W)"
+            )
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image, as stored (before any model-side padding or flattening)."""
+        c, h, w = self.x_train.shape[1:]
+        return int(c), int(h), int(w)
+
+
+def fingerprint(ds: Dataset) -> str:
+    """Return a short, stable hash of the data (16 hex chars of a SHA-256).
+
+    It covers dtype, shape and bytes of all four arrays, so it changes whenever the pixels,
+    labels or split change, and is identical across machines for identical data. It is used
+    as a cache key for trained models and compiled hardware, hence short but collision-safe
+    enough for that purpose.
+    """
+    h = hashlib.sha256()
+    for label, arr in (
+        ("x_train", ds.x_train),
+        ("y_train", ds.y_train),
+        ("x_test", ds.x_test),
+        ("y_test", ds.y_test),
+    ):
+        # Little-endian bytes on every machine, so the key does not depend on the host CPU.
+        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+        h.update(f"{label}:{arr.dtype.str}:{arr.shape};".encode())
+        h.update(memoryview(arr).cast("B"))
+    return h.hexdigest()[:16]
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+) -> Dataset:
+    """Load data set ``name`` (one of :data:`DATASETS`).
+
+    ``data_dir``: a directory with user-supplied files (see ``docs/datasets.md`` for the
+    accepted layouts); nothing is downloaded when it is given, so a typo in the path cannot
+    silently trigger a download elsewhere.
+    ``cache_dir``: root of the download cache (default ``~/.cache/qnn-bench``); files for
+    ``name`` live in ``cache_dir/<name>/``. Used only when ``data_dir`` is None.
+    ``download``: whether missing cache files may be fetched from the internet.
+    ``digits`` ignores all three: it ships with scikit-learn.
+    """
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    if name == "digits":
+        return _load_digits()
+
+    if data_dir is not None:
+        root = Path(os.fspath(data_dir)).expanduser()
+        if not root.is_dir():
+            raise DatasetError(
+                f"{name}: data directory {root} does not exist or is not a directory; "
+                f"pass DATA_DIR=<directory containing {_expected_files_text(name)}>"
+            )
+        files = _find_files(name, root)
+        if files is None:
+            raise DatasetError(
+                f"{name}: could not find {_expected_files_text(name)} in "
+                f"{_search_dirs_text(name, root)}; {_how_to_get_text(name)}, or omit DATA_DIR "
+                f"to download automatically"
+            )
+        return _load_files(name, files)
+
+    root = _default_cache_root() if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()
+    target = root / name
+    files = _find_files(name, target) if target.is_dir() else None
+    if files is None:
+        if not download:
+            raise DatasetError(
+                f"{name}: {_expected_files_text(name)} not found in {target} and downloading "
+                f"is disabled; enable download or pass DATA_DIR=<directory containing them>"
+            )
+        _download_dataset(name, target)
+        files = _find_files(name, target)
+        if files is None:  # the downloaded archive did not contain what we need
+            raise DatasetError(
+                f"{name}: download finished but {_expected_files_text(name)} are still missing "
+                f"in {target}; delete that directory and try again"
+            )
+    return _load_files(name, files)
+
+
+# ----------------------------------------------------------------------------- digits
+
+
+def _load_digits() -> Dataset:
+    """scikit-learn's 8x8 digits, scaled from 0..16 to 0..255, with a fixed stratified split.
+
+    The split is computed here with numpy's legacy ``RandomState``, whose stream is frozen by
+    numpy's compatibility policy, rather than with scikit-learn's splitters, whose internals may
+    change between versions; so the split (and the fingerprint) is the same everywhere.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.asarray(bunch.images, dtype=np.float64)
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    x = np.rint(images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)[:, None, :, :]
+
+    rng = np.random.RandomState(DIGITS_SEED)
+    test_idx: list[np.ndarray] = []
+    for cls in range(NUM_CLASSES):
+        members = np.flatnonzero(labels == cls)
+        n_test = round(len(members) * DIGITS_TEST_FRACTION)
+        test_idx.append(rng.permutation(members)[:n_test])
+    is_test = np.zeros(len(labels), dtype=bool)
+    is_test[np.concatenate(test_idx)] = True
+    # Keep the original order inside each split: deterministic and easy to reason about.
+    return Dataset(
+        name="digits",
+        x_train=x[~is_test],
+        y_train=labels[~is_test],
+        x_test=x[is_test],
+        y_test=labels[is_test],
+        num_classes=NUM_CLASSES,
+    )
+
+
+# ----------------------------------------------------------------------------- file layouts
+
+_IDX_FILES: tuple[str, ...] = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+_TORCHVISION_DIR = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+_CIFAR_DIR = "cifar-10-batches-py"
+_CIFAR_FILES: tuple[str, ...] = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+
+
+def _candidate_dirs(name: str, root: Path) -> list[Path]:
+    """Directories that may hold the files of ``name``, most specific layout first."""
+    if name == "cifar10":
+        return [root / _CIFAR_DIR, root]
+    return [root, root / _TORCHVISION_DIR[name] / "raw"]
+
+
+def _find_files(name: str, root: Path) -> list[Path] | None:
+    """Return the paths of all required files from the first directory that has all of them.
+
+    Requiring one complete directory (instead of mixing files from several) avoids pairing the
+    images of one download with the labels of another.
+    """
+    for directory in _candidate_dirs(name, root):
+        if name == "cifar10":
+            paths = [directory / f for f in _CIFAR_FILES]
+            if all(p.is_file() for p in paths):
+                return paths
+            continue
+        found: list[Path] = []
+        for base in _IDX_FILES:
+            # Prefer the un-gzipped file: torchvision keeps both and it is faster to read.
+            match = next(
+                (p for p in (directory / base, directory / f"{base}.gz") if p.is_file()), None
+            )
+            if match is None:
+                break
+            found.append(match)
+        else:
+            return found
+    return None
+
+
+def _expected_files_text(name: str) -> str:
+    if name == "cifar10":
+        return f"{_CIFAR_DIR}/{{{','.join(_CIFAR_FILES)}}}"
+    return ", ".join(f"{f}.gz" for f in _IDX_FILES) + " (or un-gzipped)"
+
+
+def _search_dirs_text(name: str, root: Path) -> str:
+    return " and ".join(str(d) for d in _candidate_dirs(name, root))
+
+
+def _default_cache_root() -> Path:
+    return Path.home() / ".cache" / "qnn-bench"
+
+
+def _load_files(name: str, files: list[Path]) -> Dataset:
+    if name == "cifar10":
+        return _load_cifar10(files)
+    return _load_idx_dataset(name, files)
+
+
+# ----------------------------------------------------------------------------- IDX (MNIST)
+
+# IDX type codes (third byte of the magic number) -> numpy dtype; multi-byte types are big-endian.
+_IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    """Read a file, decompressing it if it starts with the gzip magic (whatever its name)."""
+    try:
+        with path.open("rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
+        if not compressed:
+            return path.read_bytes()
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DatasetError(
+            f"{path}: corrupted or truncated gzip data ({err}); delete the file and get it again"
+        ) from err
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot read file ({err})") from err
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file: magic ``00 00 <type> <ndim>``, ``ndim`` big-endian uint32 dims, data."""
+    raw = _read_maybe_gzip(path)
+    if len(raw) < 4:
+        raise DatasetError(f"{path}: only {len(raw)} bytes, too short for an IDX header")
+    magic = int.from_bytes(raw[:4], "big")
+    type_code, ndim = raw[2], raw[3]
+    if raw[0] != 0 or raw[1] != 0 or type_code not in _IDX_DTYPES or ndim == 0:
+        raise DatasetError(
+            f"{path}: bad IDX magic number 0x{magic:08x} (expected 0x0000TTNN with a known type "
+            f"code TT and NN >= 1 dimensions); this is not an IDX file or it is corrupted"
+        )
+    header_len = 4 + 4 * ndim
+    if len(raw) < header_len:
+        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} of {header_len} bytes)")
+    dims = struct.unpack(f">{ndim}I", raw[4:header_len])
+    dtype = _IDX_DTYPES[type_code]
+    count = int(np.prod(dims, dtype=np.int64))
+    expected = header_len + count * dtype.itemsize
+    if len(raw) != expected:
+        raise DatasetError(
+            f"{path}: size mismatch, the header declares shape {tuple(dims)} ({expected} bytes) "
+            f"but the data has {len(raw)} bytes; the file is truncated or corrupted, get it again"
+        )
+    return np.frombuffer(raw, dtype=dtype, count=count, offset=header_len).reshape(dims)
+
+
+def _load_idx_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    images = _read_idx(images_path)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DatasetError(
+            f"{images_path}: expected unsigned-byte images of shape (N, 28, 28), "
+            f"got {images.dtype.name} {images.shape}"
+        )
+    labels = _read_idx(labels_path)
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise DatasetError(
+            f"{labels_path}: expected unsigned-byte labels of shape (N,), "
+            f"got {labels.dtype.name} {labels.shape}"
+        )
+    if labels.shape[0] != images.shape[0]:
+        raise DatasetError(
+            f"count mismatch: {images_path} has {images.shape[0]} images but {labels_path} has "
+            f"{labels.shape[0]} labels; the two files do not belong together"
+        )
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise DatasetError(
+            f"{labels_path}: label {int(labels.max())} is outside 0..{NUM_CLASSES - 1}"
+        )
+    # copy(): frombuffer views are read-only; consumers (e.g. torch.from_numpy) expect writable.
+    return images[:, None, :, :].copy(), labels.astype(np.int64)
+
+
+def _load_idx_dataset(name: str, files: list[Path]) -> Dataset:
+    train_images, train_labels, test_images, test_labels = files
+    x_train, y_train = _load_idx_split(train_images, train_labels)
+    x_test, y_test = _load_idx_split(test_images, test_labels)
+    return Dataset(name, x_train, y_train, x_test, y_test, NUM_CLASSES)
+
+
+# ----------------------------------------------------------------------------- CIFAR-10
+
+# The CIFAR-10 "python version" batches are pickles (written by Python 2 / numpy 1.x). Pickle can
+# run arbitrary code, so we only unpickle the handful of globals a numpy array needs.
+_PICKLE_ALLOWED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 encode bytes
+    }
+)
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _PICKLE_ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Load one CIFAR-10 batch: a pickled dict with b"data" (N x 3072 uint8) and b"labels".
+
+    Pickle is only acceptable here because this is the well-known, trusted format published by
+    the CIFAR authors (checksummed when we download it); on top of that the unpickler refuses
+    every global except those needed to rebuild numpy arrays, so a hostile file in a user's
+    DATA_DIR cannot execute code.
+    """
+    try:
+        with path.open("rb") as f:
+            batch = _ArrayOnlyUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
+        raise DatasetError(
+            f"{path}: not a valid CIFAR-10 python batch ({err}); get the file again"
+        ) from err
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot read file ({err})") from err
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DatasetError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
+    data = np.asarray(batch[b"data"])
+    labels = np.asarray(batch[b"labels"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DatasetError(
+            f"{path}: expected uint8 data of shape (N, 3072), got {data.dtype} {data.shape}"
+        )
+    if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
+        raise DatasetError(
+            f"{path}: count mismatch, {data.shape[0]} images but {labels.size} labels"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise DatasetError(f"{path}: labels outside 0..{NUM_CLASSES - 1}")
+    # Rows are 1024 red, then 1024 green, then 1024 blue values, each row-major: already CHW.
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def _load_cifar10(files: list[Path]) -> Dataset:
+    train = [_load_cifar_batch(p) for p in files[:-1]]
+    x_test, y_test = _load_cifar_batch(files[-1])
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    return Dataset("cifar10", x_train, y_train, np.ascontiguousarray(x_test), y_test, NUM_CLASSES)
+
+
+# ----------------------------------------------------------------------------- downloading
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a data set is published: mirror base URLs (tried in order) and file -> SHA-256."""
+
+    mirrors: tuple[str, ...]
+    files: dict[str, str]
+
+
+# SHA-256 digests of the published files, as pinned by several independent public loaders (for
+# MNIST/Fashion-MNIST next to the official MD5s that torchvision and the Fashion-MNIST README
+# list; for CIFAR-10 the value Keras and torchvision pin for the tarball). Mirrors are tried in
+# order; a file from any of them must match the digest.
+_IDX_GZ_FILES: tuple[str, ...] = tuple(f"{f}.gz" for f in _IDX_FILES)
+_SOURCES: dict[str, _Source] = {
+    "mnist": _Source(
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ),
+        files=dict(
+            zip(
+                _IDX_GZ_FILES,
+                (
+                    "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                    "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                    "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                    "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                ),
+                strict=True,
+            )
+        ),
+    ),
+    "fashion_mnist": _Source(
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        files=dict(
+            zip(
+                _IDX_GZ_FILES,
+                (
+                    "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                    "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                    "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                    "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                ),
+                strict=True,
+            )
+        ),
+    ),
+    "cifar10": _Source(
+        mirrors=("https://www.cs.toronto.edu/~kriz/",),
+        files={
+            "cifar-10-python.tar.gz": (
+                "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+            ),
+        },
+    ),
+}
+
+
+def _how_to_get_text(name: str) -> str:
+    """The manual fix, for machines that cannot download: where to fetch, what DATA_DIR holds."""
+    source = _SOURCES[name]
+    urls = ", ".join(source.mirrors[0] + f for f in source.files)
+    if name == "cifar10":
+        return f"download and unpack {urls} and pass DATA_DIR=<directory containing {_CIFAR_DIR}>"
+    return f"download {urls} and pass DATA_DIR=<directory containing them>"
+
+
+def _download(url: str, dest: Path, sha256: str) -> None:
+    """Download ``url`` to ``dest``, verifying its SHA-256 before it appears under that name.
+
+    The data goes to a temporary file in the same directory and is renamed only after the
+    digest matched, so an interrupted or corrupted download never leaves a file that a later
+    run would trust.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
+        ):
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != sha256:
+            raise DatasetError(
+                f"checksum mismatch for {dest.name} from {url}: expected sha256 {sha256}, "
+                f"got {actual}; the download is corrupted or the mirror changed"
+            )
+        os.replace(tmp, dest)
+    except DatasetError:
+        raise
+    except (OSError, ValueError) as err:  # URLError, HTTPError and timeouts are OSErrors
+        raise DatasetError(f"cannot download {url}: {err}") from err
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _download_dataset(name: str, target: Path) -> None:
+    """Fetch every file of ``name`` into ``target``, trying each mirror in turn."""
+    source = _SOURCES[name]
+    for filename, sha256 in source.files.items():
+        if (target / filename).is_file():  # verified by an earlier, interrupted run
+            continue
+        errors: list[str] = []
+        for mirror in source.mirrors:
+            try:
+                _download(mirror + filename, target / filename, sha256)
+                break
+            except DatasetError as err:
+                errors.append(str(err))
+        else:
+            raise DatasetError(
+                f"{name}: {_expected_files_text(name)} not found in {target} and the download "
+                f"failed ({'; '.join(errors)}); {_how_to_get_text(name)}"
+            )
+    if name == "cifar10":
+        _extract_cifar(target / "cifar-10-python.tar.gz", target)
+
+
+def _extract_cifar(archive: Path, target: Path) -> None:
+    """Extract only the six expected batch files, each written atomically.
+
+    Taking named members (instead of ``extractall``) means a crafted archive cannot write
+    outside ``target`` or plant links. The archive is deleted afterwards to save 160 MB.
+    """
+    out_dir = target / _CIFAR_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for filename in _CIFAR_FILES:
+                member = tar.getmember(f"{_CIFAR_DIR}/{filename}")
+                src = tar.extractfile(member) if member.isfile() else None
+                if src is None:
+                    raise KeyError(f"{_CIFAR_DIR}/{filename} is not a regular file")
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", dir=out_dir)
+                try:
+                    with os.fdopen(fd, "wb") as out, src:
+                        while chunk := src.read(1 << 20):
+                            out.write(chunk)
+                    os.replace(tmp_name, out_dir / filename)
+                finally:
+                    Path(tmp_name).unlink(missing_ok=True)
+    except (KeyError, tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise DatasetError(
+            f"cifar10: cannot extract {archive} ({err}); delete it and try again"
+        ) from err
+    archive.unlink()

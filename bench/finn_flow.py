@@ -1,0 +1,435 @@
+"""The only module that talks to FINN (finn-plus).
+
+Three jobs:
+
+* `build_hw_graph` runs FINN's folding-independent steps once per exported model (QONNX to
+  FINN, streamlining, HW layers, dataflow partition, specialization, bit-width
+  minimization) through FINN's own builder and keeps the resulting graph.
+* `estimate` applies one folding to an in-memory copy of that graph and runs FINN's
+  analytical cycle and resource models on it: no re-streamlining, no build directory, no
+  subprocess, so a sweep point costs milliseconds.
+* `execute_hw_graph` runs the hardware graph in FINN's Python simulation for verification.
+
+Without Vivado, finn-plus needs three workarounds to run in-process; they live in
+`_prepare_finn` and are applied only when `XILINX_VIVADO` is not set.
+"""
+
+from __future__ import annotations
+
+import copy
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Node attributes that bound PE and SIMD, by base op type (specialized nodes end in
+# _hls/_rtl). Values are (attribute PE must divide, attribute SIMD must divide).
+FOLDABLE_DIMS: dict[str, tuple[str | None, str | None]] = {
+    "MVAU": ("MH", "MW"),
+    "VVAU": ("Channels", "Kernel"),
+    "Thresholding": ("NumChannels", None),
+    "ConvolutionInputGenerator": (None, "IFMChannels"),
+    "FMPadding": (None, "NumChannels"),
+    "Pool": ("Channels", None),
+    "LabelSelect": ("Labels", None),
+    "StreamingMaxPool": ("NumChannels", None),
+}
+
+# The folding-independent part of FINN's estimate flow, in FINN's own order; the
+# per-point part (apply folding, estimate) is done in-process by `estimate`.
+HW_GRAPH_STEP_NAMES = [
+    "step_qonnx_to_finn",
+    "step_tidy_up",
+    "step_streamline",
+    "step_convert_to_hw",
+    "keep_output_scale_in_software",
+    "step_minimize_bit_width_initial",
+    "step_create_dataflow_partition",
+    "step_specialize_layers",
+    "step_minimize_bit_width",
+]
+
+HW_GRAPH_FILE = "hw_graph.onnx"
+PARENT_FILE = "dataflow_parent.onnx"
+
+
+class FinnStepError(RuntimeError):
+    """A FINN build step failed; `step` names it."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"FINN step {step} failed: {message}")
+        self.step = step
+
+
+@dataclass
+class HwGraph:
+    """Paths of the cached hardware graph (the dataflow partition) and its parent."""
+
+    graph: Path
+    parent: Path
+
+
+@dataclass
+class Estimate:
+    """FINN's analytical estimates for one folding of a hardware graph."""
+
+    fps: float
+    latency_ns: float
+    max_cycles: int
+    critical_path_cycles: int
+    bottleneck: str
+    totals: dict[str, float]
+    per_layer: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+# -- environment -------------------------------------------------------------------------
+
+_prepared = False
+
+
+def vivado_available() -> bool:
+    return bool(os.environ.get("XILINX_VIVADO"))
+
+
+def _prepare_finn(build_dir: Path | None = None) -> None:
+    """Make finn-plus importable and runnable in this process, once.
+
+    Workarounds needed without Vivado (finn-plus 1.6.1):
+    * settings must be initialized before any transformation runs;
+    * `finn.builder.build_dataflow_steps` imports `finn.xsi.SimEngine` at module level,
+      which raises when XILINX_VIVADO is unset, so we stub it first;
+    * `exit_buildflow` asks for the Vivado root to stamp the build metadata, so we give
+      it a placeholder.
+    """
+    global _prepared
+    if _prepared:
+        return
+    build_dir = Path(build_dir or os.environ.get("FINN_BUILD_DIR") or _default_build_dir())
+    build_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("FINN_BUILD_DIR", str(build_dir.resolve()))
+    import finn.util.settings as finn_settings
+
+    with _quiet():
+        finn_settings.initialize_dummy_settings()
+    if not vivado_available():
+        import finn.xsi
+
+        finn.xsi.SimEngine = None
+        import finn.builder.build_dataflow as build_dataflow
+
+        build_dataflow.get_vivado_root = lambda: "no-vivado"
+    _prepared = True
+
+
+def _default_build_dir() -> Path:
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"qnnbench-finn-{os.getuid()}"
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[io.StringIO]:
+    """Capture FINN's console chatter; FINN also swaps sys.stdout for a logger, undo that."""
+    saved_out, saved_err = sys.stdout, sys.stderr
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            yield buffer
+    finally:
+        sys.stdout, sys.stderr = saved_out, saved_err
+
+
+def finn_version() -> str:
+    from importlib.metadata import version
+
+    return version("finn-plus")
+
+
+# -- folding-independent build --------------------------------------------------------------
+
+
+def keep_output_scale_in_software(model: Any, cfg: Any) -> Any:
+    """Turn a trailing float elementwise op back into a plain ONNX node.
+
+    The per-channel output scale of the last layer is a float multiply; FINN would make it
+    a floating-point HW layer. Like FINN's own examples, we leave it to the host: the
+    accelerator ends at the integer accumulator, and verification still runs the scale in
+    the parent graph.
+    """
+    from onnx import helper
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    outputs = {o.name for o in model.graph.output}
+    changed = False
+    for index, node in enumerate(list(model.graph.node)):
+        base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+        if base.startswith("Elementwise") and set(node.output) & outputs:
+            onnx_op = base.removeprefix("Elementwise")
+            plain = helper.make_node(onnx_op, list(node.input), list(node.output), name=node.name)
+            model.graph.node.remove(node)
+            model.graph.node.insert(index, plain)
+            changed = True
+    return model.transform(InferShapes()) if changed else model
+
+
+def build_hw_graph(qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: float) -> HwGraph:
+    """Run FINN's folding-independent steps with FINN's builder; raise FinnStepError on failure.
+
+    The builder's return code and `metadata_builder.json` are the only trusted success
+    signals: on failure FINN leaves partial reports with meaningless numbers behind.
+    """
+    _prepare_finn()
+    import finn.builder.build_dataflow as build_dataflow
+    import finn.builder.build_dataflow_config as build_cfg
+
+    steps: list[Any] = [
+        keep_output_scale_in_software if s == "keep_output_scale_in_software" else s
+        for s in HW_GRAPH_STEP_NAMES
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = build_cfg.DataflowBuildConfig(
+        output_dir=str(out_dir / "finn"),
+        synth_clk_period_ns=clk_ns,
+        fpga_part=fpga_part,
+        steps=steps,
+        generate_outputs=[build_cfg.DataflowOutputType.ESTIMATE_REPORTS],
+    )
+    rc = _run_builder(build_dataflow, qonnx_path, cfg)
+    finn_dir = out_dir / "finn"
+    if rc != 0 or _builder_status(finn_dir) != "ok":
+        step, message = _failure_from_log(finn_dir / "build_dataflow.log")
+        raise FinnStepError(step, message)
+    intermediate = finn_dir / "intermediate_models"
+    graph = out_dir / HW_GRAPH_FILE
+    parent = out_dir / PARENT_FILE
+    (intermediate / "step_minimize_bit_width.onnx").replace(graph)
+    (intermediate / "dataflow_parent.onnx").replace(parent)
+    return HwGraph(graph=graph, parent=parent)
+
+
+def _run_builder(build_dataflow: Any, model_path: Path, cfg: Any) -> int:
+    """Call FINN's builder, quietly; an exception counts as a failed build.
+
+    FINN re-raises instead of returning -1 when it detects pytest, hence the except.
+    """
+    with _quiet():
+        try:
+            return int(build_dataflow.build_dataflow_cfg(str(model_path), cfg))
+        except Exception as err:  # noqa: BLE001 - any FINN error is a failed build
+            log = Path(cfg.output_dir) / "build_dataflow.log"
+            with log.open("a") as f:
+                f.write(f"\nERROR: {type(err).__name__}: {err}\n")
+            return -1
+
+
+def _builder_status(finn_dir: Path) -> str:
+    meta = finn_dir / "report" / "metadata_builder.json"
+    if not meta.exists():
+        return "missing"
+    return json.loads(meta.read_text()).get("status", "missing")
+
+
+def _failure_from_log(log_path: Path) -> tuple[str, str]:
+    """The last step FINN started, and the last error line it logged."""
+    if not log_path.exists():
+        return "unknown", "FINN wrote no build log"
+    text = log_path.read_text(errors="replace")
+    steps = re.findall(r"Running step: (\S+)", text)
+    errors = [
+        line.strip() for line in text.splitlines() if "ERROR" in line or "Error:" in line
+    ]
+    message = errors[-1] if errors else "see " + str(log_path)
+    message = re.sub(r"^\[[^\]]*\]\s*", "", message)
+    return (steps[-1] if steps else "unknown"), message[:300]
+
+
+def run_estimate_build(
+    qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: float,
+    folding_config: dict[str, dict[str, int]] | None = None, target_fps: int | None = None,
+) -> dict[str, Any]:
+    """A complete FINN estimate-only build (FINN's own step list) for one folding.
+
+    This is the slow reference path: the incremental `estimate` must give the same numbers.
+    Returns FINN's report JSONs, keyed by report name.
+    """
+    _prepare_finn()
+    import finn.builder.build_dataflow as build_dataflow
+    import finn.builder.build_dataflow_config as build_cfg
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folding_file = None
+    if folding_config is not None:
+        folding_file = out_dir / "folding_config.json"
+        folding_file.write_text(json.dumps({"Defaults": {}, **folding_config}, indent=2))
+    steps: list[Any] = list(build_cfg.estimate_only_dataflow_steps)
+    steps.insert(steps.index("step_convert_to_hw") + 1, keep_output_scale_in_software)
+    cfg = build_cfg.DataflowBuildConfig(
+        output_dir=str(out_dir / "finn"),
+        synth_clk_period_ns=clk_ns,
+        fpga_part=fpga_part,
+        steps=steps,
+        folding_config_file=folding_file,
+        target_fps=target_fps,
+        generate_outputs=[build_cfg.DataflowOutputType.ESTIMATE_REPORTS],
+    )
+    rc = _run_builder(build_dataflow, qonnx_path, cfg)
+    finn_dir = out_dir / "finn"
+    if rc != 0 or _builder_status(finn_dir) != "ok":
+        step, message = _failure_from_log(finn_dir / "build_dataflow.log")
+        raise FinnStepError(step, message)
+    report = finn_dir / "report"
+    return {p.stem: json.loads(p.read_text()) for p in report.glob("*.json")}
+
+
+# -- per-point estimates ----------------------------------------------------------------
+
+
+def load_graph(path: Path) -> Any:
+    _prepare_finn()
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    return ModelWrapper(str(path))
+
+
+def foldable_layers(graph: Any) -> list[Any]:
+    """The graph's nodes that take PE/SIMD, with the dimensions those must divide."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bench.folding import Layer
+
+    layers = []
+    for node in graph.graph.node:
+        base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+        if base not in FOLDABLE_DIMS:
+            continue
+        inst = getCustomOp(node)
+        pe_attr, simd_attr = FOLDABLE_DIMS[base]
+        layers.append(
+            Layer(
+                name=node.name,
+                op_type=node.op_type,
+                pe_dim=int(inst.get_nodeattr(pe_attr)) if pe_attr else None,
+                simd_dim=int(inst.get_nodeattr(simd_attr)) if simd_attr else None,
+            )
+        )
+    return layers
+
+
+def layer_datatypes(graph: Any) -> dict[str, dict[str, str]]:
+    """Input/weight/output datatypes FINN settled on, per MVAU/VVAU/Thresholding node."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    result: dict[str, dict[str, str]] = {}
+    for node in graph.graph.node:
+        inst = getCustomOp(node)
+        types = {}
+        for attr, key in (
+            ("inputDataType", "input"), ("weightDataType", "weight"),
+            ("outputDataType", "output"),
+        ):
+            with contextlib.suppress(AttributeError, KeyError, Exception):
+                value = inst.get_nodeattr(attr)
+                if value:
+                    types[key] = str(value)
+        if types:
+            result[node.name] = types
+    return result
+
+
+def estimate(
+    graph: Any, folding_config: dict[str, dict[str, int]], fpga_part: str, clk_ns: float
+) -> Estimate:
+    """Apply a folding to a copy of `graph` and compute FINN's estimates, in-process.
+
+    The same analyses as FINN's `step_generate_estimate_reports`, on the same graph FINN's
+    `step_apply_folding_config` would produce.
+    """
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
+    from finn.transformation.general import ApplyConfig
+
+    model = copy.deepcopy(graph)
+    with _quiet():
+        model = model.transform(ApplyConfig({"Defaults": {}, **folding_config}))
+        cycles = model.analysis(exp_cycles_per_layer)
+        resources = model.analysis(partial(res_estimation, fpgapart=fpga_part))
+        totals = aggregate_dict_keys(resources)
+        model = model.transform(AnnotateCycles())
+        perf = model.analysis(dataflow_performance)
+    return estimate_from_reports(cycles, {**resources, "total": totals}, perf, clk_ns)
+
+
+def estimate_from_reports(
+    cycles: dict[str, Any], resources: dict[str, Any], perf: dict[str, Any], clk_ns: float
+) -> Estimate:
+    """Build an Estimate from FINN's three report dicts (as written by a full build)."""
+    max_cycles = int(perf["max_cycles"])
+    totals = resources["total"]
+    per_layer = {
+        name: {
+            "cycles": int(cycles.get(name, 0)),
+            **{_resource_key(k): float(v) for k, v in res.items() if _resource_key(k)},
+        }
+        for name, res in resources.items()
+        if name != "total"
+    }
+    return Estimate(
+        fps=(1e9 / clk_ns) / max_cycles,
+        latency_ns=int(perf["critical_path_cycles"]) * clk_ns,
+        max_cycles=max_cycles,
+        critical_path_cycles=int(perf["critical_path_cycles"]),
+        bottleneck=str(perf["max_cycles_node_name"]),
+        totals={_resource_key(k): float(v) for k, v in totals.items() if _resource_key(k)},
+        per_layer=per_layer,
+    )
+
+
+def _resource_key(finn_key: str) -> str:
+    return {"LUT": "lut", "BRAM_18K": "bram18", "URAM": "uram", "DSP": "dsp"}.get(finn_key, "")
+
+
+# -- execution --------------------------------------------------------------------------
+
+
+def execute_hw_graph(hw: HwGraph, inputs: np.ndarray, work_dir: Path) -> np.ndarray:
+    """Run the hardware graph in FINN's Python simulation, one sample at a time.
+
+    Specialized (HLS/RTL) nodes only simulate through cppsim/rtlsim, which need Xilinx
+    headers or tools, so the graph is first mapped back to FINN's abstract HW layers,
+    whose Python execution is the bit-exact reference for the specialized ones.
+    """
+    from finn.util.execution import execute_parent
+    from finn.util.verification import despecialize_model
+
+    graph = load_graph(hw.graph)
+    child = work_dir / "hw_graph_python.onnx"
+    with _quiet():
+        despecialize_model(graph).save(str(child))
+    outputs = []
+    with _quiet():
+        for sample in inputs:
+            out = execute_parent(str(hw.parent), str(child), sample[None].astype(np.float32))
+            outputs.append(np.asarray(out).reshape(-1))
+    return np.stack(outputs)
+
+
+def weight_initializers(graph: Any) -> dict[str, np.ndarray]:
+    """Integer weight matrices of the MVAU/VVAU nodes, as FINN holds them."""
+    result = {}
+    for node in graph.graph.node:
+        base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+        if base in ("MVAU", "VVAU") and len(node.input) > 1:
+            value = graph.get_initializer(node.input[1])
+            if value is not None:
+                result[node.name] = value
+    return result

@@ -1,0 +1,306 @@
+"""One run point through every stage: train, export, hw graph, verify, fold+estimate, record.
+
+Each stage's artifact is cached under the hash of everything that determines it, so a
+folding sweep trains and streamlines once, and repeating a finished run does no work at
+all (its record is found before torch or FINN are even imported).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from bench.devices import get_board, utilization
+from bench.spec import RunSpec, resolve_data_dir, stable_hash
+from bench.store import Store
+
+VERIFY_SAMPLES = 64
+EXPORT_CHECK_SAMPLES = 16
+
+
+@dataclass
+class RunOutcome:
+    record: dict[str, Any]
+    path: Path
+    cached: bool
+    cached_stages: list[str] = field(default_factory=list)
+
+
+def versions() -> dict[str, str]:
+    result = {"python": platform.python_version()}
+    for name, dist in (
+        ("torch", "torch"), ("brevitas", "brevitas"), ("qonnx", "qonnx"), ("finn", "finn-plus"),
+        ("onnx", "onnx"),
+    ):
+        try:
+            result[name] = version(dist)
+        except PackageNotFoundError:
+            result[name] = "missing"
+    return result
+
+
+def run_point(
+    spec: RunSpec,
+    store: Store,
+    log: Callable[[str], None] = lambda msg: None,
+    show_progress: bool = True,
+) -> RunOutcome:
+    """Produce (or find) the record of one run point.
+
+    Bad input is rejected before this is called; from here on, any failure becomes a
+    record with `status: failed` and the error, never numbers.
+    """
+    run_id = spec.run_id()
+    existing = store.load_record(run_id)
+    if existing is not None and existing.get("status") == "ok":
+        return RunOutcome(existing, store.record_path(run_id), cached=True)
+
+    runner = _PointRunner(spec, store, log, show_progress)
+    try:
+        record = runner.run()
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported
+        record = runner.failed_record(err)
+    path = store.write_record(record)
+    store.write_results_csv()
+    return RunOutcome(record, path, cached=False, cached_stages=runner.cached_stages)
+
+
+class UserError(Exception):
+    """Raised for problems the user must fix (e.g. missing data); nothing is recorded."""
+
+
+class _PointRunner:
+    """Holds the state of one run while it moves through the stages."""
+
+    def __init__(
+        self, spec: RunSpec, store: Store, log: Callable[[str], None], show_progress: bool
+    ) -> None:
+        self.spec = spec
+        self.store = store
+        self.log = log
+        self.show_progress = show_progress
+        self.timings: dict[str, float] = {}
+        self.cached_stages: list[str] = []
+        self.stage = "setup"
+        self.versions = versions()
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        from bench.data import DatasetError, fingerprint, load_dataset
+
+        spec = self.spec
+        board = get_board(spec.board)
+        self.stage = "data"
+        try:
+            dataset = load_dataset(spec.dataset, data_dir=resolve_data_dir(spec.data_dir))
+        except DatasetError as err:
+            raise UserError(str(err)) from None
+        train_key = stable_hash(
+            {"spec": spec.training_fields(), "data": fingerprint(dataset),
+             "torch": self.versions["torch"], "brevitas": self.versions["brevitas"]}
+        )
+        model, accuracy = self._train(train_key, dataset)
+        export_key = stable_hash({"train": train_key, "qonnx": self.versions["qonnx"]})
+        qonnx_path, export_meta = self._export(export_key, model, dataset)
+        hw_key = stable_hash(
+            {"export": export_key, "part": board.part, "clk_ns": spec.clk_ns,
+             "finn": self.versions["finn"]}
+        )
+        hw, hw_meta = self._hw_graph(hw_key, qonnx_path, board.part)
+        verify_meta = self._verify(hw_key, hw, model, dataset)
+        return self._fold_and_record(hw, hw_meta, board, accuracy, export_meta, verify_meta)
+
+    def _timed(self, stage: str, fn: Callable[[], Any]) -> Any:
+        self.stage = stage
+        start = time.perf_counter()
+        result = fn()
+        self.timings[stage] = round(time.perf_counter() - start, 3)
+        return result
+
+    def _train(self, key: str, dataset: Any) -> tuple[Any, float]:
+        import torch
+
+        from bench.train import make_model, train
+
+        entry = self.store.cache_entry("train", key)
+        if self.store.is_cached("train", key):
+            self.cached_stages.append("train")
+            meta = self.store.cached_meta("train", key)
+            model = make_model(self.spec, dataset)
+            model.load_state_dict(torch.load(entry / "model.pt", weights_only=True))
+            model.eval()
+            return model, float(meta["accuracy"])
+        self.log(f"training {self.spec.model} W{self.spec.weight_bits}A{self.spec.act_bits} "
+                 f"({self.spec.weight_quant}) on {self.spec.dataset}, {self.spec.epochs} epochs")
+        result = self._timed("train", lambda: train(self.spec, dataset, self.show_progress))
+        with self.store.new_entry("train", key) as (entry, meta):
+            torch.save(result.model.state_dict(), entry / "model.pt")
+            meta.update(accuracy=result.accuracy, final_loss=result.final_loss,
+                        spec=self.spec.training_fields())
+        return result.model, result.accuracy
+
+    def _export(self, key: str, model: Any, dataset: Any) -> tuple[Path, dict[str, Any]]:
+        from bench.export import export_and_check
+
+        entry = self.store.cache_entry("export", key)
+        path = entry / "model.qonnx.onnx"
+        if self.store.is_cached("export", key):
+            self.cached_stages.append("export")
+            return path, self.store.cached_meta("export", key)
+        self.log("exporting to QONNX and checking it against PyTorch")
+        with self.store.new_entry("export", key) as (entry, meta):
+            inputs = dataset.x_test[:EXPORT_CHECK_SAMPLES]
+            result = self._timed(
+                "export", lambda: export_and_check(model, inputs, path, self.spec.input_bits)
+            )
+            meta.update(max_abs_err=result.max_abs_err, samples=result.samples)
+        return path, meta
+
+    def _hw_graph(self, key: str, qonnx_path: Path, part: str) -> tuple[Any, dict[str, Any]]:
+        from bench import finn_flow
+
+        entry = self.store.cache_entry("hw", key)
+        if self.store.is_cached("hw", key):
+            self.cached_stages.append("hw_graph")
+            return (
+                finn_flow.HwGraph(entry / finn_flow.HW_GRAPH_FILE, entry / finn_flow.PARENT_FILE),
+                self.store.cached_meta("hw", key),
+            )
+        self.log("building the FINN hardware graph (streamline, HW layers, specialize)")
+        with self.store.new_entry("hw", key) as (entry, meta):
+            hw = self._timed(
+                "hw_graph",
+                lambda: finn_flow.build_hw_graph(qonnx_path, entry, part, self.spec.clk_ns),
+            )
+            graph = finn_flow.load_graph(hw.graph)
+            weights = finn_flow.weight_initializers(graph)
+            meta.update(
+                datatypes=finn_flow.layer_datatypes(graph),
+                weight_distinct_values={k: int(len(set(v.flatten()))) for k, v in weights.items()},
+            )
+        return hw, meta
+
+    def _verify(self, key: str, hw: Any, model: Any, dataset: Any) -> dict[str, Any]:
+        from bench.train import predict
+        from bench.verify import verify_hw_graph
+
+        if self.store.is_cached("verify", key):
+            self.cached_stages.append("verify")
+            return self.store.cached_meta("verify", key)
+        self.log(f"verifying the HW graph against Brevitas on {VERIFY_SAMPLES} test samples")
+        inputs = dataset.x_test[:VERIFY_SAMPLES]
+        expected = predict(model, inputs)
+        with self.store.new_entry("verify", key) as (entry, meta):
+            result = self._timed(
+                "verify", lambda: verify_hw_graph(hw, expected, inputs, entry)
+            )
+            meta.update(ok=result.ok, max_abs_err=result.max_abs_err, samples=result.samples,
+                        argmax_agreement=result.argmax_agreement)
+        return meta
+
+    def _fold_and_record(
+        self, hw: Any, hw_meta: dict[str, Any], board: Any, accuracy: float,
+        export_meta: dict[str, Any], verify_meta: dict[str, Any],
+    ) -> dict[str, Any]:
+        from bench import finn_flow
+        from bench.folding import to_finn_config, uniform_folding
+
+        spec = self.spec
+        graph = finn_flow.load_graph(hw.graph)
+        folding = uniform_folding(finn_flow.foldable_layers(graph), spec.pe, spec.effective_simd)
+        est = self._timed(
+            "estimate",
+            lambda: finn_flow.estimate(graph, to_finn_config(folding), board.part, spec.clk_ns),
+        )
+        fractions, fits = utilization(board, est.totals)
+        distinct = hw_meta.get("weight_distinct_values", {})
+        return {
+            **self.identity(),
+            "accuracy": accuracy,
+            "fp32_accuracy": None,
+            "folding": [f.to_dict() for f in folding],
+            "folding_strategy": spec.folding_strategy,
+            "est_fps": est.fps,
+            "est_latency_ns": est.latency_ns,
+            "est_max_cycles": est.max_cycles,
+            "est_critical_path_cycles": est.critical_path_cycles,
+            "est_bottleneck": est.bottleneck,
+            "lut": est.totals.get("lut", 0.0),
+            "bram18": est.totals.get("bram18", 0.0),
+            "uram": est.totals.get("uram", 0.0),
+            "dsp": est.totals.get("dsp", 0.0),
+            "per_layer": est.per_layer,
+            "layer_datatypes": hw_meta.get("datatypes", {}),
+            "weight_distinct_values": distinct,
+            "device": board.name,
+            "part": board.part,
+            "clk_ns": spec.clk_ns,
+            "utilization": fractions,
+            "fits": fits,
+            "export_max_abs_err": export_meta.get("max_abs_err"),
+            "verify_ok": bool(verify_meta["ok"]),
+            "verify_max_abs_err": verify_meta["max_abs_err"],
+            "verify_samples": verify_meta["samples"],
+            "verify_argmax_agreement": verify_meta.get("argmax_agreement"),
+            "status": "ok",
+            "error": None,
+            "failed_stage": None,
+            "timings_s": self.timings,
+            "cached_stages": self.cached_stages,
+            "versions": self.versions,
+            "created_at": _now(),
+        }
+
+    # -- record helpers -------------------------------------------------------------------
+
+    def identity(self) -> dict[str, Any]:
+        s = self.spec
+        return {
+            "run_id": s.run_id(),
+            "model": s.model,
+            "dataset": s.dataset,
+            "weight_bits": s.weight_bits,
+            "act_bits": s.act_bits,
+            "input_bits": s.input_bits,
+            "weight_quant": s.weight_quant,
+            "seed": s.seed,
+            "epochs": s.epochs,
+            "batch_size": s.batch_size,
+            "lr": s.lr,
+            "requested_pe": s.pe,
+            "requested_simd": s.effective_simd,
+        }
+
+    def failed_record(self, err: Exception) -> dict[str, Any]:
+        from bench.finn_flow import FinnStepError
+
+        stage = err.step if isinstance(err, FinnStepError) else self.stage
+        return {
+            **self.identity(),
+            "folding_strategy": self.spec.folding_strategy,
+            "device": self.spec.board,
+            "clk_ns": self.spec.clk_ns,
+            "status": "failed",
+            "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
+            "failed_stage": stage,
+            "traceback": traceback.format_exc(limit=8),
+            "timings_s": self.timings,
+            "versions": self.versions,
+            "created_at": _now(),
+        }
+
+
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

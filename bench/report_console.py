@@ -1,0 +1,55 @@
+"""The short table printed after a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(record: dict[str, Any], resource: str) -> str:
+    fraction = record.get("utilization", {}).get(resource)
+    return "" if fraction is None else f" ({100 * fraction:.1f} %)"
+
+
+def print_run_summary(outcome: Any, console: Console | None = None) -> None:
+    console = console or Console()
+    r = outcome.record
+    where = str(outcome.path)
+    if outcome.cached:
+        console.print(f"[green]cached:[/] record already exists, nothing to do ({where})")
+    elif outcome.cached_stages:
+        console.print(f"reused cached stages: {', '.join(outcome.cached_stages)}")
+    if r["status"] != "ok":
+        console.print(
+            f"[red]run failed[/] in {r.get('failed_stage')}: {r.get('error')}\nrecord: {where}"
+        )
+        return
+
+    title = (
+        f"{r['model']} on {r['dataset']}, W{r['weight_bits']}A{r['act_bits']} "
+        f"({r['weight_quant']}), {r['device']} @ {1000 / r['clk_ns']:.0f} MHz"
+    )
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value")
+    table.add_row("accuracy (test)", f"{100 * r['accuracy']:.2f} %")
+    table.add_row("throughput (est.)", f"{r['est_fps']:,.0f} FPS")
+    table.add_row("latency (est.)", f"{r['est_latency_ns'] / 1000:,.2f} us")
+    table.add_row("LUT", f"{r['lut']:,.0f}{_pct(r, 'lut')}")
+    table.add_row("BRAM18", f"{r['bram18']:,.0f}{_pct(r, 'bram18')}")
+    table.add_row("DSP", f"{r['dsp']:,.0f}{_pct(r, 'dsp')}")
+    table.add_row("fits device", "yes" if r["fits"] else "[red]no[/]")
+    table.add_row("bottleneck", f"{r['est_bottleneck']} ({r['est_max_cycles']:,} cycles)")
+    folding = ", ".join(
+        f"{f['node']} PE{f['pe']}/SIMD{f['simd']}" for f in r["folding"] if f["pe"] is not None
+    )
+    table.add_row("folding", folding)
+    verdict = "[green]bit-exact[/]" if r["verify_ok"] else "[red]MISMATCH[/]"
+    table.add_row(
+        "verification",
+        f"{verdict} on {r['verify_samples']} samples (max abs err {r['verify_max_abs_err']:.2g})",
+    )
+    console.print(table)
+    console.print(f"record: {where}", soft_wrap=True)

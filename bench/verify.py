@@ -1,0 +1,42 @@
+"""Bit-exact check of the hardware graph against the trained Brevitas model.
+
+Tolerance, not argmax: the accelerator's integer datapath plus the host-side output scale
+must reproduce the Brevitas logits up to float32 rounding. One activation off by one
+quantization step already moves a logit by far more than the tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+VERIFY_RTOL = 1e-3
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    max_abs_err: float
+    samples: int
+    argmax_agreement: float
+
+
+def compare(got: np.ndarray, expected: np.ndarray, rtol: float = VERIFY_RTOL) -> VerifyResult:
+    got = got.reshape(expected.shape)
+    err = float(np.max(np.abs(got - expected))) if expected.size else 0.0
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    agreement = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
+    return VerifyResult(
+        ok=err <= rtol * scale, max_abs_err=err, samples=len(expected),
+        argmax_agreement=agreement,
+    )
+
+
+def verify_hw_graph(hw, expected: np.ndarray, inputs: np.ndarray, work_dir: Path) -> VerifyResult:
+    """Execute the HW graph on `inputs` in FINN's Python simulation and compare."""
+    from bench.finn_flow import execute_hw_graph
+
+    got = execute_hw_graph(hw, inputs, work_dir)
+    return compare(got, expected)
