@@ -16,8 +16,8 @@ Without Vivado, finn-plus needs three workarounds to run in-process; they live i
 
 from __future__ import annotations
 
-import copy
 import contextlib
+import copy
 import io
 import json
 import os
@@ -222,7 +222,7 @@ def _run_builder(build_dataflow: Any, model_path: Path, cfg: Any) -> int:
     with _quiet():
         try:
             return int(build_dataflow.build_dataflow_cfg(str(model_path), cfg))
-        except Exception as err:  # noqa: BLE001 - any FINN error is a failed build
+        except Exception as err:
             log = Path(cfg.output_dir) / "build_dataflow.log"
             with log.open("a") as f:
                 f.write(f"\nERROR: {type(err).__name__}: {err}\n")

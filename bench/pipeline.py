@@ -67,7 +67,7 @@ def run_point(
         record = runner.run()
     except UserError:
         raise
-    except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported
+    except Exception as err:
         record = runner.failed_record(err)
     path = store.write_record(record)
     store.write_results_csv()
@@ -186,7 +186,7 @@ class _PointRunner:
             weights = finn_flow.weight_initializers(graph)
             meta.update(
                 datatypes=finn_flow.layer_datatypes(graph),
-                weight_distinct_values={k: int(len(set(v.flatten()))) for k, v in weights.items()},
+                weight_distinct_values={k: len(set(v.flatten())) for k, v in weights.items()},
             )
         return hw, meta
 
