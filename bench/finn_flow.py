@@ -311,12 +311,16 @@ def foldable_layers(graph: Any) -> list[Any]:
             continue
         inst = getCustomOp(node)
         pe_attr, simd_attr = FOLDABLE_DIMS[base]
+        weight_bits = None
+        if base in ("MVAU", "VVAU"):
+            weight_bits = int(inst.get_input_datatype(1).bitwidth())
         layers.append(
             Layer(
                 name=node.name,
                 op_type=node.op_type,
                 pe_dim=int(inst.get_nodeattr(pe_attr)) if pe_attr else None,
                 simd_dim=int(inst.get_nodeattr(simd_attr)) if simd_attr else None,
+                weight_bits=weight_bits,
             )
         )
     return layers
@@ -343,30 +347,105 @@ def layer_datatypes(graph: Any) -> dict[str, dict[str, str]]:
     return result
 
 
+class FoldableGraph:
+    """A hardware graph held in memory, folded and estimated in place, point after point.
+
+    Copying an ONNX graph per point would cost more than the estimate itself, so instead
+    every foldable attribute is reset to the graph's original value before a folding is
+    applied: each point starts from exactly the graph FINN's `step_apply_folding_config`
+    would start from, and the analyses are FINN's own.
+    """
+
+    def __init__(self, graph: Any, fpga_part: str, clk_ns: float) -> None:
+        from qonnx.custom_op.registry import getCustomOp
+
+        self.graph = graph
+        self.fpga_part = fpga_part
+        self.clk_ns = clk_ns
+        self.layers = foldable_layers(graph)
+        self._nodes = {n.name: getCustomOp(n) for n in graph.graph.node}
+        self._pristine = {
+            name: {a: inst.get_nodeattr(a) for a in ("PE", "SIMD") if _has_attr(inst, a)}
+            for name, inst in self._nodes.items()
+        }
+
+    def apply(self, folding_config: dict[str, dict[str, int]]) -> None:
+        for name, attrs in self._pristine.items():
+            for attr, value in attrs.items():
+                self._nodes[name].set_nodeattr(attr, value)
+        for name, attrs in folding_config.items():
+            if name not in self._nodes:
+                raise KeyError(f"no node {name!r} in the hardware graph")
+            for attr, value in attrs.items():
+                self._nodes[name].set_nodeattr(attr, int(value))
+
+    def current_folding(self) -> dict[str, dict[str, int]]:
+        return {
+            name: {a: int(self._nodes[name].get_nodeattr(a)) for a in attrs}
+            for name, attrs in self._pristine.items()
+            if attrs
+        }
+
+    def estimate(self, folding_config: dict[str, dict[str, int]]) -> Estimate:
+        """FINN's estimates (same analyses as `step_generate_estimate_reports`) for a folding."""
+        from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+        from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+        from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
+        from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+        self.apply(folding_config)
+        cycles = self.graph.analysis(exp_cycles_per_layer)
+        resources = self.graph.analysis(partial(res_estimation, fpgapart=self.fpga_part))
+        resources["total"] = aggregate_dict_keys(dict(resources))
+        for inst in self._nodes.values():  # what FINN's AnnotateCycles does, in place
+            inst.set_nodeattr("cycles_estimate", int(inst.get_exp_cycles()))
+        perf = self.graph.analysis(dataflow_performance)
+        return estimate_from_reports(cycles, resources, perf, self.clk_ns)
+
+    def layer_options(self, layer: Any) -> list[dict[str, Any]]:
+        """Cycles and resources of one layer for each valid (PE, SIMD), by FINN's models."""
+        from bench.folding import divisors
+
+        inst = self._nodes[layer.name]
+        saved = {a: inst.get_nodeattr(a) for a in self._pristine[layer.name]}
+        options = []
+        for pe in divisors(layer.pe_dim) if layer.pe_dim else [None]:
+            for simd in divisors(layer.simd_dim) if layer.simd_dim else [None]:
+                if pe is not None:
+                    inst.set_nodeattr("PE", pe)
+                if simd is not None:
+                    inst.set_nodeattr("SIMD", simd)
+                res = inst.node_res_estimation(self.fpga_part)
+                options.append({
+                    "pe": pe, "simd": simd, "cycles": int(inst.get_exp_cycles()),
+                    **{_resource_key(k): float(v) for k, v in res.items() if _resource_key(k)},
+                })
+        for attr, value in saved.items():
+            inst.set_nodeattr(attr, value)
+        return options
+
+    def finn_auto_folding(self, target_fps: float) -> dict[str, dict[str, int]]:
+        """FINN's SetFolding for a target FPS, with the builder's defaults, on a copy."""
+        from finn.transformation.fpgadataflow.set_folding import SetFolding
+
+        target_cycles = int((1e9 / self.clk_ns) / target_fps)
+        self.apply({})
+        with _quiet():
+            folded = copy.deepcopy(self.graph).transform(
+                SetFolding(target_cycles, mvau_wwidth_max=36, two_pass_relaxation=True)
+            )
+        return FoldableGraph(folded, self.fpga_part, self.clk_ns).current_folding()
+
+
+def _has_attr(inst: Any, attr: str) -> bool:
+    return attr in inst.get_nodeattr_types()
+
+
 def estimate(
     graph: Any, folding_config: dict[str, dict[str, int]], fpga_part: str, clk_ns: float
 ) -> Estimate:
-    """Apply a folding to a copy of `graph` and compute FINN's estimates, in-process.
-
-    The same analyses as FINN's `step_generate_estimate_reports`, on the same graph FINN's
-    `step_apply_folding_config` would produce.
-    """
-    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
-    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
-    from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
-    from finn.analysis.fpgadataflow.res_estimation import res_estimation
-    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
-    from finn.transformation.general import ApplyConfig
-
-    model = copy.deepcopy(graph)
-    with _quiet():
-        model = model.transform(ApplyConfig({"Defaults": {}, **folding_config}))
-        cycles = model.analysis(exp_cycles_per_layer)
-        resources = model.analysis(partial(res_estimation, fpgapart=fpga_part))
-        totals = aggregate_dict_keys(resources)
-        model = model.transform(AnnotateCycles())
-        perf = model.analysis(dataflow_performance)
-    return estimate_from_reports(cycles, {**resources, "total": totals}, perf, clk_ns)
+    """One-off estimate on a copy of `graph` (sweeps keep a FoldableGraph instead)."""
+    return FoldableGraph(copy.deepcopy(graph), fpga_part, clk_ns).estimate(folding_config)
 
 
 def estimate_from_reports(

@@ -25,6 +25,7 @@ class Layer:
     op_type: str
     pe_dim: int | None
     simd_dim: int | None
+    weight_bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,167 @@ def to_finn_config(folding: list[LayerFolding]) -> dict[str, dict[str, int]]:
         if attrs:
             config[f.node] = attrs
     return config
+
+
+# -- per-layer files (FINN's folding-config format) --------------------------------------
+
+
+class FoldingError(ValueError):
+    """A folding that does not fit the graph; the message names the layer and valid values."""
+
+
+def _base_op(op_type: str) -> str:
+    return op_type.removesuffix("_hls").removesuffix("_rtl")
+
+
+def resolve_layer_names(layers: list[Layer], config: dict[str, dict[str, int]]) -> dict[str, str]:
+    """Map each key of a folding file onto a node of this graph.
+
+    Keys that name a node are taken as they are. A file written for another
+    specialization of the same network (FINN names the last layer `MVAU_rtl_0` at some
+    bit widths and `MVAU_hls_3` at others) is matched by position among the layers of the
+    same kind, in file order, when the counts agree.
+    """
+    names = {layer.name for layer in layers}
+    mapping = {key: key for key in config if key in names}
+    unknown = [key for key in config if key not in names]
+    if not unknown:
+        return mapping
+    for kind in sorted({_base_op(key.rsplit("_", 1)[0]) for key in unknown}):
+        keys = [k for k in config if _base_op(k.rsplit("_", 1)[0]) == kind]
+        nodes = [la.name for la in layers if _base_op(la.op_type) == kind]
+        if len(keys) != len(nodes):
+            raise FoldingError(
+                f"folding file names {', '.join(k for k in unknown)}, which this graph does "
+                f"not have; its layers are: {', '.join(la.name for la in layers)}"
+            )
+        mapping.update(dict(zip(keys, nodes, strict=True)))
+    return mapping
+
+
+def layers_folding(layers: list[Layer], config: dict[str, dict[str, int]]) -> list[LayerFolding]:
+    """Validate a per-layer folding against the graph's dimensions, before FINN sees it.
+
+    FINN itself accepts any value here and only fails later in the estimate step; we
+    reject it up front with the layer's valid values instead.
+    """
+    mapping = resolve_layer_names(layers, config)
+    by_node = {mapping[key]: attrs for key, attrs in config.items()}
+    result = []
+    for layer in layers:
+        attrs = by_node.get(layer.name, {})
+        pe, simd = attrs.get("PE", 1 if layer.pe_dim else None), attrs.get(
+            "SIMD", 1 if layer.simd_dim else None
+        )
+        for attr, value, dim, what in (
+            ("PE", pe, layer.pe_dim, "output"), ("SIMD", simd, layer.simd_dim, "input"),
+        ):
+            if value is None:
+                continue
+            if dim is None:
+                raise FoldingError(f"layer {layer.name} has no {attr} attribute")
+            if dim % value:
+                raise FoldingError(
+                    f"layer {layer.name}: {attr}={value} does not divide its {what} size "
+                    f"{dim}; valid {attr} values: {', '.join(map(str, divisors(dim)))}"
+                )
+        result.append(LayerFolding(layer.name, layer.op_type, pe, simd, pe, simd))
+    return result
+
+
+def folding_from_config(
+    layers: list[Layer], config: dict[str, dict[str, int]]
+) -> list[LayerFolding]:
+    """Describe a folding chosen by someone else (e.g. FINN's auto-folding) per layer."""
+    return [
+        LayerFolding(
+            la.name, la.op_type, config.get(la.name, {}).get("PE"),
+            config.get(la.name, {}).get("SIMD"), None, None,
+        )
+        for la in layers
+    ]
+
+
+# -- device-budget search -----------------------------------------------------------------
+
+# FINN's HLS MVAU streams a whole PE x SIMD block of weights per cycle in one ap_int, whose
+# width HLS caps at 8191 bits; foldings past it do not synthesize, so the search skips them.
+MAX_WEIGHT_STREAM_BITS = 8191
+RESOURCES = ("lut", "bram18", "uram", "dsp")
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    """One Pareto-optimal folding: throughput, its resource totals and per-layer choices."""
+
+    max_cycles: int
+    totals: dict[str, float]
+    choice: dict[str, tuple[int | None, int | None]]
+
+
+def pareto_search(
+    layer_options: dict[str, list[dict[str, Any]]],
+    budget: dict[str, float],
+    weight_bits: dict[str, int] | None = None,
+) -> list[FrontPoint]:
+    """Pareto front of (max cycles, LUT) over per-layer foldings within a resource budget.
+
+    Throughput is set by the slowest layer, and resources add up over layers. So for a
+    cycle bound T, the cheapest network meeting it picks, for every layer independently,
+    the cheapest option with cycles <= T. Sweeping T over every cycle count some layer can
+    take gives all candidates; those within the budget and not dominated in (cycles, LUT)
+    form the front. Ties on LUT are broken by BRAM, then DSP, then URAM.
+
+    `layer_options[name]` lists {"pe", "simd", "cycles", "lut", "bram18", "uram", "dsp"};
+    `budget` gives the maximum of each resource.
+    """
+    weight_bits = weight_bits or {}
+
+    def allowed(name: str, option: dict[str, Any]) -> bool:
+        bits = weight_bits.get(name)
+        if bits is None or option["pe"] is None or option["simd"] is None:
+            return True
+        return option["pe"] * option["simd"] * bits <= MAX_WEIGHT_STREAM_BITS
+
+    def cost(option: dict[str, Any]) -> tuple[float, ...]:
+        return (option["lut"], option["bram18"], option["dsp"], option["uram"])
+
+    options = {
+        name: sorted((o for o in opts if allowed(name, o)), key=cost)
+        for name, opts in layer_options.items()
+    }
+    bounds = sorted({o["cycles"] for opts in options.values() for o in opts})
+    candidates: list[FrontPoint] = []
+    for bound in bounds:
+        choice = {}
+        for name, opts in options.items():
+            feasible = [o for o in opts if o["cycles"] <= bound]
+            if not feasible:
+                break
+            choice[name] = feasible[0]  # sorted by cost: the cheapest that meets the bound
+        else:
+            totals = {r: sum(o.get(r, 0.0) for o in choice.values()) for r in RESOURCES}
+            if all(totals[r] <= budget.get(r, float("inf")) for r in RESOURCES):
+                candidates.append(
+                    FrontPoint(
+                        max_cycles=max(o["cycles"] for o in choice.values()),
+                        totals=totals,
+                        choice={n: (o["pe"], o["simd"]) for n, o in choice.items()},
+                    )
+                )
+    return pareto_front(candidates)
+
+
+def pareto_front(points: list[FrontPoint]) -> list[FrontPoint]:
+    """Points not dominated in (fewer cycles, fewer LUTs), fastest first."""
+    front: list[FrontPoint] = []
+    for p in sorted(points, key=lambda p: (p.max_cycles, p.totals["lut"])):
+        if not front or p.totals["lut"] < front[-1].totals["lut"]:
+            front.append(p)
+    return front
+
+
+def front_point_folding(layers: list[Layer], point: FrontPoint) -> list[LayerFolding]:
+    return [
+        LayerFolding(la.name, la.op_type, *point.choice[la.name], None, None) for la in layers
+    ]

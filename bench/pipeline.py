@@ -26,11 +26,24 @@ EXPORT_CHECK_SAMPLES = 16
 
 
 @dataclass
+class _Prepared:
+    """What every folding of one trained model shares."""
+
+    board: Any
+    graph: Any  # finn_flow.FoldableGraph
+    accuracy: float
+    hw_meta: dict[str, Any]
+    export_meta: dict[str, Any]
+    verify_meta: dict[str, Any]
+
+
+@dataclass
 class RunOutcome:
     record: dict[str, Any]
     path: Path
     cached: bool
     cached_stages: list[str] = field(default_factory=list)
+    extra_records: int = 0  # Pareto front points beyond the point's own record
 
 
 def versions() -> dict[str, str]:
@@ -52,26 +65,71 @@ def run_point(
     log: Callable[[str], None] = lambda msg: None,
     show_progress: bool = True,
 ) -> RunOutcome:
-    """Produce (or find) the record of one run point.
+    """Produce (or find) the record of one run point; a failed record is retried."""
+    return run_group([spec], store, log, show_progress, retry_failed=True)[0]
+
+
+def is_done(spec: RunSpec, store: Store, retry_failed: bool) -> bool:
+    record = store.load_record(spec.run_id())
+    if record is None:
+        return False
+    return record.get("status") == "ok" or not retry_failed
+
+
+def run_group(
+    specs: list[RunSpec],
+    store: Store,
+    log: Callable[[str], None] = lambda msg: None,
+    show_progress: bool = True,
+    retry_failed: bool = False,
+    notify: Callable[[RunOutcome], None] = lambda outcome: None,
+) -> list[RunOutcome]:
+    """Run points that share everything but the folding: prepare once, fold each.
 
     Bad input is rejected before this is called; from here on, any failure becomes a
-    record with `status: failed` and the error, never numbers.
+    record with `status: failed` and the error, never numbers. Each record is written
+    (atomically) as soon as its point is finished.
     """
-    run_id = spec.run_id()
-    existing = store.load_record(run_id)
-    if existing is not None and existing.get("status") == "ok":
-        return RunOutcome(existing, store.record_path(run_id), cached=True)
-
-    runner = _PointRunner(spec, store, log, show_progress)
-    try:
-        record = runner.run()
-    except UserError:
-        raise
-    except Exception as err:
-        record = runner.failed_record(err)
-    path = store.write_record(record)
-    store.write_results_csv()
-    return RunOutcome(record, path, cached=False, cached_stages=runner.cached_stages)
+    keys = {stable_hash(s.preparation_fields()) for s in specs}
+    if len(keys) > 1:
+        raise ValueError("run_group needs points that differ only in their folding")
+    outcomes: dict[str, RunOutcome] = {}
+    todo = []
+    for spec in specs:
+        if is_done(spec, store, retry_failed):
+            run_id = spec.run_id()
+            outcome = RunOutcome(store.load_record(run_id), store.record_path(run_id), True)
+            outcomes[run_id] = outcome
+            notify(outcome)
+        else:
+            todo.append(spec)
+    if todo:
+        runner = _PointRunner(todo[0], store, log, show_progress)
+        try:
+            prepared = runner.prepare()
+        except UserError:
+            raise
+        except Exception as err:
+            prepared = None
+            failure = err
+        for spec in todo:
+            point = _PointRunner(spec, store, log, show_progress, shared=runner)
+            if prepared is None:
+                records = [point.failed_record(failure)]
+            else:
+                try:
+                    records = point.fold(prepared)
+                except Exception as err:
+                    records = [point.failed_record(err)]
+            for record in records:
+                store.write_record(record)
+            main = records[-1]  # the point's own record (written last)
+            outcome = RunOutcome(main, store.record_path(main["run_id"]), False,
+                                 list(runner.cached_stages), extra_records=len(records) - 1)
+            outcomes[spec.run_id()] = outcome
+            notify(outcome)
+        store.write_results_csv()
+    return [outcomes[s.run_id()] for s in specs]
 
 
 class UserError(Exception):
@@ -82,20 +140,23 @@ class _PointRunner:
     """Holds the state of one run while it moves through the stages."""
 
     def __init__(
-        self, spec: RunSpec, store: Store, log: Callable[[str], None], show_progress: bool
+        self, spec: RunSpec, store: Store, log: Callable[[str], None], show_progress: bool,
+        shared: _PointRunner | None = None,
     ) -> None:
         self.spec = spec
         self.store = store
         self.log = log
         self.show_progress = show_progress
-        self.timings: dict[str, float] = {}
-        self.cached_stages: list[str] = []
+        # Points of one group report the preparation's timings and cache hits as their own.
+        self.timings: dict[str, float] = dict(shared.timings) if shared else {}
+        self.cached_stages: list[str] = list(shared.cached_stages) if shared else []
         self.stage = "setup"
-        self.versions = versions()
+        self.versions = shared.versions if shared else versions()
 
     # -- stages ---------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
+    def prepare(self) -> _Prepared:
+        """Everything before folding: data, training, export, hw graph, verification."""
         from bench.data import DatasetError, fingerprint, load_dataset
 
         spec = self.spec
@@ -118,7 +179,10 @@ class _PointRunner:
         )
         hw, hw_meta = self._hw_graph(hw_key, qonnx_path, board.part)
         verify_meta = self._verify(hw_key, hw, model, dataset)
-        return self._fold_and_record(hw, hw_meta, board, accuracy, export_meta, verify_meta)
+        from bench import finn_flow
+
+        graph = finn_flow.FoldableGraph(finn_flow.load_graph(hw.graph), board.part, spec.clk_ns)
+        return _Prepared(board, graph, accuracy, hw_meta, export_meta, verify_meta)
 
     def _timed(self, stage: str, fn: Callable[[], Any]) -> Any:
         self.stage = stage
@@ -208,28 +272,69 @@ class _PointRunner:
                         argmax_agreement=result.argmax_agreement)
         return meta
 
-    def _fold_and_record(
-        self, hw: Any, hw_meta: dict[str, Any], board: Any, accuracy: float,
-        export_meta: dict[str, Any], verify_meta: dict[str, Any],
-    ) -> dict[str, Any]:
-        from bench import finn_flow
-        from bench.folding import to_finn_config, uniform_folding
+    def fold(self, prep: _Prepared) -> list[dict[str, Any]]:
+        """Records for this point's folding: one, or one per Pareto front point."""
+        from bench import folding as fold
 
-        spec = self.spec
-        graph = finn_flow.load_graph(hw.graph)
-        folding = uniform_folding(finn_flow.foldable_layers(graph), spec.pe, spec.effective_simd)
-        est = self._timed(
-            "estimate",
-            lambda: finn_flow.estimate(graph, to_finn_config(folding), board.part, spec.clk_ns),
-        )
+        spec, graph = self.spec, prep.graph
+        strategy = spec.folding
+        self.stage = "fold"
+        if strategy.strategy == "uniform":
+            chosen = [fold.uniform_folding(graph.layers, strategy.pe, strategy.effective_simd)]
+        elif strategy.strategy == "layers":
+            chosen = [fold.layers_folding(graph.layers, strategy.config)]
+        elif strategy.strategy == "target_fps":
+            config = graph.finn_auto_folding(strategy.fps)
+            chosen = [fold.folding_from_config(graph.layers, config)]
+        else:
+            return self._pareto_records(prep)
+        return [self._record(prep, chosen[0], {})]
+
+    def _pareto_records(self, prep: _Prepared) -> list[dict[str, Any]]:
+        from bench import folding as fold
+
+        graph, board = prep.graph, prep.board
+        limit = self.spec.folding.max_utilization
+        budget = {r: limit * c for r, c in board.capacity().items()}
+        start = time.perf_counter()
+        options = {layer.name: graph.layer_options(layer) for layer in graph.layers}
+        bits = {la.name: la.weight_bits for la in graph.layers if la.weight_bits}
+        front = fold.pareto_search(options, budget, bits)
+        self.timings["search"] = round(time.perf_counter() - start, 3)
+        if not front:
+            raise RuntimeError(
+                f"no folding fits within {100 * limit:g} % of every resource of {board.name}"
+            )
+        base_id = self.spec.run_id()
+        records = []
+        for index, point in enumerate(front):
+            record = self._record(prep, fold.front_point_folding(graph.layers, point), {
+                "pareto_front": True, "pareto_index": index, "pareto_best": index == 0,
+                "pareto_max_utilization": limit, "pareto_front_size": len(front),
+            })
+            if index:
+                record["run_id"] = f"{base_id}-front{index:02d}"
+            records.append(record)
+        # The fastest point carries the point's own id and is written last: once it
+        # exists, the whole front is on disk.
+        return records[1:] + records[:1]
+
+    def _record(
+        self, prep: _Prepared, folding: list[Any], extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        from bench.folding import to_finn_config
+
+        spec, board = self.spec, prep.board
+        est = self._timed("estimate", lambda: prep.graph.estimate(to_finn_config(folding)))
         fractions, fits = utilization(board, est.totals)
-        distinct = hw_meta.get("weight_distinct_values", {})
         return {
             **self.identity(),
-            "accuracy": accuracy,
+            "accuracy": prep.accuracy,
             "fp32_accuracy": None,
             "folding": [f.to_dict() for f in folding],
             "folding_strategy": spec.folding_strategy,
+            "folding_label": spec.folding.label(),
+            "folding_spec": spec.folding.model_dump(),
             "est_fps": est.fps,
             "est_latency_ns": est.latency_ns,
             "est_max_cycles": est.max_cycles,
@@ -240,22 +345,24 @@ class _PointRunner:
             "uram": est.totals.get("uram", 0.0),
             "dsp": est.totals.get("dsp", 0.0),
             "per_layer": est.per_layer,
-            "layer_datatypes": hw_meta.get("datatypes", {}),
-            "weight_distinct_values": distinct,
+            "layer_datatypes": prep.hw_meta.get("datatypes", {}),
+            "weight_distinct_values": prep.hw_meta.get("weight_distinct_values", {}),
             "device": board.name,
             "part": board.part,
             "clk_ns": spec.clk_ns,
             "utilization": fractions,
             "fits": fits,
-            "export_max_abs_err": export_meta.get("max_abs_err"),
-            "verify_ok": bool(verify_meta["ok"]),
-            "verify_max_abs_err": verify_meta["max_abs_err"],
-            "verify_samples": verify_meta["samples"],
-            "verify_argmax_agreement": verify_meta.get("argmax_agreement"),
+            "export_max_abs_err": prep.export_meta.get("max_abs_err"),
+            "verify_ok": bool(prep.verify_meta["ok"]),
+            "verify_max_abs_err": prep.verify_meta["max_abs_err"],
+            "verify_samples": prep.verify_meta["samples"],
+            "verify_argmax_agreement": prep.verify_meta.get("argmax_agreement"),
+            "pareto_front": False,
+            **extra,
             "status": "ok",
             "error": None,
             "failed_stage": None,
-            "timings_s": self.timings,
+            "timings_s": dict(self.timings),
             "cached_stages": self.cached_stages,
             "versions": self.versions,
             "created_at": _now(),
@@ -277,8 +384,6 @@ class _PointRunner:
             "epochs": s.epochs,
             "batch_size": s.batch_size,
             "lr": s.lr,
-            "requested_pe": s.pe,
-            "requested_simd": s.effective_simd,
         }
 
     def failed_record(self, err: Exception) -> dict[str, Any]:
@@ -288,6 +393,7 @@ class _PointRunner:
         return {
             **self.identity(),
             "folding_strategy": self.spec.folding_strategy,
+            "folding_label": self.spec.folding.label(),
             "device": self.spec.board,
             "clk_ns": self.spec.clk_ns,
             "status": "failed",

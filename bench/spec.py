@@ -11,17 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench.data import DATASETS
 from bench.devices import BOARDS, get_board
 
 # Kept in sync with models/ by a test; duplicated here so that validating a spec does not
 # import torch (a cached run must answer in well under a second of Python start-up).
-MODEL_NAMES = ("tfc", "sfc", "lfc")
-WEIGHT_QUANTS = ("int", "binary", "ternary")
+MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "lenet5")
+WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 
 DEFAULTS: dict[str, Any] = {
@@ -57,6 +57,125 @@ class SpecError(ValueError):
     """A user-facing, one-line description of invalid input."""
 
 
+class UniformFolding(BaseModel):
+    """Every layer asks for the same PE/SIMD and gets the largest valid value not above it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    strategy: Literal["uniform"] = "uniform"
+    pe: int = DEFAULTS["pe"]
+    simd: int | None = None
+
+    @field_validator("pe", "simd")
+    @classmethod
+    def _positive(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError(f"must be a positive integer, got {v}")
+        return v
+
+    @property
+    def effective_simd(self) -> int:
+        return self.simd if self.simd is not None else self.pe
+
+    def label(self) -> str:
+        return f"pe{self.pe}simd{self.effective_simd}"
+
+
+class LayersFolding(BaseModel):
+    """Per-layer PE/SIMD from a file in FINN's folding-config JSON format.
+
+    The file's content (not its path) is part of the run's identity, so editing the file
+    gives a new run and moving it does not.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    strategy: Literal["layers"] = "layers"
+    file: str
+    config: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, v: str) -> str:
+        if not Path(v).expanduser().is_file():
+            raise ValueError(f"folding file {v!r} does not exist")
+        return v
+
+    def model_post_init(self, _context: Any) -> None:
+        if not self.config:
+            object.__setattr__(self, "config", load_folding_file(Path(self.file).expanduser()))
+
+    def label(self) -> str:
+        return f"layers-{Path(self.file).stem}"
+
+
+class TargetFpsFolding(BaseModel):
+    """FINN's own auto-folding (SetFolding) for a target throughput, for comparison."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    strategy: Literal["target_fps"] = "target_fps"
+    fps: int
+
+    @field_validator("fps")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be a positive integer, got {v}")
+        return v
+
+    def label(self) -> str:
+        return f"fps{self.fps}"
+
+
+class ParetoFolding(BaseModel):
+    """Search per-layer foldings for the FPS-vs-LUT Pareto front within a device budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    strategy: Literal["pareto"] = "pareto"
+    max_utilization: float = 0.8
+
+    @field_validator("max_utilization")
+    @classmethod
+    def _fraction(cls, v: float) -> float:
+        if not 0 < v <= 1:
+            raise ValueError(f"must be in (0, 1], got {v}")
+        return v
+
+    def label(self) -> str:
+        return f"pareto{self.max_utilization:g}"
+
+
+FoldingSpec = Annotated[
+    UniformFolding | LayersFolding | TargetFpsFolding | ParetoFolding,
+    Field(discriminator="strategy"),
+]
+FOLDING_STRATEGIES = ("uniform", "layers", "target_fps", "pareto")
+
+
+def load_folding_file(path: Path) -> dict[str, dict[str, Any]]:
+    """Read a FINN folding config; check its shape (layer names are checked on the graph)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read folding file {str(path)!r}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"folding file {str(path)!r} must hold a JSON object")
+    config = {}
+    for node, attrs in data.items():
+        if node == "Defaults" or node.startswith("_"):
+            continue  # FINN's defaults section and our comment keys
+        if not isinstance(attrs, dict):
+            raise ValueError(f"folding file {str(path)!r}: entry {node!r} must be an object")
+        for key in ("PE", "SIMD"):
+            if key in attrs and (not isinstance(attrs[key], int) or attrs[key] < 1):
+                raise ValueError(
+                    f"folding file {str(path)!r}: {node}.{key} must be a positive integer, "
+                    f"got {attrs[key]!r}"
+                )
+        config[node] = {k: v for k, v in attrs.items() if k in ("PE", "SIMD")}
+    if not config:
+        raise ValueError(f"folding file {str(path)!r} names no layers")
+    return config
+
+
 class RunSpec(BaseModel):
     """One point of the design space: what to train and how to fold it."""
 
@@ -75,9 +194,7 @@ class RunSpec(BaseModel):
     lr: float = 0.01
     fp32_baseline: bool = False
     # Folding and target.
-    folding_strategy: str = "uniform"
-    pe: int = DEFAULTS["pe"]
-    simd: int | None = DEFAULTS["simd"]
+    folding: FoldingSpec = Field(default_factory=UniformFolding)
     board: str = DEFAULTS["board"]
     clk_ns: float = DEFAULTS["clk_ns"]
     # Where the data lives does not change the result, so it is not part of the run id.
@@ -105,17 +222,10 @@ class RunSpec(BaseModel):
             raise ValueError(f"must be in {MIN_BITS}..{MAX_BITS}, got {v}")
         return v
 
-    @field_validator("pe", "epochs", "batch_size")
+    @field_validator("epochs", "batch_size")
     @classmethod
     def _positive(cls, v: int) -> int:
         if v < 1:
-            raise ValueError(f"must be a positive integer, got {v}")
-        return v
-
-    @field_validator("simd")
-    @classmethod
-    def _simd(cls, v: int | None) -> int | None:
-        if v is not None and v < 1:
             raise ValueError(f"must be a positive integer, got {v}")
         return v
 
@@ -142,8 +252,8 @@ class RunSpec(BaseModel):
             raise ValueError(f"unknown board {v!r}; allowed: {', '.join(BOARDS)}") from None
 
     @property
-    def effective_simd(self) -> int:
-        return self.simd if self.simd is not None else self.pe
+    def folding_strategy(self) -> str:
+        return self.folding.strategy
 
     # -- identity -------------------------------------------------------------------------
 
@@ -158,15 +268,22 @@ class RunSpec(BaseModel):
 
     def identity_fields(self) -> dict[str, Any]:
         fields = self.model_dump(exclude={"data_dir"})
-        fields["simd"] = self.effective_simd
+        if isinstance(self.folding, UniformFolding):
+            fields["folding"]["simd"] = self.folding.effective_simd
+        if isinstance(self.folding, LayersFolding):
+            del fields["folding"]["file"]
         return fields
+
+    def preparation_fields(self) -> dict[str, Any]:
+        """What determines everything before folding: the trained model and the target."""
+        return {**self.training_fields(), "board": self.board, "clk_ns": self.clk_ns}
 
     def run_id(self) -> str:
         """Readable prefix plus a hash of everything that determines the result."""
         digest = stable_hash(self.identity_fields())[:10]
         return (
             f"{self.model}-{self.dataset}-w{self.weight_bits}a{self.act_bits}-{self.weight_quant}"
-            f"-pe{self.pe}simd{self.effective_simd}-{self.board}-{digest}"
+            f"-{self.folding.label()}-{self.board}-{digest}"
         )
 
 
@@ -185,6 +302,13 @@ def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
 def make_spec(**fields: Any) -> RunSpec:
     """Build a RunSpec, turning pydantic's multi-line report into one SpecError line."""
     fields = {k: v for k, v in fields.items() if v is not None}
+    pe, simd = fields.pop("pe", None), fields.pop("simd", None)
+    if pe is not None or simd is not None:
+        if "folding" in fields:
+            raise SpecError("give either pe/simd or a folding, not both")
+        fields["folding"] = {
+            "strategy": "uniform", "pe": DEFAULTS["pe"] if pe is None else pe, "simd": simd,
+        }
     try:
         return RunSpec(**fields)
     except ValidationError as err:
@@ -194,10 +318,15 @@ def make_spec(**fields: Any) -> RunSpec:
 def describe_validation_error(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
-        field = ".".join(str(x) for x in e["loc"]) or "spec"
+        loc = [str(x) for x in e["loc"] if str(x) not in FOLDING_STRATEGIES]
+        if loc[:1] == ["folding"] and len(loc) > 1:
+            loc = loc[1:]  # "folding.pe" reads better as "pe" for the CLI's --pe
+        field = ".".join(loc) or "spec"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] in ("int_parsing", "float_parsing", "int_from_float", "int_type"):
             msg = f"must be {FIELD_HINTS.get(field, 'a number')}, got {e.get('input')!r}"
+        elif e["type"] == "union_tag_invalid":
+            msg = f"unknown folding strategy; allowed: {', '.join(FOLDING_STRATEGIES)}"
         elif e["type"] == "extra_forbidden":
             msg = "is not a known field"
         parts.append(f"{field}: {msg}")
