@@ -52,6 +52,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clk-ns", help="clock period in ns (default 10.0 = 100 MHz)")
     run.add_argument("--results-dir", default="results", help="where records go (default results)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+
+    sweep = sub.add_parser(
+        "sweep", help="run every point of a YAML sweep spec (resumable)",
+        description="Run the product of a sweep spec's lists. Finished points are skipped, "
+        "so a killed sweep resumes where it stopped; failed points are recorded and skipped "
+        "on reruns unless --retry-failed.",
+    )
+    sweep.add_argument("spec", help="sweep spec (YAML)")
+    sweep.add_argument("--results-dir", default="results", help="default results")
+    sweep.add_argument("--jobs", default="1", help="local worker processes (default 1)")
+    sweep.add_argument("--dask-scheduler", help="address of a running Dask scheduler, "
+                       "e.g. tcp://10.0.0.5:8786 (workers need qnn-bench and a shared "
+                       "results directory)")
+    sweep.add_argument("--retry-failed", action="store_true", help="rerun failed points")
+    sweep.add_argument("--quiet", action="store_true", help="no progress output")
+
+    perf = sub.add_parser(
+        "perf", help="time incremental estimates against a FINN build per point",
+        description="Time the same folding points of TFC W2A2 evaluated incrementally and "
+        "by a full FINN estimate build each; check the estimates are identical.",
+    )
+    perf.add_argument("--results-dir", default="results", help="cache location")
+    perf.add_argument("--naive-points", default="3", help="full FINN builds to time (3)")
+    perf.add_argument("--repeats", default="5", help="repetitions of the incremental pass")
+    perf.add_argument("--json", action="store_true", help="print the result as JSON last")
     return parser
 
 
@@ -100,7 +125,64 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.record["status"] == "ok" else EXIT_FAILED
 
 
-COMMANDS = {"run": cmd_run}
+def _positive_int(value: str, what: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SpecError(f"{what} must be a positive integer, got {value!r}") from None
+    if number < 1:
+        raise SpecError(f"{what} must be a positive integer, got {value!r}")
+    return number
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.sweep import load_sweep
+
+    jobs = _positive_int(args.jobs, "--jobs")
+    points = load_sweep(Path(args.spec))
+    from bench.executor import run_sweep
+    from bench.progress import say, sweep_progress
+
+    say(f"sweep: {len(points)} points -> {args.results_dir}")
+    with sweep_progress(len(points), enabled=not args.quiet) as on_event:
+        tally = run_sweep(
+            points, Path(args.results_dir), jobs=jobs, dask_scheduler=args.dask_scheduler,
+            retry_failed=args.retry_failed, on_event=on_event, log=say,
+        )
+    say(
+        f"done: {tally.ok} ran, {tally.cached} already finished, {tally.failed} failed"
+        + (f", {tally.front_points} extra Pareto front points" if tally.front_points else "")
+        + f"; records in {Path(args.results_dir) / 'runs'}"
+    )
+    for run_id in tally.failed_ids:
+        say(f"[red]failed:[/] {run_id} (see its record; --retry-failed reruns it)")
+    return EXIT_FAILED if tally.failed else EXIT_OK
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    import json
+
+    from bench.perf import run_perf
+    from bench.progress import say
+
+    naive = _positive_int(args.naive_points, "--naive-points")
+    repeats = _positive_int(args.repeats, "--repeats")
+    say("perf: preparing TFC W2A2 (cached after the first run), then timing both paths")
+    result = run_perf(Path(args.results_dir), naive_points=naive, repeats=repeats)
+    say(
+        f"incremental: {result['incremental_points_per_s']:,.1f} points/s "
+        f"(median of {result['repeats_incremental']} passes over "
+        f"{result['points_incremental']} foldings)\n"
+        f"full FINN build per point: {result['naive_points_per_s']:.3f} points/s "
+        f"(median of {result['points_naive']} builds, {result['median_naive_s']} s each)\n"
+        f"speedup: {result['speedup']:,.0f}x; estimates identical: {result['identical']}"
+    )
+    if args.json:
+        print(json.dumps(result))
+    return EXIT_OK if result["identical"] else EXIT_FAILED
+
+
+COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "perf": cmd_perf}
 
 
 def main(argv: list[str] | None = None) -> int:

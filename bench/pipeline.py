@@ -35,6 +35,12 @@ class _Prepared:
     hw_meta: dict[str, Any]
     export_meta: dict[str, Any]
     verify_meta: dict[str, Any]
+    qonnx_path: Path
+
+
+def prepare(spec: RunSpec, store: Store) -> _Prepared:
+    """Train, export, build and verify (from the cache where possible), without folding."""
+    return _PointRunner(spec, store, log=lambda msg: None, show_progress=False).prepare()
 
 
 @dataclass
@@ -182,7 +188,7 @@ class _PointRunner:
         from bench import finn_flow
 
         graph = finn_flow.FoldableGraph(finn_flow.load_graph(hw.graph), board.part, spec.clk_ns)
-        return _Prepared(board, graph, accuracy, hw_meta, export_meta, verify_meta)
+        return _Prepared(board, graph, accuracy, hw_meta, export_meta, verify_meta, qonnx_path)
 
     def _timed(self, stage: str, fn: Callable[[], Any]) -> Any:
         self.stage = stage

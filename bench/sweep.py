@@ -1,0 +1,120 @@
+"""Sweep specs: a YAML file whose lists multiply out into run points.
+
+The whole file is validated before any work starts, and every problem is reported at
+once, so a typo in the tenth folding entry does not surface after an hour of training.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bench.spec import (
+    DEFAULTS,
+    RunSpec,
+    SpecError,
+    describe_validation_error,
+    make_spec,
+)
+
+
+class SweepSpec(BaseModel):
+    """The lists to multiply; scalars apply to every point."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str] = Field(default_factory=lambda: [DEFAULTS["model"]])
+    datasets: list[str] = Field(default_factory=lambda: [DEFAULTS["dataset"]])
+    bits: list[int] | None = None
+    weight_bits: list[int] | None = None
+    act_bits: list[int] | None = None
+    quant: list[str] = Field(default_factory=lambda: [DEFAULTS["weight_quant"]])
+    epochs: int = DEFAULTS["epochs"]
+    seeds: list[int] = Field(default_factory=lambda: [DEFAULTS["seed"]])
+    folding: list[dict[str, Any]] = Field(
+        default_factory=lambda: [{"strategy": "uniform", "pe": DEFAULTS["pe"]}]
+    )
+    board: str = DEFAULTS["board"]
+    clk_ns: float = DEFAULTS["clk_ns"]
+    data_dir: str | None = None
+
+    @field_validator("models", "datasets", "quant", "seeds", "folding", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return v if isinstance(v, list) else [v]
+
+    def bit_pairs(self) -> list[tuple[int, int]]:
+        if self.bits is not None:
+            return [(b, b) for b in self.bits]
+        weights = self.weight_bits or [DEFAULTS["weight_bits"]]
+        acts = self.act_bits or [DEFAULTS["act_bits"]]
+        return list(itertools.product(weights, acts))
+
+
+def load_sweep(path: Path) -> list[RunSpec]:
+    """Read, validate and expand a sweep file; SpecError lists every problem found."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise SpecError(f"cannot read sweep spec {str(path)!r}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise SpecError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a sweep spec is a mapping of keys to values")
+    try:
+        sweep = SweepSpec(**raw)
+    except ValidationError as err:
+        raise SpecError(f"{path}: {describe_validation_error(err)}") from None
+    if sweep.bits is not None and (sweep.weight_bits or sweep.act_bits):
+        raise SpecError(f"{path}: give either bits or weight_bits/act_bits, not both")
+    return expand(sweep, base_dir=path.parent, label=str(path))
+
+
+def expand(sweep: SweepSpec, base_dir: Path, label: str) -> list[RunSpec]:
+    """Every combination as a RunSpec; problems are collected, then raised together."""
+    problems: list[str] = []
+    foldings = []
+    for index, entry in enumerate(sweep.folding):
+        entry = dict(entry)
+        if "file" in entry:
+            entry["file"] = str(_resolve(entry["file"], base_dir))
+        try:
+            make_spec(folding=entry)
+            foldings.append(entry)
+        except SpecError as err:
+            problems.append(f"folding[{index}]: {err}")
+    points: list[RunSpec] = []
+    seen_problems: set[str] = set()
+    combos = itertools.product(
+        sweep.models, sweep.datasets, sweep.bit_pairs(), sweep.quant, sweep.seeds, foldings
+    )
+    for model, dataset, (wbits, abits), quant, seed, folding in combos:
+        try:
+            points.append(make_spec(
+                model=model, dataset=dataset, weight_bits=wbits, act_bits=abits,
+                weight_quant=quant, seed=seed, epochs=sweep.epochs, folding=folding,
+                board=sweep.board, clk_ns=sweep.clk_ns, data_dir=sweep.data_dir,
+            ))
+        except SpecError as err:
+            if str(err) not in seen_problems:
+                seen_problems.add(str(err))
+                problems.append(str(err))
+    if problems:
+        raise SpecError(f"{label}: {len(problems)} problem(s): " + "; ".join(problems))
+    if not points:
+        raise SpecError(f"{label}: the sweep has no points (an empty list?)")
+    return points
+
+
+def _resolve(file: str, base_dir: Path) -> Path:
+    """Relative folding files: first from the working directory, then beside the spec."""
+    path = Path(file).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return base_dir / path
