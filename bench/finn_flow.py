@@ -25,7 +25,6 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -357,13 +356,19 @@ class FoldableGraph:
     """
 
     def __init__(self, graph: Any, fpga_part: str, clk_ns: float) -> None:
+        from finn.util.fpgadataflow import is_hls_node, is_rtl_node
         from qonnx.custom_op.registry import getCustomOp
 
         self.graph = graph
         self.fpga_part = fpga_part
         self.clk_ns = clk_ns
         self.layers = foldable_layers(graph)
-        self._nodes = {n.name: getCustomOp(n) for n in graph.graph.node}
+        self._nodes = {n.name: _with_static_schema(getCustomOp(n)) for n in graph.graph.node}
+        self._hw_nodes = {
+            n.name: self._nodes[n.name]
+            for n in graph.graph.node
+            if is_hls_node(n) or is_rtl_node(n)
+        }
         self._pristine = {
             name: {a: inst.get_nodeattr(a) for a in ("PE", "SIMD") if _has_attr(inst, a)}
             for name, inst in self._nodes.items()
@@ -389,16 +394,18 @@ class FoldableGraph:
     def estimate(self, folding_config: dict[str, dict[str, int]]) -> Estimate:
         """FINN's estimates (same analyses as `step_generate_estimate_reports`) for a folding."""
         from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
-        from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
         from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
-        from finn.analysis.fpgadataflow.res_estimation import res_estimation
 
         self.apply(folding_config)
-        cycles = self.graph.analysis(exp_cycles_per_layer)
-        resources = self.graph.analysis(partial(res_estimation, fpgapart=self.fpga_part))
+        # The loops of FINN's exp_cycles_per_layer, res_estimation and AnnotateCycles.
+        cycles = {name: int(inst.get_exp_cycles()) for name, inst in self._hw_nodes.items()}
+        resources = {
+            name: inst.node_res_estimation(self.fpga_part)
+            for name, inst in self._hw_nodes.items()
+        }
         resources["total"] = aggregate_dict_keys(dict(resources))
-        for inst in self._nodes.values():  # what FINN's AnnotateCycles does, in place
-            inst.set_nodeattr("cycles_estimate", int(inst.get_exp_cycles()))
+        for name, inst in self._hw_nodes.items():
+            inst.set_nodeattr("cycles_estimate", cycles[name])
         perf = self.graph.analysis(dataflow_performance)
         return estimate_from_reports(cycles, resources, perf, self.clk_ns)
 
@@ -435,6 +442,33 @@ class FoldableGraph:
                 SetFolding(target_cycles, mvau_wwidth_max=36, two_pass_relaxation=True)
             )
         return FoldableGraph(folded, self.fpga_part, self.clk_ns).current_folding()
+
+
+def _with_static_schema(inst: Any) -> Any:
+    """Give a custom-op wrapper a memoized attribute schema and attribute reads.
+
+    FINN rebuilds a node's attribute-schema dict and scans the node's attribute list on
+    every single attribute read, which is most of the cost of an estimate. The schema of
+    an op type never changes, and an attribute only changes through `set_nodeattr`, which
+    here forgets the remembered value. Values read, and so the estimates, are unchanged
+    (the perf benchmark and the tests compare against a full FINN build).
+    """
+    schema = inst.get_nodeattr_types()
+    inst.get_nodeattr_types = lambda: schema
+    read, write = inst.get_nodeattr, inst.set_nodeattr
+    remembered: dict[str, Any] = {}
+
+    def get_nodeattr(name: str) -> Any:
+        if name not in remembered:
+            remembered[name] = read(name)
+        return remembered[name]
+
+    def set_nodeattr(name: str, value: Any) -> None:
+        remembered.pop(name, None)
+        write(name, value)
+
+    inst.get_nodeattr, inst.set_nodeattr = get_nodeattr, set_nodeattr
+    return inst
 
 
 def _has_attr(inst: Any, attr: str) -> bool:
