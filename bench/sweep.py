@@ -67,18 +67,27 @@ def load_sweep(path: Path) -> list[RunSpec]:
         raise SpecError(f"{path}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a sweep spec is a mapping of keys to values")
+    problems = [f"{key}: is not a known field" for key in raw if key not in SweepSpec.model_fields]
+    known = {k: v for k, v in raw.items() if k in SweepSpec.model_fields}
     try:
-        sweep = SweepSpec(**raw)
+        sweep = SweepSpec(**known)
     except ValidationError as err:
-        raise SpecError(f"{path}: {describe_validation_error(err)}") from None
+        problems.append(describe_validation_error(err))
+        raise SpecError(f"{path}: " + "; ".join(problems)) from None
     if sweep.bits is not None and (sweep.weight_bits or sweep.act_bits):
-        raise SpecError(f"{path}: give either bits or weight_bits/act_bits, not both")
-    return expand(sweep, base_dir=path.parent, label=str(path))
+        problems.append("give either bits or weight_bits/act_bits, not both")
+    return expand(sweep, base_dir=path.parent, label=str(path), problems=problems)
 
 
-def expand(sweep: SweepSpec, base_dir: Path, label: str) -> list[RunSpec]:
-    """Every combination as a RunSpec; problems are collected, then raised together."""
-    problems: list[str] = []
+def expand(
+    sweep: SweepSpec, base_dir: Path, label: str, problems: list[str] | None = None
+) -> list[RunSpec]:
+    """Every combination as a RunSpec; problems are collected, then raised together.
+
+    Foldings and the other lists are checked separately, so a bad folding does not hide
+    a bad model name and vice versa.
+    """
+    problems = list(problems or [])
     foldings = []
     for index, entry in enumerate(sweep.folding):
         entry = dict(entry)
@@ -92,7 +101,8 @@ def expand(sweep: SweepSpec, base_dir: Path, label: str) -> list[RunSpec]:
     points: list[RunSpec] = []
     seen_problems: set[str] = set()
     combos = itertools.product(
-        sweep.models, sweep.datasets, sweep.bit_pairs(), sweep.quant, sweep.seeds, foldings
+        sweep.models, sweep.datasets, sweep.bit_pairs(), sweep.quant, sweep.seeds,
+        foldings or [{"strategy": "uniform"}],
     )
     for model, dataset, (wbits, abits), quant, seed, folding in combos:
         try:
