@@ -21,6 +21,8 @@ BOARD ?=
 CLK_NS ?=
 QUANT ?=
 RESULTS ?= results
+SPEC ?= finn_builds/example_sweep.yaml
+JOBS ?= 1
 
 opt = $(if $(strip $(2)),$(1) '$(strip $(2))')
 RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
@@ -31,7 +33,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) \
 	--results-dir '$(RESULTS)'
 
-.PHONY: install bench test test-fast lint clean
+.PHONY: install bench sweep perf test test-fast lint clean
 
 install: $(STAMP)
 
@@ -47,6 +49,12 @@ $(STAMP): requirements.txt requirements-finn.txt pyproject.toml
 
 bench: install
 	$(BIN)/qnnbench run $(RUN_ARGS)
+
+sweep: install
+	$(BIN)/qnnbench sweep '$(SPEC)' --results-dir '$(RESULTS)' --jobs '$(JOBS)'
+
+perf: install
+	$(BIN)/qnnbench perf --results-dir '$(RESULTS)'
 
 test: install
 	$(BIN)/python -m pytest -q
