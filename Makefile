@@ -33,7 +33,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) \
 	--results-dir '$(RESULTS)'
 
-.PHONY: install bench sweep perf test test-fast lint clean
+.PHONY: install bench sweep report perf test test-fast lint clean
 
 install: $(STAMP)
 
@@ -52,6 +52,9 @@ bench: install
 
 sweep: install
 	$(BIN)/qnnbench sweep '$(SPEC)' --results-dir '$(RESULTS)' --jobs '$(JOBS)'
+
+report: install
+	$(BIN)/qnnbench report --results-dir '$(RESULTS)'
 
 perf: install
 	$(BIN)/qnnbench perf --results-dir '$(RESULTS)'

@@ -77,6 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--naive-points", default="3", help="full FINN builds to time (3)")
     perf.add_argument("--repeats", default="5", help="repetitions of the incremental pass")
     perf.add_argument("--json", action="store_true", help="print the result as JSON last")
+
+    collect = sub.add_parser(
+        "collect", help="gather every run record into one table (CSV and Parquet)",
+        description="Read every record under RESULTS/runs/ and write collected.csv and "
+        "collected.parquet (one row per record, failed runs included).",
+    )
+    collect.add_argument("--results-dir", default="results",
+                         help="results directory holding runs/ (default results)")
+    collect.add_argument("--out", help="where the tables go (default: the results directory)")
+
+    report = sub.add_parser(
+        "report", help="tables, figures and a self-contained HTML report from the records",
+        description="Collect every record, then write report.html, report.md, tables.tex "
+        "and figures/*.png|pdf (see docs/report.md).",
+    )
+    report.add_argument("--results-dir", default="results",
+                        help="results directory holding runs/ (default results)")
+    report.add_argument("--out", help="output directory (default RESULTS/report)")
+    report.add_argument("--board", help="board of the utilization table "
+                        "(default: the board most runs used)")
+    report.add_argument("--title", default="qnn-bench report", help="report title")
     return parser
 
 
@@ -182,7 +203,48 @@ def cmd_perf(args: argparse.Namespace) -> int:
     return EXIT_OK if result["identical"] else EXIT_FAILED
 
 
-COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "perf": cmd_perf}
+def cmd_collect(args: argparse.Namespace) -> int:
+    from bench.collect import collect, write_tables
+
+    df = collect(args.results_dir)
+    if df.empty:
+        print(f"qnnbench: error: no records under {args.results_dir}/runs", file=sys.stderr)
+        return EXIT_FAILED
+    paths = write_tables(df, args.out or args.results_dir)
+    n_ok = int((df["status"] == "ok").sum())
+    print(f"collected {len(df)} records ({n_ok} ok, {len(df) - n_ok} failed)")
+    for path in paths.values():
+        print(f"  {path}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.board:
+        from bench.devices import get_board
+
+        try:
+            get_board(args.board)
+        except ValueError as err:
+            raise SpecError(f"board: {err}") from None
+    from bench.collect import collect, write_tables
+    from bench.report import write_report
+
+    df = collect(args.results_dir)
+    if df.empty:
+        print(f"qnnbench: error: no records under {args.results_dir}/runs", file=sys.stderr)
+        return EXIT_FAILED
+    write_tables(df, args.results_dir)
+    out = Path(args.out) if args.out else Path(args.results_dir) / "report"
+    paths = write_report(df, out, title=args.title, board=args.board)
+    print(f"report: {paths['html']}")
+    print(f"tables: {paths['markdown']}, {paths['latex']}; figures: {out / 'figures'}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": cmd_run, "sweep": cmd_sweep, "perf": cmd_perf, "collect": cmd_collect,
+    "report": cmd_report,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

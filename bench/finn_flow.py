@@ -546,3 +546,134 @@ def weight_initializers(graph: Any) -> dict[str, np.ndarray]:
             if value is not None:
                 result[node.name] = value
     return result
+
+
+# -- the Vivado path ------------------------------------------------------------------------
+
+TARGETS = ("estimate", "synth", "bitfile")
+
+# FINN's default flow, cut where each target ends. rtlsim performance measurement is left
+# out: it needs Vivado's XSI simulator and adds nothing to the resource/fmax numbers.
+_FULL_FLOW_PREFIX = [
+    "step_qonnx_to_finn", "step_tidy_up", "step_streamline", "step_convert_to_hw",
+    "keep_output_scale_in_software", "step_minimize_bit_width_initial",
+    "step_create_dataflow_partition", "step_specialize_layers",
+    "step_target_fps_parallelization", "step_apply_folding_config", "step_minimize_bit_width",
+    "step_transpose_decomposition", "step_generate_estimate_reports",
+    "step_assign_ddr_weight_offsets", "step_generate_hardware", "step_create_stitched_ip",
+]
+SYNTH_STEPS = [*_FULL_FLOW_PREFIX, "step_out_of_context_synthesis"]
+BITFILE_STEPS = [
+    *SYNTH_STEPS, "step_prepare_synthesis", "step_synthesize_bitfile", "step_make_driver",
+    "step_deployment_package",
+]
+
+
+class VivadoMissing(RuntimeError):
+    """A target that needs Vivado was asked for on a machine without it."""
+
+
+def synthesis_plan(
+    target: str, folding_config: dict[str, dict[str, int]], board: str, fpga_part: str,
+    clk_ns: float, out_dir: Path,
+) -> dict[str, Any]:
+    """What qnn-bench hands FINN for `target`: the step list and the build configuration.
+
+    Kept separate from running it so the plan can be shown (and tested) without Vivado.
+    """
+    if target not in ("synth", "bitfile"):
+        raise ValueError(f"unknown synthesis target {target!r}; allowed: synth, bitfile")
+    outputs = ["estimate_reports", "stitched_ip", "out_of_context_synth"]
+    config: dict[str, Any] = {
+        "output_dir": str(out_dir / "finn"),
+        "synth_clk_period_ns": clk_ns,
+        "fpga_part": fpga_part,
+        "folding_config_file": str(out_dir / "folding_config.json"),
+        "generate_outputs": outputs,
+    }
+    if target == "bitfile":
+        config.update(
+            board=board, shell_flow_type="vivado_zynq",
+            generate_outputs=[*outputs, "bitfile", "pynq_driver", "deployment_package"],
+        )
+    steps = SYNTH_STEPS if target == "synth" else BITFILE_STEPS
+    return {"target": target, "steps": list(steps), "config": config,
+            "folding": folding_config}
+
+
+def describe_plan(plan: dict[str, Any]) -> str:
+    steps = [s for s in plan["steps"] if s not in HW_GRAPH_STEP_NAMES]
+    return f"FINN steps {', '.join(steps)} with fpga_part {plan['config']['fpga_part']}"
+
+
+def run_synthesis(qonnx_path: Path, plan: dict[str, Any]) -> dict[str, Any]:
+    """Run FINN's flow through out-of-context synthesis (and the bitfile) for one folding.
+
+    Returns the record fields `synth_*` / `fmax_mhz` parsed from FINN's
+    `ooc_synth_and_timing.json`.
+    """
+    if not vivado_available():
+        raise VivadoMissing(
+            f"target {plan['target']!r} needs Vivado (XILINX_VIVADO is not set); it would run "
+            + describe_plan(plan)
+        )
+    _prepare_finn()
+    import finn.builder.build_dataflow as build_dataflow
+    import finn.builder.build_dataflow_config as build_cfg
+
+    config = dict(plan["config"])
+    folding_file = Path(config["folding_config_file"])
+    folding_file.parent.mkdir(parents=True, exist_ok=True)
+    folding_file.write_text(json.dumps({"Defaults": {}, **plan["folding"]}, indent=2))
+    config["generate_outputs"] = [
+        build_cfg.DataflowOutputType(o) for o in config["generate_outputs"]
+    ]
+    if "shell_flow_type" in config:
+        config["shell_flow_type"] = build_cfg.ShellFlowType(config["shell_flow_type"])
+    steps = [
+        keep_output_scale_in_software if s == "keep_output_scale_in_software" else s
+        for s in plan["steps"]
+    ]
+    cfg = build_cfg.DataflowBuildConfig(steps=steps, **config)
+    finn_dir = Path(config["output_dir"])
+    rc = _run_builder(build_dataflow, qonnx_path, cfg)
+    if rc != 0 or _builder_status(finn_dir) != "ok":
+        step, message = _failure_from_log(finn_dir / "build_dataflow.log")
+        raise FinnStepError(step, message)
+    fields = parse_synth_report(finn_dir / "report" / "ooc_synth_and_timing.json")
+    bitfiles = sorted(finn_dir.glob("bitfile/*.bit"))
+    if bitfiles:
+        fields["bitfile"] = str(bitfiles[0])
+    return fields
+
+
+def parse_synth_report(path: Path) -> dict[str, Any]:
+    """Record fields from FINN's `ooc_synth_and_timing.json` (out-of-context synthesis).
+
+    FINN writes Vivado's utilization counts (LUT, FF, DSP, BRAM_36K, BRAM_18K, URAM, ...),
+    WNS, the derived fmax and the throughput at that fmax. BRAM is reported in 36 kb
+    tiles, counting each 18 kb block as half a tile, as Vivado's "Block RAM Tile" does.
+    """
+    data = json.loads(path.read_text())
+
+    def number(key: str) -> float | None:
+        value = data.get(key)
+        try:
+            return float(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    bram36 = number("BRAM")
+    if bram36 is None and (number("BRAM_36K") is not None or number("BRAM_18K") is not None):
+        bram36 = (number("BRAM_36K") or 0.0) + (number("BRAM_18K") or 0.0) / 2
+    return {
+        "synth_lut": number("LUT"),
+        "synth_ff": number("FF"),
+        "synth_bram36": bram36,
+        "synth_dsp": number("DSP"),
+        "synth_uram": number("URAM"),
+        "synth_wns_ns": number("WNS"),
+        "fmax_mhz": number("fmax_mhz"),
+        "synth_fps": number("estimated_throughput_fps"),
+        "synth_power_w": number("total_power_W"),
+    }

@@ -162,10 +162,14 @@ def _figure_html(fig: FigureResult) -> str:
     head = f'<h3 id="figure-{escape(fig.key)}">{escape(fig.title)}</h3>'
     if not fig.made:
         return f'{head}\n<p class="empty">Figure skipped: {escape(fig.note)}</p>'
-    data = base64.b64encode(fig.png.read_bytes()).decode("ascii")
+    png = fig.png.read_bytes()
+    data = base64.b64encode(png).decode("ascii")
+    # Show the figure at its size in inches (96 CSS px per inch), not one pixel per pixel.
+    width = round(int.from_bytes(png[16:20], "big") * 96 / fig.dpi)
     return (
         f'{head}\n<figure data-figure="{escape(fig.key)}">'
-        f'<img src="data:image/png;base64,{data}" alt="{escape(fig.title)}">'
+        f'<img src="data:image/png;base64,{data}" alt="{escape(fig.title)}" '
+        f'style="width: {width}px">'
         f"<figcaption>{escape(fig.caption)}</figcaption></figure>"
     )
 

@@ -559,6 +559,7 @@ class FigureResult:
     png: Path | None = None
     pdf: Path | None = None
     note: str = ""  # why the figure was skipped
+    dpi: int = 150  # of the PNG, so that viewers can show it at its physical size
 
     @property
     def made(self) -> bool:
@@ -695,10 +696,20 @@ def _outside_legend(fig: Figure, ax: Any, any_unfit: bool, title: str = "bits",
                fontsize="small")
 
 
+def _without_search_points(ok: pd.DataFrame) -> pd.DataFrame:
+    """Rows for the folding axes: the points of a Pareto folding search are left out.
+
+    Their labels ("pareto0.8 #3") name a different folding for every bit width, so they
+    cannot share an x axis; the design-space figure shows them. Kept if nothing else is left.
+    """
+    search = ok["folding_strategy"].astype(str) == "pareto"
+    return ok[~search] if (~search).any() else ok
+
+
 def fig_fps_vs_folding(df: pd.DataFrame) -> Figure:
     """Estimated FPS (log) against folding, one line per bit width, one panel per design."""
     ok = _has(ok_rows(df), "est_fps", "weight_bits", "act_bits", "folding_label")
-    ok = ok[ok["est_fps"] > 0]
+    ok = _without_search_points(ok[ok["est_fps"] > 0])
     if ok.empty:
         raise FigureSkipped("no successful run with a positive FPS estimate")
     facets = _facets(ok)
@@ -729,6 +740,7 @@ def fig_resources_vs_folding(df: pd.DataFrame) -> Figure:
     ok = _has(ok_rows(df), "weight_bits", "act_bits", "folding_label", "lut")
     if ok.empty:
         raise FigureSkipped("no successful run with resource estimates")
+    ok = _without_search_points(ok)
     facets = _facets(ok)
     fig = Figure(figsize=(13.0, 1.4 + 3.8 * len(facets)), layout="constrained")
     axes = fig.subplots(len(facets), len(RESOURCES), squeeze=False)
@@ -856,12 +868,15 @@ FIGURES = [
     FigureSpec("fps_vs_folding", "Throughput vs folding",
                "FINN-estimated frames per second (log scale) for each folding, ordered from "
                "least to most parallel (sum of PE×SIMD over layers); one line per bit width "
-               "(fixed colour per bit width, dashed when W≠A), one panel per model, data "
-               "set, board and clock.", fig_fps_vs_folding),
+               "(fixed colour per bit width, dashed when W≠A, hollow when the design does "
+               "not fit the board), one panel per model, data set, board and clock. Points "
+               "of a Pareto folding search are in the design-space figure instead.",
+               fig_fps_vs_folding),
     FigureSpec("resources_vs_folding", "Resources vs folding",
                "FINN-estimated LUTs, BRAM18 blocks and DSP slices per folding and bit width; "
                "the dashed red line is the board's capacity, the right axis the "
-               "utilization in percent.", fig_resources_vs_folding),
+               "utilization in percent (log scale when designs far exceed the board).",
+               fig_resources_vs_folding),
     FigureSpec("pareto", "Pareto front",
                "Every successful design point as estimated FPS against LUTs (log-log), "
                "coloured by accuracy. Ringed points are Pareto-optimal in accuracy (max), "
@@ -878,7 +893,7 @@ def make_figures(
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for spec in FIGURES:
-        result = FigureResult(spec.key, spec.title, spec.caption)
+        result = FigureResult(spec.key, spec.title, spec.caption, dpi=dpi)
         try:
             fig = spec.draw(df)
         except FigureSkipped as why:

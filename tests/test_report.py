@@ -1,0 +1,287 @@
+"""Tables and figures are functions of the collected DataFrame; check their content."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_collect import failed_record, make_record, sweep_records, write_records
+
+from bench.collect import collect, records_to_frame
+from bench.report import (
+    BIT_COLORS,
+    FIGURES,
+    accuracy_table,
+    bits_color,
+    build_tables,
+    fig_accuracy_vs_bits,
+    fig_fps_vs_folding,
+    fig_resources_vs_folding,
+    hardware_table,
+    latex_escape,
+    pareto_front,
+    pareto_mask,
+    pareto_table,
+    table_to_latex,
+    table_to_markdown,
+    utilization_table,
+    write_report,
+)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def assert_pdf(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:5] == b"%PDF-", f"{path} is not a PDF"
+    assert data.rstrip().endswith(b"%%EOF")
+    assert len(data) > 1000
+
+
+# -- tables -------------------------------------------------------------------------------
+
+def test_accuracy_table_cells_are_the_record_accuracies() -> None:
+    df = records_to_frame(sweep_records())
+    table = accuracy_table(df)
+    assert table.header == ["model", "data set", "quantizer", "W2A2", "W4A4", "W8A8", "FP32"]
+    # each of the 3 foldings per bit width is the same training: counted once, no "±"
+    assert table.rows == [["tfc", "digits", "int", "93.31", "96.10", "96.66", "97.22"]]
+    assert table.data.loc[0, "W2A2"] == pytest.approx(93.31)
+
+
+def test_accuracy_table_seeds_quantizers_and_no_fp32() -> None:
+    records = [
+        make_record(2, 1, seed=0, accuracy=0.90), make_record(2, 4, seed=0, accuracy=0.90),
+        make_record(2, 16, seed=0, accuracy=0.90), make_record(2, 4, seed=1, accuracy=0.96),
+        make_record(4, 4, quant="pot", accuracy=0.95), make_record(2, 4, act_bits=4,
+                                                                   accuracy=0.94),
+    ]
+    table = accuracy_table(records_to_frame(records))
+    assert "FP32" not in table.header
+    assert table.header[3:] == ["W2A2", "W2A4", "W4A4"]
+    int_row, pot_row = table.rows
+    assert int_row[2] == "int" and pot_row[2] == "pot"
+    # two seeds (each counted once, however many foldings): mean 93.00, sample std 4.24
+    assert table.column("W2A2")[0] == "93.00 ± 4.24"
+    assert table.column("W2A4") == ["94.00", ""]
+    assert table.column("W4A4") == ["", "95.00"]
+    assert "seeds" in table.note
+
+
+def test_hardware_table_values_order_and_groups() -> None:
+    records = [make_record(b, p) for b in (8, 2) for p in (16, 1, 4)]
+    records.append(make_record(8, 64))  # far too big for a Pynq-Z1
+    table = hardware_table(records_to_frame(records))
+    assert "Pynq-Z1 @ 100 MHz" in table.title
+    assert table.header == ["W/A", "folding", "FPS", "latency (µs)", "cycles", "LUT", "BRAM18",
+                            "DSP", "fits"]
+    assert table.column("folding") == ["PE1/SIMD1", "PE4/SIMD4", "PE16/SIMD16",
+                                       "PE1/SIMD1", "PE4/SIMD4", "PE16/SIMD16", "PE64/SIMD64"]
+    assert table.column("W/A") == ["W2A2", "", "", "W8A8", "", "", ""]
+    assert table.group_starts == [0, 3]
+    by_label = {(r["weight_bits"], r["folding_spec"]["pe"]): r for r in records}
+    expected = by_label[(2, 1)]
+    row = table.rows[0]
+    assert row[2] == f"{expected['est_fps']:,.0f}" == "24,414"
+    assert row[3] == f"{expected['est_latency_ns'] / 1000:,.2f}"
+    assert row[4] == "4,096"
+    assert row[5] == f"{expected['lut']:,.0f}"
+    assert table.column("fits")[-1] == "no"
+    assert table.column("fits")[0] == "yes"
+
+
+def test_hardware_table_keeps_varying_context_as_columns_and_shows_uram() -> None:
+    records = [make_record(4, 4), make_record(4, 4, board="ZCU104", uram=3.0)]
+    table = hardware_table(records_to_frame(records))
+    assert table.header[:2] == ["device", "W/A"]
+    assert "URAM" in table.header
+    assert table.column("device") == ["Pynq-Z1", "ZCU104"]
+    assert table.column("URAM") == ["0", "3"]
+
+
+def test_utilization_table_percent_of_board_capacity() -> None:
+    records = [make_record(b, p) for b in (2, 4) for p in (1, 16)]
+    records.append(make_record(4, 16, board="ZCU104"))
+    df = records_to_frame(records)
+    table = utilization_table(df)  # default: the board most runs used
+    assert table.title.startswith("Utilization of Pynq-Z1 (xc7z020clg400-1: 53,200 LUT")
+    assert "URAM (%)" not in table.header  # the xc7z020 has none and none is used
+    assert len(table.rows) == 4
+    lut_pct = table.column("LUT (%)")
+    expected = [f"{100 * make_record(b, p)['lut'] / 53_200:.1f}" for b in (2, 4) for p in (1, 16)]
+    assert lut_pct == expected
+    zcu = utilization_table(df, board="ZCU104")
+    assert "URAM (%)" in zcu.header and len(zcu.rows) == 1
+    assert zcu.column("LUT (%)") == [f"{100 * records[-1]['lut'] / 230_400:.1f}"]
+    assert utilization_table(df, board="Ultra96").empty
+
+
+def test_pareto_mask_on_known_points() -> None:
+    df = pd.DataFrame({
+        "accuracy": [0.90, 0.90, 0.95, 0.80, np.nan, 0.90],
+        "est_fps": [100.0, 100.0, 50.0, 1000.0, 1e9, 100.0],
+        "lut": [10.0, 20.0, 30.0, 40.0, 1.0, 10.0],
+    })
+    # 1 is dominated by 0 (more LUTs); 5 duplicates 0 (neither dominates); 4 has no accuracy
+    assert pareto_mask(df).tolist() == [True, False, True, True, False, True]
+
+
+def test_pareto_front_and_table() -> None:
+    w2_pe1, w2_pe4, w4_pe1, w4_pe4 = (make_record(2, 1), make_record(2, 4), make_record(4, 1),
+                                      make_record(4, 4))
+    # W4A4 PE1 is more accurate at the same FPS with fewer LUTs: W2A2 PE1 is dominated.
+    w2_pe1["lut"] = w4_pe1["lut"] + 100
+    df = records_to_frame([w2_pe1, w2_pe4, w4_pe1, w4_pe4, failed_record()])
+    front = dict(zip(df["run_id"], pareto_front(df), strict=True))
+    assert front == {w2_pe1["run_id"]: False, w2_pe4["run_id"]: True, w4_pe1["run_id"]: True,
+                     w4_pe4["run_id"]: True, failed_record()["run_id"]: False}
+    table = pareto_table(df)
+    assert [row[:2] for row in table.rows] == [["W2A2", "PE4/SIMD4"], ["W4A4", "PE1/SIMD1"],
+                                               ["W4A4", "PE4/SIMD4"]]  # fewest LUTs first
+    assert table.column("accuracy (%)") == ["93.31", "96.10", "96.10"]
+    # a record's own `pareto_front` (from a Pareto folding search: FPS vs LUT within a
+    # budget) is a different question and does not change the accuracy × FPS × LUT front
+    w2_pe1["pareto_front"], w2_pe4["pareto_front"] = True, False
+    again = records_to_frame([w2_pe1, w2_pe4, w4_pe1, w4_pe4])
+    assert dict(zip(again["run_id"], pareto_front(again), strict=True)) == {
+        w2_pe1["run_id"]: False, w2_pe4["run_id"]: True, w4_pe1["run_id"]: True,
+        w4_pe4["run_id"]: True}
+
+
+def test_markdown_and_latex_rendering() -> None:
+    df = records_to_frame([*sweep_records(), make_record(2, 4, quant="pot")])
+    tables = build_tables(df)
+    assert [t.key for t in tables] == ["accuracy", "hardware", "utilization", "pareto",
+                                       "failures"]
+    hw = tables[1]
+    md = table_to_markdown(hw).splitlines()
+    body = [line for line in md if line.startswith("|")]
+    assert len(body) == 2 + len(hw.rows)
+    assert all(line.count("|") == len(hw.header) + 1 for line in body)
+    assert body[1].startswith("|:---|:---|---:")
+    tex = table_to_latex(hw)
+    assert r"\begin{tabular}{llrrrrrrl}" in tex
+    assert r"latency ($\mu$s)" in tex
+    assert tex.count(r"\midrule") == 1 + len(hw.group_starts) - 1
+    failures = table_to_latex(tables[-1])
+    assert r"bad \& odd\_chars 100\%" in failures
+    assert latex_escape("a_b%c&d#e") == r"a\_b\%c\&d\#e"
+    # markdown escapes the pipe inside the error message
+    assert r"step_hw_codegen failed: \| bad" in table_to_markdown(tables[-1])
+
+
+# -- figures ------------------------------------------------------------------------------
+
+def test_accuracy_figure_draws_fp32_baseline_dashed() -> None:
+    df = records_to_frame(sweep_records())
+    ax = fig_accuracy_vs_bits(df).axes[0]
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    assert dashed[0].get_ydata()[0] == pytest.approx(97.22)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8"]
+    assert "%" in ax.get_ylabel()
+    no_fp32 = records_to_frame([make_record(2, 1), make_record(4, 1)])
+    assert not [ln for ln in fig_accuracy_vs_bits(no_fp32).axes[0].lines
+                if ln.get_linestyle() == "--"]
+
+
+def test_fps_and_resource_figures_use_bit_colours_and_capacity() -> None:
+    df = records_to_frame(sweep_records())
+    ax = fig_fps_vs_folding(df).axes[0]
+    assert ax.get_yscale() == "log"
+    labelled = {ln.get_label(): ln for ln in ax.lines if not ln.get_label().startswith("_")}
+    assert set(labelled) == {"W2A2", "W4A4", "W8A8"}
+    assert labelled["W4A4"].get_color() == bits_color(4)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["PE1/SIMD1", "PE4/SIMD4",
+                                                             "PE16/SIMD16"]
+    fig = fig_resources_vs_folding(df)
+    lut_ax = fig.axes[0]
+    capacity_lines = [ln for ln in lut_ax.lines if "capacity" in ln.get_label()]
+    assert len(capacity_lines) == 1 and capacity_lines[0].get_ydata()[0] == 53_200
+
+
+def test_pareto_search_points_stay_off_the_folding_axes() -> None:
+    records = [make_record(2, 1), make_record(2, 8), make_record(4, 1)]
+    for index, pe in enumerate((16, 4)):
+        records.append(make_record(2, pe, folding_strategy="pareto", folding_label="pareto0.8",
+                                   folding_spec={"strategy": "pareto",
+                                                 "max_utilization": 0.8},
+                                   pareto_front=True, pareto_index=index,
+                                   run_id=f"search-{index}"))
+    df = records_to_frame(records)
+    ticks = [t.get_text() for t in fig_fps_vs_folding(df).axes[0].get_xticklabels()]
+    assert ticks == ["PE1/SIMD1", "PE8/SIMD8"]
+    resource_ticks = [t.get_text() for t in
+                      fig_resources_vs_folding(df).axes[0].get_xticklabels()]
+    assert resource_ticks == ticks
+    assert {"pareto0.8 #0", "pareto0.8 #1"} <= set(hardware_table(df).column("folding"))
+    # with nothing but search points they are drawn after all
+    only = records_to_frame(records[3:])
+    only_ticks = [t.get_text() for t in fig_fps_vs_folding(only).axes[0].get_xticklabels()]
+    assert only_ticks == ["pareto0.8 #1", "pareto0.8 #0"]  # PE4 is less parallel than PE16
+
+
+def test_bit_colours_are_fixed_and_distinct() -> None:
+    colours = [bits_color(b) for b in range(1, 9)]
+    assert len(set(colours)) == 8
+    assert colours == [BIT_COLORS[b] for b in range(1, 9)]
+    assert bits_color("4") == bits_color(4) and bits_color(None) not in colours
+
+
+@pytest.mark.parametrize("case", ["empty", "only_failed", "single", "mixed_precision",
+                                  "missing_optional"])
+def test_degenerate_inputs_do_not_crash(tmp_path: Path, case: str) -> None:
+    records = {
+        "empty": [],
+        "only_failed": [failed_record(), failed_record(4, 8)],
+        "single": [make_record(4, 4)],
+        "mixed_precision": [make_record(2, 4, act_bits=4), make_record(4, 4, act_bits=2),
+                            make_record(4, 8, act_bits=2)],
+        "missing_optional": [{"run_id": "bare", "status": "ok", "model": "tfc",
+                              "weight_bits": 2, "act_bits": 2, "accuracy": 0.9,
+                              "est_fps": 1e5}],
+    }[case]
+    df = records_to_frame(records)
+    paths = write_report(df, tmp_path / "report", dpi=40, pdf=False)
+    for key in ("markdown", "latex", "html"):
+        assert paths[key].stat().st_size > 0
+    made = {k.removesuffix("_png") for k in paths if k.endswith("_png")}
+    md = paths["markdown"].read_text()
+    if case in ("empty", "only_failed"):
+        assert made == set()
+        assert md.count("_skipped:") == len(FIGURES)
+    if case in ("single", "mixed_precision"):
+        assert made == {f.key for f in FIGURES}
+    if case == "mixed_precision":
+        labels = [t.get_text() for t in fig_accuracy_vs_bits(df).axes[0].get_xticklabels()]
+        assert labels == ["W2A4", "W4A2"]
+    if case == "missing_optional":
+        assert made == {"accuracy_vs_bits", "fps_vs_folding"}
+    if case == "only_failed":
+        assert "step_hw_codegen" in md
+
+
+def test_write_report_from_collected_frame_without_run_directory(tmp_path: Path) -> None:
+    write_records(tmp_path / "results" / "runs", sweep_records())
+    df = collect(tmp_path / "results")
+    shutil.rmtree(tmp_path / "results")  # reports only need the DataFrame
+    paths = write_report(df, tmp_path / "out", title="TFC sweep")
+    for fig in FIGURES:  # every figure, as a real PNG and PDF
+        width, height = png_size(paths[f"{fig.key}_png"])
+        assert width > 300 and height > 200
+        assert_pdf(paths[f"{fig.key}_pdf"])
+    md = paths["markdown"].read_text()
+    assert md.startswith("# TFC sweep")
+    assert md.count("](figures/") == 2 * len(FIGURES)  # image and PDF link each
+    tex = paths["latex"].read_text()
+    non_empty = [t for t in build_tables(df) if not t.empty]
+    assert tex.count(r"\begin{tabular}") == len(non_empty) == 5
