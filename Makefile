@@ -20,6 +20,7 @@ SEED ?=
 BOARD ?=
 CLK_NS ?=
 QUANT ?=
+TARGET ?=
 RESULTS ?= results
 SPEC ?= finn_builds/example_sweep.yaml
 JOBS ?= 1
@@ -30,7 +31,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--model,$(MODEL)) $(call opt,--dataset,$(DATASET)) \
 	$(call opt,--data-dir,$(DATA_DIR)) $(call opt,--epochs,$(EPOCHS)) \
 	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
-	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) \
+	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
 	--results-dir '$(RESULTS)'
 
 .PHONY: install bench sweep report perf test test-fast lint clean

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", help="random seed (default 0)")
     run.add_argument("--board", help=f"target board (default {DEFAULTS['board']})")
     run.add_argument("--clk-ns", help="clock period in ns (default 10.0 = 100 MHz)")
+    run.add_argument("--target", help="estimate (default), or with Vivado: synth, bitfile")
     run.add_argument("--results-dir", default="results", help="where records go (default results)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -117,10 +118,29 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         "seed": _blank_to_none(args.seed),
         "board": _blank_to_none(args.board),
         "clk_ns": _blank_to_none(args.clk_ns),
+        "target": _blank_to_none(args.target),
     }
     if fields["data_dir"] and not Path(fields["data_dir"]).expanduser().is_dir():
         raise SpecError(f"data_dir: {fields['data_dir']!r} is not a directory")
-    return make_spec(**fields)
+    spec = make_spec(**fields)
+    _require_vivado_for(spec.target)
+    return spec
+
+
+def _require_vivado_for(target: str) -> None:
+    """Refuse, before any work, a target this machine cannot build."""
+    from bench.finn_flow import SYNTH_STEPS, vivado_available
+
+    if target == "estimate" or vivado_available():
+        return
+    extra = SYNTH_STEPS[SYNTH_STEPS.index("step_generate_estimate_reports") + 1 :]
+    if target == "bitfile":
+        extra += ["step_synthesize_bitfile", "step_make_driver"]
+    raise SpecError(
+        f"target {target!r} needs Vivado, and XILINX_VIVADO is not set; with Vivado the same "
+        f"run continues past the estimates with FINN's {', '.join(extra)} and adds synth_* "
+        "and fmax_mhz to the record"
+    )
 
 
 def _blank_to_none(value: str | None) -> str | None:

@@ -550,7 +550,6 @@ def weight_initializers(graph: Any) -> dict[str, np.ndarray]:
 
 # -- the Vivado path ------------------------------------------------------------------------
 
-TARGETS = ("estimate", "synth", "bitfile")
 
 # FINN's default flow, cut where each target ends. rtlsim performance measurement is left
 # out: it needs Vivado's XSI simulator and adds nothing to the resource/fmax numbers.

@@ -331,8 +331,10 @@ class _PointRunner:
         from bench.folding import to_finn_config
 
         spec, board = self.spec, prep.board
-        est = self._timed("estimate", lambda: prep.graph.estimate(to_finn_config(folding)))
+        config = to_finn_config(folding)
+        est = self._timed("estimate", lambda: prep.graph.estimate(config))
         fractions, fits = utilization(board, est.totals)
+        synth = self._synthesize(prep, config) if spec.target != "estimate" else {}
         return {
             **self.identity(),
             "accuracy": prep.accuracy,
@@ -364,6 +366,8 @@ class _PointRunner:
             "verify_samples": prep.verify_meta["samples"],
             "verify_argmax_agreement": prep.verify_meta.get("argmax_agreement"),
             "pareto_front": False,
+            "target": spec.target,
+            **synth,
             **extra,
             "status": "ok",
             "error": None,
@@ -373,6 +377,26 @@ class _PointRunner:
             "versions": self.versions,
             "created_at": _now(),
         }
+
+    def _synthesize(self, prep: _Prepared, config: dict[str, Any]) -> dict[str, Any]:
+        """With Vivado: FINN's flow through synthesis for this folding, cached by folding."""
+        from bench import finn_flow
+
+        key = stable_hash({"qonnx": str(prep.qonnx_path), "folding": config,
+                           "target": self.spec.target, "board": prep.board.name})
+        if self.store.is_cached("synth", key):
+            self.cached_stages.append("synth")
+            return self.store.cached_meta("synth", key)
+        self.log(f"running FINN through {self.spec.target} (Vivado)")
+        with self.store.new_entry("synth", key) as (entry, meta):
+            plan = finn_flow.synthesis_plan(
+                self.spec.target, config, prep.board.name, prep.board.part, self.spec.clk_ns,
+                entry,
+            )
+            meta.update(self._timed(
+                "synth", lambda: finn_flow.run_synthesis(prep.qonnx_path, plan)
+            ))
+        return meta
 
     # -- record helpers -------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from bench.devices import BOARDS, get_board
 MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "lenet5")
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
+TARGETS = ("estimate", "synth", "bitfile")
 
 DEFAULTS: dict[str, Any] = {
     "model": "tfc",
@@ -197,6 +198,8 @@ class RunSpec(BaseModel):
     folding: FoldingSpec = Field(default_factory=UniformFolding)
     board: str = DEFAULTS["board"]
     clk_ns: float = DEFAULTS["clk_ns"]
+    # How far to take the build: FINN's estimates, or (with Vivado) synthesis / a bitfile.
+    target: str = "estimate"
     # Where the data lives does not change the result, so it is not part of the run id.
     data_dir: str | None = None
 
@@ -242,6 +245,11 @@ class RunSpec(BaseModel):
         if not v > 0:
             raise ValueError(f"must be a positive number, got {v}")
         return v
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        return _one_of(v.lower(), TARGETS, "target")
 
     @field_validator("board")
     @classmethod
