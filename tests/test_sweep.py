@@ -198,7 +198,7 @@ folding:
     serial, parallel, dask = tmp_path / "serial", tmp_path / "jobs2", tmp_path / "dask"
     assert run_sweep(points, serial).ok == 4
     assert run_sweep(points, parallel, jobs=2).ok == 4
-    with dask_cluster(tmp_path) as address:
+    with DaskCluster(tmp_path) as address:
         assert run_sweep(points, dask, dask_scheduler=address).ok == 4
     expected = records(serial)
     for other in (records(parallel), records(dask)):
@@ -208,7 +208,7 @@ folding:
             assert other[run_id]["folding"] == record["folding"]
 
 
-class dask_cluster:  # noqa: N801 - used as a context manager
+class DaskCluster:
     """A real Dask scheduler and one worker process on 127.0.0.1."""
 
     def __init__(self, tmp_path: Path) -> None:
