@@ -34,7 +34,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
 	--results-dir '$(RESULTS)'
 
-.PHONY: install bench sweep report perf test test-fast lint clean
+.PHONY: install bench sweep reproduce report perf test test-fast lint clean
 
 install: $(STAMP)
 
@@ -53,6 +53,10 @@ bench: install
 
 sweep: install
 	$(BIN)/qnnbench sweep '$(SPEC)' --results-dir '$(RESULTS)' --jobs '$(JOBS)'
+
+reproduce: install
+	$(BIN)/qnnbench reproduce --results-dir '$(RESULTS)' --jobs '$(JOBS)' \
+		$(call opt,--dataset,$(DATASET)) $(call opt,--data-dir,$(DATA_DIR))
 
 report: install
 	$(BIN)/qnnbench report --results-dir '$(RESULTS)'

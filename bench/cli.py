@@ -79,6 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--repeats", default="5", help="repetitions of the incremental pass")
     perf.add_argument("--json", action="store_true", help="print the result as JSON last")
 
+    repro = sub.add_parser(
+        "reproduce", help="reproduce the seed paper's tables (TFC 2-8 bits x paper foldings)",
+        description="Train TFC at W=A 2..8 with the paper's folding configurations, TFC with "
+        "power-of-two weights, CNV at 2/4/8 bits, and FINN's estimates for published "
+        "designs; write RESULTS/reproduce/tables.md, CSVs, figures/ and report.html.",
+    )
+    repro.add_argument("--results-dir", default="results", help="default results")
+    repro.add_argument("--dataset", default="digits", help="digits (default), mnist, "
+                       "fashion_mnist or cifar10 (with --data-dir)")
+    repro.add_argument("--data-dir", help="directory holding the data set files")
+    repro.add_argument("--jobs", default="1", help="local worker processes (default 1)")
+    repro.add_argument("--tfc-epochs", default="40", help="TFC training epochs (40)")
+    repro.add_argument("--cnv-epochs", default="3", help="CNV training epochs (3)")
+    repro.add_argument("--quiet", action="store_true", help="no progress output")
+
     collect = sub.add_parser(
         "collect", help="gather every run record into one table (CSV and Parquet)",
         description="Read every record under RESULTS/runs/ and write collected.csv and "
@@ -223,6 +238,38 @@ def cmd_perf(args: argparse.Namespace) -> int:
     return EXIT_OK if result["identical"] else EXIT_FAILED
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    import time
+
+    from bench.data import DATASETS
+
+    if args.dataset not in DATASETS:
+        raise SpecError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
+    jobs = _positive_int(args.jobs, "--jobs")
+    tfc_epochs = _positive_int(args.tfc_epochs, "--tfc-epochs")
+    cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
+    from bench.pipeline import UserError
+    from bench.progress import say, sweep_progress
+    from bench.reproduce import reproduction_points, run_reproduction
+
+    total = len(reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs))
+    start = time.perf_counter()
+    try:
+        with sweep_progress(total, enabled=not args.quiet) as on_event:
+            paths, tally = run_reproduction(
+                Path(args.results_dir), args.dataset, args.data_dir, jobs, tfc_epochs,
+                cnv_epochs, on_event=on_event, log=say,
+            )
+    except UserError as err:
+        print(f"qnnbench: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    minutes = (time.perf_counter() - start) / 60
+    say(f"reproduction done in {minutes:.1f} min: {tally.ok} ran, {tally.cached} cached, "
+        f"{tally.failed} failed (the paper's invalid foldings fail by design)")
+    say(f"tables: {paths['tables']}\nreport: {paths['html']}")
+    return EXIT_OK
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     from bench.collect import collect, write_tables
 
@@ -263,7 +310,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run, "sweep": cmd_sweep, "perf": cmd_perf, "collect": cmd_collect,
-    "report": cmd_report,
+    "report": cmd_report, "reproduce": cmd_reproduce,
 }
 
 

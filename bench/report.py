@@ -937,9 +937,11 @@ def write_report(
     board: str | None = None,
     dpi: int = 150,
     pdf: bool = True,
+    extra_tables: list[Table] | None = None,
 ) -> dict[str, Path]:
     """Write report.md, tables.tex, figures/*.png|pdf and report.html into `out_dir`.
 
+    `extra_tables` (e.g. the paper reproduction's) come first, before the standard ones.
     `board` picks the board of the utilization table (default: the one most runs used);
     `dpi` is the PNGs' resolution; `pdf=False` skips the PDF copies of the figures.
     Returns the written paths: keys "markdown", "latex", "html" and "<figure>_png" /
@@ -949,7 +951,7 @@ def write_report(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = build_tables(df, board)
+    tables = [*(extra_tables or []), *build_tables(df, board)]
     figures = make_figures(df, out / "figures", dpi=dpi, pdf=pdf)
     paths: dict[str, Path] = {}
     md = out / "report.md"
