@@ -188,24 +188,15 @@ def build_hw_graph(qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: floa
     import finn.builder.build_dataflow as build_dataflow
     import finn.builder.build_dataflow_config as build_cfg
 
-    steps: list[Any] = [
-        keep_output_scale_in_software if s == "keep_output_scale_in_software" else s
-        for s in HW_GRAPH_STEP_NAMES
-    ]
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = build_cfg.DataflowBuildConfig(
         output_dir=str(out_dir / "finn"),
         synth_clk_period_ns=clk_ns,
         fpga_part=fpga_part,
-        steps=steps,
+        steps=_resolve_steps(HW_GRAPH_STEP_NAMES),
         generate_outputs=[build_cfg.DataflowOutputType.ESTIMATE_REPORTS],
     )
-    rc = _run_builder(build_dataflow, qonnx_path, cfg)
-    finn_dir = out_dir / "finn"
-    if rc != 0 or _builder_status(finn_dir) != "ok":
-        step, message = _failure_from_log(finn_dir / "build_dataflow.log")
-        raise FinnStepError(step, message)
-    intermediate = finn_dir / "intermediate_models"
+    intermediate = _build(build_dataflow, qonnx_path, cfg) / "intermediate_models"
     graph = out_dir / HW_GRAPH_FILE
     parent = out_dir / PARENT_FILE
     (intermediate / "step_minimize_bit_width.onnx").replace(graph)
@@ -213,19 +204,32 @@ def build_hw_graph(qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: floa
     return HwGraph(graph=graph, parent=parent)
 
 
-def _run_builder(build_dataflow: Any, model_path: Path, cfg: Any) -> int:
-    """Call FINN's builder, quietly; an exception counts as a failed build.
+def _resolve_steps(names: list[str]) -> list[Any]:
+    """FINN step names, with our own step given to FINN as the callable it is."""
+    return [
+        keep_output_scale_in_software if s == "keep_output_scale_in_software" else s
+        for s in names
+    ]
 
-    FINN re-raises instead of returning -1 when it detects pytest, hence the except.
+
+def _build(build_dataflow: Any, model_path: Path, cfg: Any) -> Path:
+    """Run FINN's builder quietly; return its output directory or raise FinnStepError.
+
+    FINN returns -1 on failure, except under pytest where it re-raises; both count.
     """
+    finn_dir = Path(cfg.output_dir)
     with _quiet():
         try:
-            return int(build_dataflow.build_dataflow_cfg(str(model_path), cfg))
+            rc = int(build_dataflow.build_dataflow_cfg(str(model_path), cfg))
         except Exception as err:
-            log = Path(cfg.output_dir) / "build_dataflow.log"
-            with log.open("a") as f:
+            finn_dir.mkdir(parents=True, exist_ok=True)
+            with (finn_dir / "build_dataflow.log").open("a") as f:
                 f.write(f"\nERROR: {type(err).__name__}: {err}\n")
-            return -1
+            rc = -1
+    if rc != 0 or _builder_status(finn_dir) != "ok":
+        step, message = _failure_from_log(finn_dir / "build_dataflow.log")
+        raise FinnStepError(step, message)
+    return finn_dir
 
 
 def _builder_status(finn_dir: Path) -> str:
@@ -267,23 +271,18 @@ def run_estimate_build(
     if folding_config is not None:
         folding_file = out_dir / "folding_config.json"
         folding_file.write_text(json.dumps({"Defaults": {}, **folding_config}, indent=2))
-    steps: list[Any] = list(build_cfg.estimate_only_dataflow_steps)
-    steps.insert(steps.index("step_convert_to_hw") + 1, keep_output_scale_in_software)
+    steps = list(build_cfg.estimate_only_dataflow_steps)
+    steps.insert(steps.index("step_convert_to_hw") + 1, "keep_output_scale_in_software")
     cfg = build_cfg.DataflowBuildConfig(
         output_dir=str(out_dir / "finn"),
         synth_clk_period_ns=clk_ns,
         fpga_part=fpga_part,
-        steps=steps,
+        steps=_resolve_steps(steps),
         folding_config_file=folding_file,
         target_fps=target_fps,
         generate_outputs=[build_cfg.DataflowOutputType.ESTIMATE_REPORTS],
     )
-    rc = _run_builder(build_dataflow, qonnx_path, cfg)
-    finn_dir = out_dir / "finn"
-    if rc != 0 or _builder_status(finn_dir) != "ok":
-        step, message = _failure_from_log(finn_dir / "build_dataflow.log")
-        raise FinnStepError(step, message)
-    report = finn_dir / "report"
+    report = _build(build_dataflow, qonnx_path, cfg) / "report"
     return {p.stem: json.loads(p.read_text()) for p in report.glob("*.json")}
 
 
@@ -629,16 +628,8 @@ def run_synthesis(qonnx_path: Path, plan: dict[str, Any]) -> dict[str, Any]:
     ]
     if "shell_flow_type" in config:
         config["shell_flow_type"] = build_cfg.ShellFlowType(config["shell_flow_type"])
-    steps = [
-        keep_output_scale_in_software if s == "keep_output_scale_in_software" else s
-        for s in plan["steps"]
-    ]
-    cfg = build_cfg.DataflowBuildConfig(steps=steps, **config)
-    finn_dir = Path(config["output_dir"])
-    rc = _run_builder(build_dataflow, qonnx_path, cfg)
-    if rc != 0 or _builder_status(finn_dir) != "ok":
-        step, message = _failure_from_log(finn_dir / "build_dataflow.log")
-        raise FinnStepError(step, message)
+    cfg = build_cfg.DataflowBuildConfig(steps=_resolve_steps(plan["steps"]), **config)
+    finn_dir = _build(build_dataflow, qonnx_path, cfg)
     fields = parse_synth_report(finn_dir / "report" / "ooc_synth_and_timing.json")
     bitfiles = sorted(finn_dir.glob("bitfile/*.bit"))
     if bitfiles:
