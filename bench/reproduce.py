@@ -33,16 +33,17 @@ CNV_UNIFORM = {"strategy": "uniform", "pe": 16, "simd": 16}
 
 def reproduction_points(
     dataset: str = "digits", data_dir: str | None = None, tfc_epochs: int = 40,
-    cnv_epochs: int = 3,
+    cnv_epochs: int = 3, tfc_bits: tuple[int, ...] = TFC_BITS,
+    pot_bits: tuple[int, ...] = POT_BITS, cnv_bits: tuple[int, ...] = CNV_BITS,
 ) -> list[RunSpec]:
     common = {"dataset": dataset, "data_dir": data_dir, "board": "Pynq-Z1", "clk_ns": 10.0}
     points = []
-    for bits in TFC_BITS:
+    for bits in tfc_bits:
         for name in PAPER_FOLDINGS:
             folding = {"strategy": "layers", "file": str(CONFIGS / f"tfc_paper_{name}.json")}
             points.append(make_spec(model="tfc", weight_bits=bits, act_bits=bits,
                                     epochs=tfc_epochs, folding=folding, **common))
-    for bits in POT_BITS:
+    for bits in pot_bits:
         folding = {"strategy": "layers", "file": str(CONFIGS / "tfc_paper_a.json")}
         points.append(make_spec(model="tfc", weight_bits=bits, act_bits=bits,
                                 weight_quant="pot", epochs=tfc_epochs, folding=folding,
@@ -50,7 +51,7 @@ def reproduction_points(
     cnv_folding = CNV_UNIFORM
     if dataset == "cifar10":
         cnv_folding = {"strategy": "layers", "file": str(CONFIGS / "cnv_finn_w1a1.json")}
-    for bits in CNV_BITS:
+    for bits in cnv_bits:
         points.append(make_spec(model="cnv", weight_bits=bits, act_bits=bits,
                                 epochs=cnv_epochs, folding=cnv_folding, **common))
     return points
@@ -61,14 +62,18 @@ def run_reproduction(
     tfc_epochs: int = 40, cnv_epochs: int = 3,
     on_event: Callable[[dict[str, Any], Tally], None] = lambda event, tally: None,
     log: Callable[[str], None] = lambda msg: None,
+    **subset: tuple[int, ...],
 ) -> tuple[dict[str, Path], Tally]:
-    """Run (or resume) the reproduction sweep and write RESULTS/reproduce/*."""
+    """Run (or resume) the reproduction sweep and write RESULTS/reproduce/*.
+
+    `subset` (tfc_bits=, pot_bits=, cnv_bits=) narrows the study, for tests.
+    """
     from bench.collect import collect, write_tables
     from bench.report import write_report
     from bench.validation import validation_rows
 
     out = Path(results_dir) / "reproduce"
-    points = reproduction_points(dataset, data_dir, tfc_epochs, cnv_epochs)
+    points = reproduction_points(dataset, data_dir, tfc_epochs, cnv_epochs, **subset)
     log(f"reproduce: {len(points)} run points on {dataset} -> {out}")
     tally = run_sweep(points, out, jobs=jobs, on_event=on_event, log=log)
     records = [r for r in Store(out).iter_records() if r.get("dataset") == dataset]
