@@ -65,7 +65,7 @@ perf: install
 	$(BIN)/qnnbench perf --results-dir '$(RESULTS)'
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
