@@ -316,12 +316,20 @@ def foldable_layers(graph: Any) -> list[Any]:
             Layer(
                 name=node.name,
                 op_type=node.op_type,
-                pe_dim=int(inst.get_nodeattr(pe_attr)) if pe_attr else None,
-                simd_dim=int(inst.get_nodeattr(simd_attr)) if simd_attr else None,
+                pe_dim=_dimension(inst, pe_attr),
+                simd_dim=_dimension(inst, simd_attr),
                 weight_bits=weight_bits,
             )
         )
     return layers
+
+
+def _dimension(inst: Any, attr: str | None) -> int | None:
+    """A size PE/SIMD must divide; list-valued ones (a VVAU's kernel) count all elements."""
+    if attr is None:
+        return None
+    value = inst.get_nodeattr(attr)
+    return int(np.prod(value)) if isinstance(value, list | tuple) else int(value)
 
 
 def layer_datatypes(graph: Any) -> dict[str, dict[str, str]]:

@@ -7,6 +7,7 @@ all (its record is found before torch or FINN are even imported).
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 import traceback
@@ -50,6 +51,25 @@ class RunOutcome:
     cached: bool
     cached_stages: list[str] = field(default_factory=list)
     extra_records: int = 0  # Pareto front points beyond the point's own record
+
+
+def _source_hash(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def models_source_hash() -> str:
+    """A change to a model definition or quantizer must not reuse old checkpoints."""
+    import models
+
+    return _source_hash(*Path(models.__file__).parent.glob("*.py"))
+
+
+def training_source_hash() -> str:
+    """Likewise for the training loop (e.g. the PoT annealing schedule)."""
+    return _source_hash(Path(__file__).with_name("train.py"))
 
 
 def versions() -> dict[str, str]:
@@ -174,7 +194,8 @@ class _PointRunner:
             raise UserError(str(err)) from None
         train_key = stable_hash(
             {"spec": spec.training_fields(), "data": fingerprint(dataset),
-             "torch": self.versions["torch"], "brevitas": self.versions["brevitas"]}
+             "torch": self.versions["torch"], "brevitas": self.versions["brevitas"],
+             "models": models_source_hash(), "recipe": training_source_hash()}
         )
         model, accuracy = self._train(train_key, dataset)
         export_key = stable_hash({"train": train_key, "qonnx": self.versions["qonnx"]})

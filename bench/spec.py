@@ -13,7 +13,14 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bench.data import DATASETS
 from bench.devices import BOARDS, get_board
@@ -24,6 +31,7 @@ MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "lenet5")
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "synth", "bitfile")
+POT_MAX_BITS = 5
 
 DEFAULTS: dict[str, Any] = {
     "model": "tfc",
@@ -258,6 +266,16 @@ class RunSpec(BaseModel):
             return get_board(v).name
         except ValueError:
             raise ValueError(f"unknown board {v!r}; allowed: {', '.join(BOARDS)}") from None
+
+    @model_validator(mode="after")
+    def _pot_bits(self) -> RunSpec:
+        # n-bit power-of-two weights become INT(2^(n-1)) integers in FINN: past 5 bits
+        # that is wider than the integer weights it is meant to replace.
+        if self.weight_quant == "pot" and self.weight_bits > POT_MAX_BITS:
+            raise ValueError(
+                f"pot weights need 1..{POT_MAX_BITS} bits, got weight_bits={self.weight_bits}"
+            )
+        return self
 
     @property
     def folding_strategy(self) -> str:

@@ -17,7 +17,7 @@ from torch import nn
 from bench.data import Dataset
 from bench.progress import epoch_progress
 from bench.spec import RunSpec
-from models import build_model
+from models import build_model, pot_blend_alpha, set_pot_blend
 
 
 @dataclass
@@ -62,7 +62,10 @@ def train(spec: RunSpec, dataset: Dataset, show_progress: bool = True) -> TrainR
     generator = torch.Generator().manual_seed(spec.seed)
     loss_value = float("nan")
     with epoch_progress(spec.epochs, "training", enabled=show_progress) as advance:
-        for _ in range(spec.epochs):
+        for epoch in range(spec.epochs):
+            # Power-of-two weights train on a float/PoT blend annealed to pure PoT (n-BQ-NN's
+            # reconstructed gradient); a no-op for the other quantizers.
+            set_pot_blend(model, pot_blend_alpha(epoch, spec.epochs))
             model.train()
             order = torch.randperm(len(x_train), generator=generator)
             for start in range(0, len(order), spec.batch_size):

@@ -1,16 +1,14 @@
 """Fully connected networks of FINN's examples: TFC, SFC, LFC.
 
-They differ only in hidden width (64, 256, 1024; three hidden layers each), so one builder
-serves all three; the input width is whatever the data set's image flattens to.
+Three hidden layers of 64 (TFC), 256 (SFC) or 1024 (LFC) units with dropout 0.2; the
+input width is whatever the data set's image flattens to (any CxHxW).
 """
 
 from __future__ import annotations
 
-from math import prod
-
 from torch import nn
 
-from models.blocks import ScaleInput, dense_block, quant_linear
+from models.blocks import Dense, build_network
 
 HIDDEN_WIDTHS = {"tfc": 64, "sfc": 256, "lfc": 1024}
 
@@ -24,24 +22,22 @@ def build_mlp(
     weight_quant: str = "int",
     depth: int = 3,
     dropout: float = 0.2,
+    width: float = 1.0,
+    name: str = "mlp",
 ) -> nn.Sequential:
-    in_features = prod(input_shape)
-    layers: list[nn.Module] = [ScaleInput(), nn.Flatten()]
-    width = in_features
-    for _ in range(depth):
-        layers += dense_block(width, hidden, weight_bits, act_bits, weight_quant, dropout)
-        width = hidden
-    layers.append(quant_linear(width, num_classes, weight_bits, weight_quant))
-    return nn.Sequential(*layers)
+    plan = (Dense(hidden, dropout),) * depth
+    return build_network(
+        name, plan, input_shape, num_classes, weight_bits, act_bits, weight_quant, width
+    )
 
 
 def tfc(**kwargs) -> nn.Sequential:
-    return build_mlp(HIDDEN_WIDTHS["tfc"], **kwargs)
+    return build_mlp(HIDDEN_WIDTHS["tfc"], name="tfc", **kwargs)
 
 
 def sfc(**kwargs) -> nn.Sequential:
-    return build_mlp(HIDDEN_WIDTHS["sfc"], **kwargs)
+    return build_mlp(HIDDEN_WIDTHS["sfc"], name="sfc", **kwargs)
 
 
 def lfc(**kwargs) -> nn.Sequential:
-    return build_mlp(HIDDEN_WIDTHS["lfc"], **kwargs)
+    return build_mlp(HIDDEN_WIDTHS["lfc"], name="lfc", **kwargs)

@@ -24,6 +24,7 @@ BAD_ARGS = [
     (["--quant", "float"], "allowed: int"),
     (["--clk-ns", "-1"], "positive number"),
     (["--data-dir", "/nonexistent/dir"], "not a directory"),
+    (["--quant", "pot", "--bits", "6"], "pot weights need 1..5 bits"),
 ]
 
 
@@ -63,6 +64,10 @@ def test_spec_names_match_the_model_registry():
 
     assert set(MODEL_NAMES) == set(models.MODELS)
     assert set(WEIGHT_QUANTS) == set(models.WEIGHT_QUANTIZERS)
+    from bench.spec import POT_MAX_BITS
+    from models.quantizers import POT_MAX_BITS as MODELS_POT_MAX_BITS
+
+    assert POT_MAX_BITS == MODELS_POT_MAX_BITS
 
 
 def test_run_id_depends_on_everything_but_data_dir():
