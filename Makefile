@@ -21,6 +21,7 @@ BOARD ?=
 CLK_NS ?=
 QUANT ?=
 TARGET ?=
+FP32 ?=
 RESULTS ?= results
 SPEC ?= finn_builds/example_sweep.yaml
 JOBS ?= 1
@@ -32,6 +33,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--data-dir,$(DATA_DIR)) $(call opt,--epochs,$(EPOCHS)) \
 	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
+	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
 	--results-dir '$(RESULTS)'
 
 .PHONY: install bench sweep reproduce report perf test test-fast lint clean

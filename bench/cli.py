@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--board", help=f"target board (default {DEFAULTS['board']})")
     run.add_argument("--clk-ns", help="clock period in ns (default 10.0 = 100 MHz)")
     run.add_argument("--target", help="estimate (default), or with Vivado: synth, bitfile")
+    run.add_argument("--fp32-baseline", action="store_true",
+                     help="also train the unquantized model (same recipe): fp32_accuracy")
     run.add_argument("--results-dir", default="results", help="where records go (default results)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -134,6 +136,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         "board": _blank_to_none(args.board),
         "clk_ns": _blank_to_none(args.clk_ns),
         "target": _blank_to_none(args.target),
+        "fp32_baseline": args.fp32_baseline or None,
     }
     if fields["data_dir"] and not Path(fields["data_dir"]).expanduser().is_dir():
         raise SpecError(f"data_dir: {fields['data_dir']!r} is not a directory")

@@ -37,6 +37,7 @@ class _Prepared:
     export_meta: dict[str, Any]
     verify_meta: dict[str, Any]
     qonnx_path: Path
+    fp32_accuracy: float | None = None
 
 
 def prepare(spec: RunSpec, store: Store) -> _Prepared:
@@ -99,6 +100,8 @@ def is_done(spec: RunSpec, store: Store, retry_failed: bool) -> bool:
     record = store.load_record(spec.run_id())
     if record is None:
         return False
+    if spec.fp32_baseline and record.get("status") == "ok" and record.get("fp32_accuracy") is None:
+        return False  # the same run, now asked for its baseline too
     return record.get("status") == "ok" or not retry_failed
 
 
@@ -198,6 +201,7 @@ class _PointRunner:
              "models": models_source_hash(), "recipe": training_source_hash()}
         )
         model, accuracy = self._train(train_key, dataset)
+        fp32_accuracy = self._train_baseline(dataset) if spec.fp32_baseline else None
         export_key = stable_hash({"train": train_key, "qonnx": self.versions["qonnx"]})
         qonnx_path, export_meta = self._export(export_key, model, dataset)
         hw_key = stable_hash(
@@ -209,7 +213,8 @@ class _PointRunner:
         from bench import finn_flow
 
         graph = finn_flow.FoldableGraph(finn_flow.load_graph(hw.graph), board.part, spec.clk_ns)
-        return _Prepared(board, graph, accuracy, hw_meta, export_meta, verify_meta, qonnx_path)
+        return _Prepared(board, graph, accuracy, hw_meta, export_meta, verify_meta, qonnx_path,
+                         fp32_accuracy)
 
     def _timed(self, stage: str, fn: Callable[[], Any]) -> Any:
         self.stage = stage
@@ -239,6 +244,25 @@ class _PointRunner:
             meta.update(accuracy=result.accuracy, final_loss=result.final_loss,
                         spec=self.spec.training_fields())
         return result.model, result.accuracy
+
+    def _train_baseline(self, dataset: Any) -> float:
+        """The unquantized twin, same recipe; shared by every bit width of the model."""
+        from bench.data import fingerprint
+        from bench.train import train
+
+        key = stable_hash({"baseline": self.spec.baseline_fields(), "data": fingerprint(dataset),
+                           "torch": self.versions["torch"], "models": models_source_hash(),
+                           "recipe": training_source_hash()})
+        if self.store.is_cached("fp32", key):
+            self.cached_stages.append("fp32")
+            return float(self.store.cached_meta("fp32", key)["accuracy"])
+        self.log(f"training the FP32 baseline of {self.spec.model}, {self.spec.epochs} epochs")
+        result = self._timed(
+            "fp32", lambda: train(self.spec, dataset, self.show_progress, float_baseline=True)
+        )
+        with self.store.new_entry("fp32", key) as (_, meta):
+            meta.update(accuracy=result.accuracy, spec=self.spec.baseline_fields())
+        return result.accuracy
 
     def _export(self, key: str, model: Any, dataset: Any) -> tuple[Path, dict[str, Any]]:
         from bench.export import export_and_check
@@ -359,7 +383,7 @@ class _PointRunner:
         return {
             **self.identity(),
             "accuracy": prep.accuracy,
-            "fp32_accuracy": None,
+            "fp32_accuracy": prep.fp32_accuracy,
             "folding": [f.to_dict() for f in folding],
             "folding_strategy": spec.folding_strategy,
             "folding_label": spec.folding.label(),

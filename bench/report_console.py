@@ -35,6 +35,8 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
     table.add_column("metric", style="bold")
     table.add_column("value")
     table.add_row("accuracy (test)", f"{100 * r['accuracy']:.2f} %")
+    if r.get("fp32_accuracy") is not None:
+        table.add_row("FP32 baseline", f"{100 * r['fp32_accuracy']:.2f} %")
     table.add_row("throughput (est.)", f"{r['est_fps']:,.0f} FPS")
     table.add_row("latency (est.)", f"{r['est_latency_ns'] / 1000:,.2f} us")
     table.add_row("LUT", f"{r['lut']:,.0f}{_pct(r, 'lut')}")

@@ -42,7 +42,8 @@ def reproduction_points(
         for name in PAPER_FOLDINGS:
             folding = {"strategy": "layers", "file": str(CONFIGS / f"tfc_paper_{name}.json")}
             points.append(make_spec(model="tfc", weight_bits=bits, act_bits=bits,
-                                    epochs=tfc_epochs, folding=folding, **common))
+                                    epochs=tfc_epochs, folding=folding, fp32_baseline=True,
+                                    **common))
     for bits in pot_bits:
         folding = {"strategy": "layers", "file": str(CONFIGS / "tfc_paper_a.json")}
         points.append(make_spec(model="tfc", weight_bits=bits, act_bits=bits,
@@ -53,7 +54,8 @@ def reproduction_points(
         cnv_folding = {"strategy": "layers", "file": str(CONFIGS / "cnv_finn_w1a1.json")}
     for bits in cnv_bits:
         points.append(make_spec(model="cnv", weight_bits=bits, act_bits=bits,
-                                epochs=cnv_epochs, folding=cnv_folding, **common))
+                                epochs=cnv_epochs, folding=cnv_folding, fp32_baseline=True,
+                                **common))
     return points
 
 
@@ -184,10 +186,15 @@ def accuracy_tfc_table(records: list[dict[str, Any]]) -> Table:
         ok = _ok(records, model="cnv", weight_bits=bits)
         cnv.append(f"{100 * ok[0]['accuracy']:.2f}" if ok else "–")
     rows.append(["CNV (int)", *cnv])
+    for row, model in ((rows[0], "tfc"), (rows[-1], "cnv")):
+        baseline = [r["fp32_accuracy"] for r in _ok(records, model=model)
+                    if r.get("fp32_accuracy") is not None]
+        row.append(f"{100 * baseline[0]:.2f}" if baseline else "–")
+    rows[1].append("")
     return Table(
         key="accuracy", title="Top-1 test accuracy (%) by bit width (W = A)",
-        header=["model", *[f"{b} bits" for b in TFC_BITS]], rows=rows,
-        align=["l", *"r" * len(TFC_BITS)],
+        header=["model", *[f"{b} bits" for b in TFC_BITS], "FP32"], rows=rows,
+        align=["l", *"r" * (len(TFC_BITS) + 1)],
         note="Paper (TFC, Fashion-MNIST, 40 epochs): A2W2 87.15, A4W4 87.76, A8W8 87.71 %.",
     )
 

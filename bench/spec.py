@@ -293,7 +293,8 @@ class RunSpec(BaseModel):
         )
 
     def identity_fields(self) -> dict[str, Any]:
-        fields = self.model_dump(exclude={"data_dir"})
+        # Asking for the FP32 baseline adds a number to the same run; it is not a new run.
+        fields = self.model_dump(exclude={"data_dir", "fp32_baseline"})
         if isinstance(self.folding, UniformFolding):
             fields["folding"]["simd"] = self.folding.effective_simd
         if isinstance(self.folding, LayersFolding):
@@ -302,7 +303,17 @@ class RunSpec(BaseModel):
 
     def preparation_fields(self) -> dict[str, Any]:
         """What determines everything before folding: the trained model and the target."""
-        return {**self.training_fields(), "board": self.board, "clk_ns": self.clk_ns}
+        return {
+            **self.training_fields(), "board": self.board, "clk_ns": self.clk_ns,
+            "fp32_baseline": self.fp32_baseline,
+        }
+
+    def baseline_fields(self) -> dict[str, Any]:
+        """What determines the FP32 baseline: the recipe, not the bit widths."""
+        fields = self.training_fields()
+        for key in ("weight_bits", "act_bits", "weight_quant"):
+            del fields[key]
+        return fields
 
     def run_id(self) -> str:
         """Readable prefix plus a hash of everything that determines the result."""

@@ -34,6 +34,7 @@ class SweepSpec(BaseModel):
     act_bits: list[int] | None = None
     quant: list[str] = Field(default_factory=lambda: [DEFAULTS["weight_quant"]])
     epochs: int = DEFAULTS["epochs"]
+    fp32_baseline: bool = False
     seeds: list[int] = Field(default_factory=lambda: [DEFAULTS["seed"]])
     folding: list[dict[str, Any]] = Field(
         default_factory=lambda: [{"strategy": "uniform", "pe": DEFAULTS["pe"]}]
@@ -110,6 +111,7 @@ def expand(
                 model=model, dataset=dataset, weight_bits=wbits, act_bits=abits,
                 weight_quant=quant, seed=seed, epochs=sweep.epochs, folding=folding,
                 board=sweep.board, clk_ns=sweep.clk_ns, data_dir=sweep.data_dir,
+                fp32_baseline=sweep.fp32_baseline,
             ))
         except SpecError as err:
             if str(err) not in seen_problems:

@@ -18,6 +18,7 @@ from bench.data import Dataset
 from bench.progress import epoch_progress
 from bench.spec import RunSpec
 from models import build_model, pot_blend_alpha, set_pot_blend
+from models.blocks import FLOAT
 
 
 @dataclass
@@ -38,20 +39,23 @@ def lr_milestones(epochs: int) -> list[int]:
     return sorted({max(1, round(epochs * 0.85)), max(1, round(epochs * 0.925))})
 
 
-def make_model(spec: RunSpec, dataset: Dataset) -> nn.Module:
+def make_model(spec: RunSpec, dataset: Dataset, float_baseline: bool = False) -> nn.Module:
     return build_model(
         spec.model,
         input_shape=dataset.input_shape,
         num_classes=dataset.num_classes,
         weight_bits=spec.weight_bits,
         act_bits=spec.act_bits,
-        weight_quant=spec.weight_quant,
+        weight_quant=FLOAT if float_baseline else spec.weight_quant,
     )
 
 
-def train(spec: RunSpec, dataset: Dataset, show_progress: bool = True) -> TrainResult:
+def train(
+    spec: RunSpec, dataset: Dataset, show_progress: bool = True, float_baseline: bool = False
+) -> TrainResult:
+    """Train the spec's quantized model, or with `float_baseline` its unquantized twin."""
     seed_everything(spec.seed)
-    model = make_model(spec, dataset)
+    model = make_model(spec, dataset, float_baseline)
     x_train = torch.from_numpy(dataset.x_train).float()
     y_train = torch.from_numpy(dataset.y_train)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
@@ -61,7 +65,8 @@ def train(spec: RunSpec, dataset: Dataset, show_progress: bool = True) -> TrainR
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(spec.seed)
     loss_value = float("nan")
-    with epoch_progress(spec.epochs, "training", enabled=show_progress) as advance:
+    label = "training FP32" if float_baseline else "training"
+    with epoch_progress(spec.epochs, label, enabled=show_progress) as advance:
         for epoch in range(spec.epochs):
             # Power-of-two weights train on a float/PoT blend annealed to pure PoT (n-BQ-NN's
             # reconstructed gradient); a no-op for the other quantizers.

@@ -44,7 +44,8 @@ def build_model(
     """Instantiate a registered model for inputs of shape (C, H, W) holding 0..255 pixels.
 
     `options` go to the builder unchanged (e.g. `width=0.25` for a narrow test network);
-    without them every model has its published layer widths.
+    without them every model has its published layer widths. `weight_quant="float"` gives
+    the unquantized baseline of the same architecture (bit widths are then ignored).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")

@@ -21,6 +21,9 @@ from torch import nn
 from models.quantizers import act_quant_kwargs, weight_quant_kwargs
 
 INPUT_SCALE = 1.0 / 255.0
+# Not a quantizer: the float baseline of the same architecture (plain layers, ReLU), trained
+# with the same recipe to measure what quantization costs. It cannot be exported to FINN.
+FLOAT = "float"
 
 
 class ScaleInput(nn.Module):
@@ -30,15 +33,19 @@ class ScaleInput(nn.Module):
         return x * INPUT_SCALE
 
 
-def quant_act(act_bits: int) -> nn.Module:
+def quant_act(act_bits: int, weight_quant: str = "int") -> nn.Module:
+    if weight_quant == FLOAT:
+        return nn.ReLU()
     return QuantIdentity(**act_quant_kwargs(act_bits), return_quant_tensor=False)
 
 
 def quant_linear(
     in_features: int, out_features: int, weight_bits: int, weight_quant: str
-) -> QuantLinear:
+) -> nn.Module:
     # No bias: BatchNorm after each hidden layer supplies the offset, and FINN folds it
     # into the thresholds; the output layer stays a pure integer matrix product.
+    if weight_quant == FLOAT:
+        return nn.Linear(in_features, out_features, bias=False)
     return QuantLinear(
         in_features, out_features, bias=False, **weight_quant_kwargs(weight_quant, weight_bits)
     )
@@ -52,7 +59,7 @@ def dense_block(
     layers: list[nn.Module] = [
         quant_linear(in_features, out_features, weight_bits, weight_quant),
         nn.BatchNorm1d(out_features),
-        quant_act(act_bits),
+        quant_act(act_bits, weight_quant),
     ]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
@@ -62,8 +69,10 @@ def dense_block(
 def quant_conv(
     in_channels: int, out_channels: int, kernel_size: int, weight_bits: int, weight_quant: str,
     padding: int | tuple[int, int] = 0,
-) -> QuantConv2d:
+) -> nn.Module:
     # No bias, as for quant_linear: the BatchNorm after every conv supplies the offset.
+    if weight_quant == FLOAT:
+        return nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False)
     return QuantConv2d(
         in_channels, out_channels, kernel_size, padding=padding, bias=False,
         **weight_quant_kwargs(weight_quant, weight_bits),
@@ -78,7 +87,7 @@ def conv_block(
     return [
         quant_conv(in_channels, out_channels, kernel_size, weight_bits, weight_quant, padding),
         nn.BatchNorm2d(out_channels),
-        quant_act(act_bits),
+        quant_act(act_bits, weight_quant),
     ]
 
 

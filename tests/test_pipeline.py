@@ -97,3 +97,17 @@ def test_cli_end_to_end_then_cached(tmp_path):
     assert second.returncode == 0
     assert "cached" in second.stdout
     assert json.loads(records[0].read_text()) == record
+
+
+def test_fp32_baseline_is_shared_across_bit_widths_and_enriches_the_run(store):
+    plain = run_point(make_spec(weight_bits=2, act_bits=2, epochs=2), store, show_progress=False)
+    assert plain.record["fp32_accuracy"] is None
+    first = run_point(make_spec(weight_bits=2, act_bits=2, epochs=2, fp32_baseline=True), store,
+                      show_progress=False)
+    assert first.record["run_id"] == plain.record["run_id"]  # same run, one more number
+    assert 0.5 < first.record["fp32_accuracy"] <= 1.0
+    assert "train" in first.cached_stages and "fp32" not in first.cached_stages
+    other = run_point(make_spec(weight_bits=3, act_bits=3, epochs=2, fp32_baseline=True), store,
+                      show_progress=False)
+    assert "fp32" in other.cached_stages
+    assert other.record["fp32_accuracy"] == first.record["fp32_accuracy"]
