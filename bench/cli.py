@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("--data-dir", help="directory holding the data set files")
     repro.add_argument("--jobs", default="1", help="local worker processes (default 1)")
     repro.add_argument("--tfc-epochs", default="40", help="TFC training epochs (40)")
-    repro.add_argument("--cnv-epochs", default="3", help="CNV training epochs (3)")
+    repro.add_argument("--cnv-epochs", default="10", help="CNV training epochs (10)")
     repro.add_argument("--quiet", action="store_true", help="no progress output")
 
     collect = sub.add_parser(

@@ -209,7 +209,8 @@ class _PointRunner:
              "finn": self.versions["finn"]}
         )
         hw, hw_meta = self._hw_graph(hw_key, qonnx_path, board.part)
-        verify_meta = self._verify(hw_key, hw, model, dataset)
+        verify_key = stable_hash({"hw": hw_key, "reference": "float64"})
+        verify_meta = self._verify(verify_key, hw, model, dataset)
         from bench import finn_flow
 
         graph = finn_flow.FoldableGraph(finn_flow.load_graph(hw.graph), board.part, spec.clk_ns)
@@ -306,7 +307,7 @@ class _PointRunner:
         return hw, meta
 
     def _verify(self, key: str, hw: Any, model: Any, dataset: Any) -> dict[str, Any]:
-        from bench.train import predict
+        from bench.train import predict_float64
         from bench.verify import verify_hw_graph
 
         if self.store.is_cached("verify", key):
@@ -314,13 +315,14 @@ class _PointRunner:
             return self.store.cached_meta("verify", key)
         self.log(f"verifying the HW graph against Brevitas on {VERIFY_SAMPLES} test samples")
         inputs = dataset.x_test[:VERIFY_SAMPLES]
-        expected = predict(model, inputs)
+        expected = predict_float64(model, inputs)
         with self.store.new_entry("verify", key) as (entry, meta):
             result = self._timed(
                 "verify", lambda: verify_hw_graph(hw, expected, inputs, entry)
             )
             meta.update(ok=result.ok, max_abs_err=result.max_abs_err, samples=result.samples,
-                        argmax_agreement=result.argmax_agreement)
+                        argmax_agreement=result.argmax_agreement,
+                        mismatched_samples=result.mismatched_samples)
         return meta
 
     def fold(self, prep: _Prepared) -> list[dict[str, Any]]:
@@ -410,6 +412,7 @@ class _PointRunner:
             "verify_max_abs_err": prep.verify_meta["max_abs_err"],
             "verify_samples": prep.verify_meta["samples"],
             "verify_argmax_agreement": prep.verify_meta.get("argmax_agreement"),
+            "verify_mismatched_samples": prep.verify_meta.get("mismatched_samples"),
             "pareto_front": False,
             "target": spec.target,
             **synth,

@@ -48,10 +48,13 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         f"{f['node']} PE{f['pe']}/SIMD{f['simd']}" for f in r["folding"] if f["pe"] is not None
     )
     table.add_row("folding", folding)
-    verdict = "[green]bit-exact[/]" if r["verify_ok"] else "[red]MISMATCH[/]"
+    verdict = "[green]bit-exact[/]" if r["verify_ok"] else (
+        f"[red]MISMATCH[/] in {r.get('verify_mismatched_samples', '?')} of"
+    )
     table.add_row(
         "verification",
-        f"{verdict} on {r['verify_samples']} samples (max abs err {r['verify_max_abs_err']:.2g})",
+        f"{verdict} {'on ' if r['verify_ok'] else ''}{r['verify_samples']} samples "
+        f"(max abs err {r['verify_max_abs_err']:.2g})",
     )
     console.print(table)
     console.print(f"record: {where}", soft_wrap=True)

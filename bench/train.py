@@ -7,6 +7,7 @@ same shape.
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 
@@ -96,6 +97,19 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarra
         for i in range(0, len(x), batch_size)
     ]
     return np.concatenate(outs)
+
+
+@torch.no_grad()
+def predict_float64(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """The model's outputs computed in float64: the reference for bit-exact checks.
+
+    The accelerator computes exact integer sums; PyTorch's float32 sums of hundreds of
+    8-bit products round, and a pre-activation that lands within that rounding of a
+    quantization threshold flips by one step. In float64 that rounding is a billion
+    times smaller, so a remaining mismatch is a real one.
+    """
+    reference = copy.deepcopy(model).double().eval()
+    return reference(torch.from_numpy(x).double()).numpy()
 
 
 def evaluate(model: nn.Module, dataset: Dataset) -> float:

@@ -21,6 +21,7 @@ class VerifyResult:
     max_abs_err: float
     samples: int
     argmax_agreement: float
+    mismatched_samples: int = 0
 
 
 def compare(got: np.ndarray, expected: np.ndarray, rtol: float = VERIFY_RTOL) -> VerifyResult:
@@ -28,9 +29,10 @@ def compare(got: np.ndarray, expected: np.ndarray, rtol: float = VERIFY_RTOL) ->
     err = float(np.max(np.abs(got - expected))) if expected.size else 0.0
     scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
     agreement = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
+    per_sample = np.abs(got - expected).reshape(len(expected), -1).max(axis=1)
     return VerifyResult(
         ok=err <= rtol * scale, max_abs_err=err, samples=len(expected),
-        argmax_agreement=agreement,
+        argmax_agreement=agreement, mismatched_samples=int((per_sample > rtol * scale).sum()),
     )
 
 
