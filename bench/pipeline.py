@@ -477,7 +477,7 @@ class _PointRunner:
             "status": "failed",
             "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
             "failed_stage": stage,
-            "traceback": traceback.format_exc(limit=8),
+            "traceback": "".join(traceback.format_exception(err, limit=8)),
             "timings_s": self.timings,
             "versions": self.versions,
             "created_at": _now(),
