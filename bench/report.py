@@ -275,6 +275,22 @@ def _hardware_rows(ok: pd.DataFrame, sections: list[str]) -> pd.DataFrame:
     return out.drop(columns="_int_first").reset_index(drop=True)
 
 
+def _group_heads(table: pd.DataFrame, varying: list[str]) -> tuple[list[list[str]], list[int]]:
+    """Leading cells of each row (the grouping columns and W/A, blank where the row
+    continues the group above) and the indices of the rows that start a group."""
+    heads, starts, previous = [], [], None
+    for i, r in table.iterrows():
+        group = (*[r[c] for c in varying], r.weight_quant, r.weight_bits, r.act_bits)
+        first = group != previous
+        if first:
+            starts.append(i)
+        previous = group
+        cells = [_cell(c, r[c]) if first else "" for c in varying]
+        cells.append(bits_text(r.weight_bits, r.act_bits, r.weight_quant) if first else "")
+        heads.append(cells)
+    return heads, starts
+
+
 def hardware_table(df: pd.DataFrame) -> Table:
     """(b) FPS, latency, cycles, LUT/BRAM18/(URAM)/DSP by folding, grouped by bit width."""
     title = "Estimated throughput and resources by folding and bit width"
@@ -290,16 +306,10 @@ def hardware_table(df: pd.DataFrame) -> Table:
                                               "cycles", "LUT", "BRAM18"]
     header += ["URAM"] if show_uram else []
     header += ["DSP", "fits"]
-    rows, starts, previous = [], [], None
-    for i, r in table.iterrows():
-        group = (*[r[c] for c in varying], r.weight_quant, r.weight_bits, r.act_bits)
-        first = group != previous
-        if first:
-            starts.append(i)
-        previous = group
-        cells = [_cell(c, r[c]) if first else "" for c in varying]
-        cells += [bits_text(r.weight_bits, r.act_bits, r.weight_quant) if first else "",
-                  str(r.folding_label), fmt_int(r.est_fps),
+    rows = []
+    heads, starts = _group_heads(table, varying)
+    for (_, r), cells in zip(table.iterrows(), heads, strict=True):
+        cells += [str(r.folding_label), fmt_int(r.est_fps),
                   fmt_float(_num(r.est_latency_ns) / 1000 if _num(r.est_latency_ns) is not None
                             else None),
                   fmt_int(r.est_max_cycles), fmt_amount(r.lut), fmt_amount(r.bram18)]
@@ -366,16 +376,10 @@ def utilization_table(df: pd.DataFrame, board: str | None = None) -> Table:
         title += f" · {_context_text(constant)}"
     header = [_LABELS[c] for c in varying] + ["W/A", "folding"]
     header += [f"{r.upper()} (%)" for r in resources] + ["fits"]
-    rows, starts, previous = [], [], None
-    for i, r in table.iterrows():
-        group = (*[r[c] for c in varying], r.weight_quant, r.weight_bits, r.act_bits)
-        first = group != previous
-        if first:
-            starts.append(i)
-        previous = group
-        cells = [_cell(c, r[c]) if first else "" for c in varying]
-        cells += [bits_text(r.weight_bits, r.act_bits, r.weight_quant) if first else "",
-                  str(r.folding_label)]
+    rows = []
+    heads, starts = _group_heads(table, varying)
+    for (_, r), cells in zip(table.iterrows(), heads, strict=True):
+        cells += [str(r.folding_label)]
         cells += [fmt_pct(r[f"util_{res}"]) for res in resources]
         cells.append(fmt_bool(r.fits))
         rows.append(cells)
