@@ -111,3 +111,22 @@ def test_fp32_baseline_is_shared_across_bit_widths_and_enriches_the_run(store):
                       show_progress=False)
     assert "fp32" in other.cached_stages
     assert other.record["fp32_accuracy"] == first.record["fp32_accuracy"]
+
+
+def test_cnv_on_cifar10_files_from_data_dir(tmp_path):
+    """`make bench MODEL=cnv DATASET=cifar10 DATA_DIR=...` on files in the real format."""
+    from test_data import cifar_batches, write_cifar
+
+    write_cifar(tmp_path / "data" / "cifar-10-batches-py", cifar_batches(per_batch=40))
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--model", "cnv", "--dataset", "cifar10",
+           "--data-dir", str(tmp_path / "data"), "--bits", "2", "--quant", "pot",
+           "--epochs", "1", "--pe", "16", "--results-dir", str(results), "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(next((results / "runs").glob("*.json")).read_text())
+    assert record["status"] == "ok" and record["verify_ok"] is True
+    assert record["model"] == "cnv" and record["dataset"] == "cifar10"
+    assert record["weight_quant"] == "pot"
+    assert record["layer_datatypes"]["MVAU_hls_0"]["input"] == "UINT8"
+    assert max(record["weight_distinct_values"].values()) <= 3  # {0, +-s} at 2 bits
