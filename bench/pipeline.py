@@ -279,7 +279,8 @@ class _PointRunner:
             result = self._timed(
                 "export", lambda: export_and_check(model, inputs, path, self.spec.input_bits)
             )
-            meta.update(max_abs_err=result.max_abs_err, samples=result.samples)
+            meta.update(max_abs_err=result.max_abs_err, samples=result.samples,
+                        mismatched_samples=result.mismatched_samples)
         return path, meta
 
     def _hw_graph(self, key: str, qonnx_path: Path, part: str) -> tuple[Any, dict[str, Any]]:
@@ -408,6 +409,7 @@ class _PointRunner:
             "utilization": fractions,
             "fits": fits,
             "export_max_abs_err": prep.export_meta.get("max_abs_err"),
+            "export_mismatched_samples": prep.export_meta.get("mismatched_samples"),
             "verify_ok": bool(prep.verify_meta["ok"]),
             "verify_max_abs_err": prep.verify_meta["max_abs_err"],
             "verify_samples": prep.verify_meta["samples"],

@@ -78,7 +78,9 @@ def run_reproduction(
     out = Path(results_dir) / "reproduce"
     points = reproduction_points(dataset, data_dir, tfc_epochs, cnv_epochs, **subset)
     log(f"reproduce: {len(points)} run points on {dataset} -> {out}")
-    tally = run_sweep(points, out, jobs=jobs, on_event=on_event, log=log)
+    # Failed points are retried: the paper's invalid foldings fail again in milliseconds
+    # (everything before folding is cached), anything else gets another chance.
+    tally = run_sweep(points, out, jobs=jobs, retry_failed=True, on_event=on_event, log=log)
     records = [r for r in Store(out).iter_records() if r.get("dataset") == dataset]
     log("estimating published designs for the validation table")
     validation = validation_rows(Store(out))
