@@ -689,8 +689,19 @@ def _plot_series(ax: Any, series: pd.DataFrame, col: str, index: dict[str, int],
 
 def _outside_legend(fig: Figure, ax: Any, any_unfit: bool, title: str = "bits",
                     where: str = "lower center") -> None:
-    """One legend for the whole figure, below (or right of) the panels."""
-    handles, labels = ax.get_legend_handles_labels()
+    """One legend for the whole figure, below (or right of) the panels.
+
+    `ax` may be one axes or several: every series of every panel gets one entry.
+    """
+    handles, labels = [], []
+    for axes in (list(ax) if isinstance(ax, list | tuple) else [ax]):
+        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    if isinstance(ax, list | tuple) and len(ax) > 1 and labels:  # panels add series: sort
+        labels, handles = map(list, zip(*sorted(zip(labels, handles, strict=True),
+                                                 key=lambda pair: pair[0]), strict=True))
     if any_unfit:
         handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
                               markeredgecolor="#333333", markeredgewidth=1.6))
@@ -731,7 +742,7 @@ def fig_fps_vs_folding(df: pd.DataFrame) -> Figure:
         ax.set_ylabel("estimated throughput (FPS, log)")
         ax.set_title(f"Throughput vs folding — {title}")
         ax.grid(True, which="major", alpha=0.3)
-    _outside_legend(fig, axes[0], _any_unfit(ok), where="right upper")
+    _outside_legend(fig, list(axes), _any_unfit(ok), where="right upper")
     return fig
 
 
@@ -787,7 +798,7 @@ def fig_resources_vs_folding(df: pd.DataFrame) -> Figure:
             ax.set_ylabel(f"estimated {unit} (count{scale})")
             ax.set_title(f"{short} — {title}", fontsize="medium")
             ax.grid(True, alpha=0.3)
-    _outside_legend(fig, axes[0][0], _any_unfit(ok))
+    _outside_legend(fig, list(axes.flatten()), _any_unfit(ok))
     return fig
 
 
