@@ -147,13 +147,11 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
 
 def _require_vivado_for(target: str) -> None:
     """Refuse, before any work, a target this machine cannot build."""
-    from bench.finn_flow import SYNTH_STEPS, vivado_available
+    from bench.finn_flow import steps_past_estimates, vivado_available
 
     if target == "estimate" or vivado_available():
         return
-    extra = SYNTH_STEPS[SYNTH_STEPS.index("step_generate_estimate_reports") + 1 :]
-    if target == "bitfile":
-        extra += ["step_synthesize_bitfile", "step_make_driver"]
+    extra = steps_past_estimates(target)
     raise SpecError(
         f"target {target!r} needs Vivado, and XILINX_VIVADO is not set; with Vivado the same "
         f"run continues past the estimates with FINN's {', '.join(extra)} and adds synth_* "

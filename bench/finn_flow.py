@@ -344,10 +344,9 @@ def layer_datatypes(graph: Any) -> dict[str, dict[str, str]]:
             ("inputDataType", "input"), ("weightDataType", "weight"),
             ("outputDataType", "output"),
         ):
-            with contextlib.suppress(AttributeError, KeyError, Exception):
-                value = inst.get_nodeattr(attr)
-                if value:
-                    types[key] = str(value)
+            value = inst.get_nodeattr(attr) if _has_attr(inst, attr) else None
+            if value:
+                types[key] = str(value)
         if types:
             result[node.name] = types
     return result
@@ -607,8 +606,14 @@ def synthesis_plan(
             "folding": folding_config}
 
 
+def steps_past_estimates(target: str) -> list[str]:
+    """The FINN steps a synthesis target adds after the estimate reports."""
+    steps = SYNTH_STEPS if target == "synth" else BITFILE_STEPS
+    return steps[steps.index("step_generate_estimate_reports") + 1 :]
+
+
 def describe_plan(plan: dict[str, Any]) -> str:
-    steps = [s for s in plan["steps"] if s not in HW_GRAPH_STEP_NAMES]
+    steps = steps_past_estimates(plan["target"])
     return f"FINN steps {', '.join(steps)} with fpga_part {plan['config']['fpga_part']}"
 
 

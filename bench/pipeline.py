@@ -333,16 +333,16 @@ class _PointRunner:
         spec, graph = self.spec, prep.graph
         strategy = spec.folding
         self.stage = "fold"
-        if strategy.strategy == "uniform":
-            chosen = [fold.uniform_folding(graph.layers, strategy.pe, strategy.effective_simd)]
-        elif strategy.strategy == "layers":
-            chosen = [fold.layers_folding(graph.layers, strategy.config)]
-        elif strategy.strategy == "target_fps":
-            config = graph.finn_auto_folding(strategy.fps)
-            chosen = [fold.folding_from_config(graph.layers, config)]
-        else:
+        if strategy.strategy == "pareto":
             return self._pareto_records(prep)
-        return [self._record(prep, chosen[0], {})]
+        if strategy.strategy == "uniform":
+            chosen = fold.uniform_folding(graph.layers, strategy.pe, strategy.effective_simd)
+        elif strategy.strategy == "layers":
+            chosen = fold.layers_folding(graph.layers, strategy.config)
+        else:
+            config = graph.finn_auto_folding(strategy.fps)
+            chosen = fold.folding_from_config(graph.layers, config)
+        return [self._record(prep, chosen, {})]
 
     def _pareto_records(self, prep: _Prepared) -> list[dict[str, Any]]:
         from bench import folding as fold
