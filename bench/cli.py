@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bench.spec import DEFAULTS, RunSpec, SpecError, make_spec
+from bench.core.spec import DEFAULTS, RunSpec, SpecError, make_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -166,10 +166,10 @@ def _blank_to_none(value: str | None) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    from bench.pipeline import UserError, run_point
-    from bench.progress import say
-    from bench.report_console import print_run_summary
-    from bench.store import Store
+    from bench.core.progress import say
+    from bench.report.console import print_run_summary
+    from bench.run.point import UserError, run_point
+    from bench.run.store import Store
 
     store = Store(args.results_dir)
     log = (lambda msg: None) if args.quiet else (lambda msg: say(f"[cyan]>[/] {msg}"))
@@ -179,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"qnnbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     print_run_summary(outcome)
-    return EXIT_OK if outcome.record["status"] == "ok" else EXIT_FAILED
+    return EXIT_OK if outcome.record.status == "ok" else EXIT_FAILED
 
 
 def _positive_int(value: str, what: str) -> int:
@@ -193,12 +193,12 @@ def _positive_int(value: str, what: str) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.sweep import load_sweep
+    from bench.core.sweep_spec import load_sweep
 
     jobs = _positive_int(args.jobs, "--jobs")
     points = load_sweep(Path(args.spec))
-    from bench.executor import run_sweep
-    from bench.progress import say, sweep_progress
+    from bench.core.progress import say, sweep_progress
+    from bench.run.executor import run_sweep
 
     say(f"sweep: {len(points)} points -> {args.results_dir}")
     with sweep_progress(len(points), enabled=not args.quiet) as on_event:
@@ -219,8 +219,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_perf(args: argparse.Namespace) -> int:
     import json
 
-    from bench.perf import run_perf
-    from bench.progress import say
+    from bench.core.progress import say
+    from bench.studies.perf import run_perf
 
     naive = _positive_int(args.naive_points, "--naive-points")
     repeats = _positive_int(args.repeats, "--repeats")
@@ -242,16 +242,16 @@ def cmd_perf(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     import time
 
-    from bench.data import DATASETS
+    from bench.stages.data import DATASETS
 
     if args.dataset not in DATASETS:
         raise SpecError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
     jobs = _positive_int(args.jobs, "--jobs")
     tfc_epochs = _positive_int(args.tfc_epochs, "--tfc-epochs")
     cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
-    from bench.pipeline import UserError
-    from bench.progress import say, sweep_progress
-    from bench.reproduce import reproduction_points, run_reproduction
+    from bench.core.progress import say, sweep_progress
+    from bench.run.point import UserError
+    from bench.studies.reproduce import reproduction_points, run_reproduction
 
     total = len(reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs))
     start = time.perf_counter()
@@ -272,7 +272,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from bench.collect import collect, write_tables
+    from bench.report.collect import collect, write_tables
 
     df = collect(args.results_dir)
     if df.empty:
@@ -288,14 +288,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     if args.board:
-        from bench.devices import get_board
+        from bench.core.devices import get_board
 
         try:
             get_board(args.board)
         except ValueError as err:
             raise SpecError(f"board: {err}") from None
-    from bench.collect import collect, write_tables
-    from bench.report import write_report
+    from bench.report.collect import collect, write_tables
+    from bench.report.write import write_report
 
     df = collect(args.results_dir)
     if df.empty:

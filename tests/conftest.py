@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.data import Dataset, load_dataset
-from bench.spec import RunSpec, make_spec
-from bench.store import Store
+from bench.core.spec import RunSpec, make_spec
+from bench.run.store import Store
+from bench.stages.data import Dataset, load_dataset
 
 warnings.filterwarnings("ignore")
 
@@ -30,14 +30,14 @@ def small_spec() -> RunSpec:
 
 @pytest.fixture(scope="session")
 def trained(small_spec, digits):
-    from bench.train import train
+    from bench.stages.train import train
 
     return train(small_spec, digits, show_progress=False)
 
 
 @pytest.fixture(scope="session")
 def exported(trained, digits, tmp_path_factory) -> Path:
-    from bench.export import export_and_check
+    from bench.stages.export import export_and_check
 
     path = tmp_path_factory.mktemp("export") / "tfc.onnx"
     return export_and_check(trained.model, digits.x_test[:8], path).path

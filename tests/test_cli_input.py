@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from bench.cli import main
-from bench.spec import MODEL_NAMES, WEIGHT_QUANTS, make_spec
+from bench.core.spec import MODEL_NAMES, WEIGHT_QUANTS, make_spec
 
 BAD_ARGS = [
     (["--bits", "0"], "1..8"),
@@ -64,7 +64,7 @@ def test_spec_names_match_the_model_registry():
 
     assert set(MODEL_NAMES) == set(models.MODELS)
     assert set(WEIGHT_QUANTS) == set(models.WEIGHT_QUANTIZERS)
-    from bench.spec import POT_MAX_BITS
+    from bench.core.spec import POT_MAX_BITS
     from models.quantizers import POT_MAX_BITS as MODELS_POT_MAX_BITS
 
     assert POT_MAX_BITS == MODELS_POT_MAX_BITS

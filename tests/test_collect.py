@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bench.collect import (
+from bench.core.devices import get_board, utilization
+from bench.report.collect import (
     COLUMNS,
     JSON_COLUMNS,
     collect,
@@ -23,7 +24,6 @@ from bench.collect import (
     records_to_frame,
     write_tables,
 )
-from bench.devices import get_board, utilization
 
 VERSIONS = {"python": "3.11.7", "torch": "2.13.0+cpu", "brevitas": "0.13.4", "qonnx": "1.0.0",
             "finn": "1.6.1", "onnx": "1.21.0"}

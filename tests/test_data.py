@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import data
-from bench.data import DATASETS, Dataset, DatasetError, fingerprint, load_dataset
+from bench.stages import data_files
+from bench.stages.data import DATASETS, Dataset, DatasetError, fingerprint, load_dataset
 
 IDX_NAMES = (
     "train-images-idx3-ubyte",
@@ -410,8 +410,8 @@ def _serve_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, n
     files = {
         f"{n}.gz": hashlib.sha256((mirror / f"{n}.gz").read_bytes()).hexdigest() for n in IDX_NAMES
     }
-    source = data._Source(mirrors=(file_url(tmp_path / "dead"), file_url(mirror)), files=files)
-    monkeypatch.setitem(data._SOURCES, "mnist", source)
+    source = data_files.Source(mirrors=(file_url(tmp_path / "dead"), file_url(mirror)), files=files)
+    monkeypatch.setitem(data_files.SOURCES, "mnist", source)
     return arrays
 
 
@@ -437,7 +437,7 @@ def test_download_checksum_mismatch(tmp_path: Path) -> None:
     expected = "0" * 64
     dest = tmp_path / "cache" / "train-images-idx3-ubyte.gz"
     with pytest.raises(DatasetError) as err:
-        data._download(src.as_uri(), dest, expected)
+        data_files.download(src.as_uri(), dest, expected)
     message = one_line(err)
     assert "train-images-idx3-ubyte.gz" in message
     assert expected in message and actual in message
@@ -448,9 +448,9 @@ def test_load_rejects_mirror_with_wrong_checksum(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _serve_mnist(tmp_path, monkeypatch)
-    source = data._SOURCES["mnist"]
+    source = data_files.SOURCES["mnist"]
     bad = dict(source.files, **{"t10k-labels-idx1-ubyte.gz": "ab" * 32})
-    monkeypatch.setitem(data._SOURCES, "mnist", data._Source(source.mirrors, bad))
+    monkeypatch.setitem(data_files.SOURCES, "mnist", data_files.Source(source.mirrors, bad))
     with pytest.raises(DatasetError) as err:
         load_dataset("mnist", cache_dir=tmp_path / "cache")
     message = one_line(err)
@@ -459,10 +459,10 @@ def test_load_rejects_mirror_with_wrong_checksum(
 
 
 def test_download_failure_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    source = data._Source(
-        mirrors=(file_url(tmp_path / "nowhere"),), files=dict(data._SOURCES["mnist"].files)
+    source = data_files.Source(
+        mirrors=(file_url(tmp_path / "nowhere"),), files=dict(data_files.SOURCES["mnist"].files)
     )
-    monkeypatch.setitem(data._SOURCES, "mnist", source)
+    monkeypatch.setitem(data_files.SOURCES, "mnist", source)
     cache = tmp_path / "cache"
     with pytest.raises(DatasetError) as err:
         load_dataset("mnist", cache_dir=cache)
@@ -497,8 +497,8 @@ def test_cifar_download_extracts_only_batches(
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    source = data._Source(mirrors=(file_url(mirror),), files={archive.name: digest})
-    monkeypatch.setitem(data._SOURCES, "cifar10", source)
+    source = data_files.Source(mirrors=(file_url(mirror),), files={archive.name: digest})
+    monkeypatch.setitem(data_files.SOURCES, "cifar10", source)
 
     cache = tmp_path / "cache"
     ds = load_dataset("cifar10", cache_dir=cache)
@@ -511,8 +511,8 @@ def test_cifar_download_extracts_only_batches(
 
 
 def test_published_checksums_are_well_formed() -> None:
-    assert set(data._SOURCES) == set(DATASETS) - {"digits"}
-    for source in data._SOURCES.values():
+    assert set(data_files.SOURCES) == set(DATASETS) - {"digits"}
+    for source in data_files.SOURCES.values():
         assert source.mirrors and all(m.endswith("/") for m in source.mirrors)
         for digest in source.files.values():
             assert len(digest) == 64 and int(digest, 16) >= 0

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from bench.devices import BOARDS, get_board, utilization
+from bench.core.devices import BOARDS, get_board, utilization
 
 
 def test_board_lookup_is_case_insensitive():

@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 from test_collect import failed_record, make_record, sweep_records
 
-from bench.collect import records_to_frame
-from bench.html_report import render_html
-from bench.report import FIGURES, build_tables, write_report
+from bench.report.collect import records_to_frame
+from bench.report.figures import FIGURES
+from bench.report.html import render_html
+from bench.report.tables import build_tables
+from bench.report.write import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -12,7 +12,7 @@ from brevitas.nn import QuantConv2d, QuantLinear
 from torch import nn
 
 import models
-from bench import spec as bench_spec
+from bench.core import spec as bench_spec
 from models import MODELS, WEIGHT_QUANTIZERS, build_model
 from models.cnv import cnv
 
@@ -145,15 +145,15 @@ TEST_WIDTH = {"cnv": 0.125}
 
 
 def run_through_finn(name, quant, tmp_path, monkeypatch, bits=2):
-    from bench.pipeline import run_point
-    from bench.spec import make_spec
-    from bench.store import Store
+    from bench.core.spec import make_spec
+    from bench.run.point import run_point
+    from bench.run.store import Store
 
     if name in TEST_WIDTH:
         monkeypatch.setitem(MODELS, name, functools.partial(MODELS[name], width=TEST_WIDTH[name]))
     spec = make_spec(model=name, weight_quant=quant, weight_bits=bits, act_bits=2, epochs=1,
                      pe=2)
-    record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record
+    record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record.model_dump()
     assert record["status"] == "ok", record.get("error")
     assert record["verify_ok"] is True
     assert record["verify_max_abs_err"] < 1e-3

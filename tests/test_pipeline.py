@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from bench.pipeline import run_point
-from bench.spec import make_spec
+from bench.core.spec import make_spec
+from bench.run.point import run_point
 
 DESIGN_FIELDS = [
     "run_id", "model", "dataset", "weight_bits", "act_bits", "input_bits", "weight_quant",
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 def test_run_point_record_and_cache_reuse(store):
     spec = make_spec(weight_bits=3, act_bits=3, epochs=2, pe=8)
     first = run_point(spec, store, show_progress=False)
-    record = first.record
+    record = first.record.model_dump()
     assert record["status"] == "ok", record.get("error")
     missing = [f for f in DESIGN_FIELDS if f not in record]
     assert not missing
@@ -37,16 +37,16 @@ def test_run_point_record_and_cache_reuse(store):
 
     # Same spec: the record is found, nothing runs.
     again = run_point(spec, store, show_progress=False)
-    assert again.cached and again.record == record
+    assert again.cached and again.record.model_dump() == record
 
     # Another folding: training, export, FINN graph and verification come from the cache.
     other = run_point(make_spec(weight_bits=3, act_bits=3, epochs=2, pe=1), store,
                       show_progress=False)
     assert not other.cached
     assert other.cached_stages == ["train", "export", "hw_graph", "verify"]
-    assert other.record["accuracy"] == record["accuracy"]
-    assert other.record["est_max_cycles"] == 64 * 64
-    assert other.record["run_id"] != record["run_id"]
+    assert other.record.model_dump()["accuracy"] == record["accuracy"]
+    assert other.record.model_dump()["est_max_cycles"] == 64 * 64
+    assert other.record.model_dump()["run_id"] != record["run_id"]
     assert first.path.exists() and json.loads(first.path.read_text()) == record
     lines = (store.results_dir / "results.csv").read_text().splitlines()
     assert len(lines) == 3
@@ -69,16 +69,17 @@ def _model_with_a_float_layer(name, input_shape, num_classes, weight_bits, act_b
 
 
 def test_finn_failure_is_recorded_not_reported_as_numbers(store, monkeypatch):
-    import bench.train
+    import bench.stages.train
 
-    monkeypatch.setattr(bench.train, "build_model", _model_with_a_float_layer)
+    monkeypatch.setattr(bench.stages.train, "build_model", _model_with_a_float_layer)
     outcome = run_point(make_spec(epochs=1, weight_bits=2, act_bits=2), store,
                         show_progress=False)
-    record = outcome.record
+    record = outcome.record.model_dump()
     assert record["status"] == "failed"
-    assert record["failed_stage"].startswith("step_")
+    assert record["failed_stage"] == "hw_graph"
+    assert record["failed_step"].startswith("step_")
     assert "FINN step" in record["error"]
-    assert "est_fps" not in record and "lut" not in record
+    assert record["est_fps"] is None and record["lut"] is None
     assert json.loads(outcome.path.read_text())["status"] == "failed"
 
 
@@ -101,16 +102,17 @@ def test_cli_end_to_end_then_cached(tmp_path):
 
 def test_fp32_baseline_is_shared_across_bit_widths_and_enriches_the_run(store):
     plain = run_point(make_spec(weight_bits=2, act_bits=2, epochs=2), store, show_progress=False)
-    assert plain.record["fp32_accuracy"] is None
+    assert plain.record.model_dump()["fp32_accuracy"] is None
     first = run_point(make_spec(weight_bits=2, act_bits=2, epochs=2, fp32_baseline=True), store,
                       show_progress=False)
-    assert first.record["run_id"] == plain.record["run_id"]  # same run, one more number
-    assert 0.5 < first.record["fp32_accuracy"] <= 1.0
+    # The same run, with one more number.
+    assert first.record.run_id == plain.record.run_id
+    assert 0.5 < first.record.model_dump()["fp32_accuracy"] <= 1.0
     assert "train" in first.cached_stages and "fp32" not in first.cached_stages
     other = run_point(make_spec(weight_bits=3, act_bits=3, epochs=2, fp32_baseline=True), store,
                       show_progress=False)
     assert "fp32" in other.cached_stages
-    assert other.record["fp32_accuracy"] == first.record["fp32_accuracy"]
+    assert other.record.model_dump()["fp32_accuracy"] == first.record.model_dump()["fp32_accuracy"]
 
 
 def test_cnv_on_cifar10_files_from_data_dir(tmp_path):

@@ -231,12 +231,12 @@ def test_export_ignores_the_training_blend(tmp_path):
 
 
 def test_pot_tfc_through_finn_is_bit_exact_with_int_r_plus_1_weights(tmp_path):
-    from bench.pipeline import run_point
-    from bench.spec import make_spec
-    from bench.store import Store
+    from bench.core.spec import make_spec
+    from bench.run.point import run_point
+    from bench.run.store import Store
 
     spec = make_spec(model="tfc", weight_quant="pot", weight_bits=3, act_bits=3, epochs=1, pe=2)
-    record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record
+    record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record.model_dump()
     assert record["status"] == "ok", record.get("error")
     assert record["verify_ok"] is True
     # 3-bit PoT: integers {0, ±1, ±2, ±4} in every layer, which FINN stores as INT4.

@@ -11,26 +11,25 @@ import pandas as pd
 import pytest
 from test_collect import failed_record, make_record, sweep_records, write_records
 
-from bench.collect import collect, records_to_frame
-from bench.report import (
-    BIT_COLORS,
+from bench.report.collect import collect, records_to_frame
+from bench.report.figures import (
     FIGURES,
-    accuracy_table,
-    bits_color,
-    build_tables,
     fig_accuracy_vs_bits,
     fig_fps_vs_folding,
     fig_resources_vs_folding,
-    hardware_table,
-    latex_escape,
-    pareto_front,
-    pareto_mask,
-    pareto_table,
-    table_to_latex,
-    table_to_markdown,
-    utilization_table,
-    write_report,
 )
+from bench.report.style import BIT_COLORS, bits_color
+from bench.report.tables import (
+    accuracy_table,
+    build_tables,
+    hardware_table,
+    pareto_mask,
+    pareto_optimal,
+    pareto_table,
+    utilization_table,
+)
+from bench.report.text import latex_escape, table_to_latex, table_to_markdown
+from bench.report.write import write_report
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -141,7 +140,7 @@ def test_pareto_front_and_table() -> None:
     # W4A4 PE1 is more accurate at the same FPS with fewer LUTs: W2A2 PE1 is dominated.
     w2_pe1["lut"] = w4_pe1["lut"] + 100
     df = records_to_frame([w2_pe1, w2_pe4, w4_pe1, w4_pe4, failed_record()])
-    front = dict(zip(df["run_id"], pareto_front(df), strict=True))
+    front = dict(zip(df["run_id"], pareto_optimal(df), strict=True))
     assert front == {w2_pe1["run_id"]: False, w2_pe4["run_id"]: True, w4_pe1["run_id"]: True,
                      w4_pe4["run_id"]: True, failed_record()["run_id"]: False}
     table = pareto_table(df)
@@ -152,7 +151,7 @@ def test_pareto_front_and_table() -> None:
     # budget) is a different question and does not change the accuracy × FPS × LUT front
     w2_pe1["pareto_front"], w2_pe4["pareto_front"] = True, False
     again = records_to_frame([w2_pe1, w2_pe4, w4_pe1, w4_pe4])
-    assert dict(zip(again["run_id"], pareto_front(again), strict=True)) == {
+    assert dict(zip(again["run_id"], pareto_optimal(again), strict=True)) == {
         w2_pe1["run_id"]: False, w2_pe4["run_id"]: True, w4_pe1["run_id"]: True,
         w4_pe4["run_id"]: True}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.reproduce import (
+from bench.studies.reproduce import (
     PAPER_FOLDINGS,
     paper_folding_table,
     reproduction_points,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
 from bench import finn_flow
-from bench.folding import to_finn_config, uniform_folding
-from bench.train import evaluate, train
-from bench.verify import compare
+from bench.stages.folding import to_finn_config, uniform_folding
+from bench.stages.train import evaluate, train
+from bench.stages.verify import compare
 
 
 def test_training_is_deterministic(small_spec, digits, trained):
@@ -28,7 +30,7 @@ def test_training_learns(trained, digits):
 def test_export_marks_uint8_input_and_matches_pytorch(exported, trained, digits):
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from bench.export import run_qonnx
+    from bench.stages.export import run_qonnx
 
     model = ModelWrapper(str(exported))
     assert model.get_tensor_datatype(model.graph.input[0].name).name == "UINT8"
@@ -40,7 +42,7 @@ def test_export_marks_uint8_input_and_matches_pytorch(exported, trained, digits)
 
 
 def test_hw_graph_has_only_hw_layers(hw_graph):
-    graph = finn_flow.load_graph(hw_graph.graph)
+    graph = hw_graph.model()
     ops = [n.op_type for n in graph.graph.node]
     assert ops and all(op.endswith(("_hls", "_rtl")) for op in ops), ops
     layers = finn_flow.foldable_layers(graph)
@@ -52,7 +54,7 @@ def test_hw_graph_has_only_hw_layers(hw_graph):
 
 def test_incremental_estimate_equals_full_finn_build(hw_graph, exported, tmp_path):
     """The in-process estimate must give FINN's own numbers for the same folding."""
-    graph = finn_flow.load_graph(hw_graph.graph)
+    graph = hw_graph.model()
     folding = to_finn_config(uniform_folding(finn_flow.foldable_layers(graph), 8, 4))
     fast = finn_flow.estimate(graph, folding, "xc7z020clg400-1", 10.0)
     reports = finn_flow.run_estimate_build(exported, tmp_path, "xc7z020clg400-1", 10.0, folding)
@@ -68,7 +70,7 @@ def test_incremental_estimate_equals_full_finn_build(hw_graph, exported, tmp_pat
 
 
 def test_more_parallelism_is_faster_and_bigger(hw_graph):
-    graph = finn_flow.load_graph(hw_graph.graph)
+    graph = hw_graph.model()
     layers = finn_flow.foldable_layers(graph)
     slow = finn_flow.estimate(graph, to_finn_config(uniform_folding(layers, 1, 1)),
                               "xc7z020clg400-1", 10.0)
@@ -80,10 +82,10 @@ def test_more_parallelism_is_faster_and_bigger(hw_graph):
 
 
 def test_hw_graph_reproduces_brevitas(hw_graph, trained, digits, tmp_path):
-    from bench.train import predict
+    from bench.stages.train import predict
 
     inputs = digits.x_test[:16]
-    got = finn_flow.execute_hw_graph(hw_graph, inputs, tmp_path)
+    got = hw_graph.execute(inputs, tmp_path)
     result = compare(got, predict(trained.model, inputs))
     assert result.ok and result.argmax_agreement == 1.0
     assert result.max_abs_err < 1e-4
@@ -91,17 +93,19 @@ def test_hw_graph_reproduces_brevitas(hw_graph, trained, digits, tmp_path):
 
 def test_verification_catches_a_wrong_graph(hw_graph, trained, digits, tmp_path):
     """Perturb one integer weight of the HW graph: verification must fail."""
-    from bench.train import predict
+    from bench.stages.train import predict
 
-    graph = finn_flow.load_graph(hw_graph.graph)
+    graph = hw_graph.model()
     node = graph.graph.node[-1]
     w = graph.get_initializer(node.input[1]).copy()
     w[0, :] = -w[0, :]
     graph.set_initializer(node.input[1], w)
-    broken = finn_flow.HwGraph(tmp_path / "broken.onnx", hw_graph.parent)
-    graph.save(str(broken.graph))
+    broken = finn_flow.HwGraph(tmp_path / "broken")
+    broken.directory.mkdir()
+    graph.save(str(broken.graph_path))
+    shutil.copy(hw_graph.parent_path, broken.parent_path)
     inputs = digits.x_test[:16]
-    result = compare(finn_flow.execute_hw_graph(broken, inputs, tmp_path),
+    result = compare(broken.execute(inputs, tmp_path),
                      predict(trained.model, inputs))
     assert not result.ok
 
@@ -111,7 +115,7 @@ def test_finn_failure_names_the_step(tmp_path, digits):
     from brevitas.nn import QuantLinear
     from torch import nn
 
-    from bench.export import export_qonnx
+    from bench.stages.export import export_qonnx
     from models.blocks import ScaleInput
     from models.quantizers import weight_quant_kwargs
 

@@ -1,7 +1,10 @@
 import csv
 import json
 
-from bench.store import Store, write_json_atomic
+import pytest
+
+from bench.run.record import Record
+from bench.run.store import Store, write_json_atomic
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
@@ -29,12 +32,21 @@ def test_cache_entry_counts_only_when_finished(tmp_path):
     assert not (store.cache_entry("train", "k") / "partial").exists()
 
 
+IDENTITY = {"model": "tfc", "dataset": "digits", "weight_bits": 2, "act_bits": 2,
+            "weight_quant": "int", "seed": 0, "epochs": 1}
+OK_FIELDS = {"accuracy": 0.9, "folding": [], "folding_strategy": "uniform", "est_fps": 1e5,
+             "est_max_cycles": 1000, "lut": 100.0, "bram18": 1.0, "dsp": 0.0,
+             "device": "Pynq-Z1", "clk_ns": 10.0, "verify_ok": True, "verify_samples": 64}
+
+
 def test_records_and_csv(tmp_path):
     store = Store(tmp_path)
-    store.write_record({"run_id": "b", "status": "ok", "accuracy": 0.9, "lut": 100.0})
-    store.write_record({"run_id": "a", "status": "failed", "error": "boom"})
+    store.write_record(Record(run_id="b", status="ok", **IDENTITY, **OK_FIELDS))
+    store.write_record(Record(run_id="a", status="failed", error="boom", failed_stage="train",
+                              **IDENTITY))
     (store.runs_dir / "junk.json").write_text("{not json")
-    assert [r["run_id"] for r in store.iter_records()] == ["a", "b"]
+    with pytest.warns(UserWarning, match="junk.json"):
+        assert [r.run_id for r in store.iter_records()] == ["a", "b"]
     rows = list(csv.DictReader(store.write_results_csv().open()))
     assert [(r["run_id"], r["status"], r["lut"]) for r in rows] == [
         ("a", "failed", ""), ("b", "ok", "100.0")

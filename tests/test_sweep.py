@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.executor import group_points, run_sweep
-from bench.spec import SpecError
-from bench.sweep import load_sweep
+from bench.core.spec import SpecError
+from bench.core.sweep_spec import load_sweep
+from bench.run.executor import group_points, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "finn_builds" / "configs"
+CONFIGS = ROOT / "bench" / "foldings"
 NUMERIC = ["accuracy", "est_fps", "est_max_cycles", "lut", "bram18", "dsp", "verify_ok"]
 
 

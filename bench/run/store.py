@@ -18,31 +18,29 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-DONE_MARKER = "done.json"
+from bench.run.record import Record, RecordError, scalar_columns
 
-# Columns of results.csv, in order; the full record (per-layer data included) stays in JSON.
-CSV_COLUMNS = [
-    "run_id", "status", "model", "dataset", "weight_bits", "act_bits", "input_bits",
-    "weight_quant", "seed", "epochs", "accuracy", "fp32_accuracy", "folding_strategy",
-    "est_fps", "est_latency_ns", "est_max_cycles", "est_bottleneck", "lut", "bram18", "uram",
-    "dsp", "device", "clk_ns", "fits", "verify_ok", "verify_max_abs_err", "verify_samples",
-    "error", "created_at",
-]
+DONE_MARKER = "done.json"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file in the same directory, then rename over the target."""
+    """Write JSON to a temporary file in the same directory, then rename over the target."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never a part: write aside, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False, default=_json_default)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -98,35 +96,50 @@ class Store:
     def record_path(self, run_id: str) -> Path:
         return self.runs_dir / f"{run_id}.json"
 
-    def load_record(self, run_id: str) -> dict[str, Any] | None:
+    def load_record(self, run_id: str) -> Record | None:
+        """The record of `run_id`, or None; RecordError if the file is there but unusable."""
         path = self.record_path(run_id)
         if not path.exists():
             return None
-        return json.loads(path.read_text())
+        return Record.read(path)
 
-    def write_record(self, record: dict[str, Any]) -> Path:
-        path = self.record_path(record["run_id"])
-        write_json_atomic(path, record)
+    def write_record(self, record: Record) -> Path:
+        path = self.record_path(record.run_id)
+        write_text_atomic(path, record.to_json())
         return path
 
-    def iter_records(self) -> Iterator[dict[str, Any]]:
-        if not self.runs_dir.exists():
-            return
-        for path in sorted(self.runs_dir.glob("*.json")):
-            try:
-                yield json.loads(path.read_text())
-            except json.JSONDecodeError:
-                continue  # not ours, or written by something that was not atomic
+    def scan_records(self) -> tuple[list[Record], list[RecordError]]:
+        """Every valid record, and a RecordError (naming the file) for every other one."""
+        records: list[Record] = []
+        problems: list[RecordError] = []
+        if self.runs_dir.is_dir():
+            for path in sorted(self.runs_dir.glob("*.json")):
+                try:
+                    records.append(Record.read(path))
+                except RecordError as err:
+                    problems.append(err)
+        return records, problems
+
+    def iter_records(self) -> Iterator[Record]:
+        """Valid records only; each unusable file is reported as a warning naming it."""
+        records, problems = self.scan_records()
+        for problem in problems:
+            warnings.warn(f"skipping {problem}", stacklevel=2)
+        yield from records
 
     def write_results_csv(self) -> Path:
-        """Regenerate results.csv from every record (one row each, flat columns only)."""
+        """Regenerate results.csv from every record (one row each, scalar fields only)."""
         path = self.results_dir / "results.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
+        columns = list(scalar_columns())
         fd, tmp = tempfile.mkstemp(prefix=".results.csv.", dir=path.parent)
-        with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for record in self.iter_records():
-                writer.writerow({k: record.get(k) for k in CSV_COLUMNS})
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+                writer.writeheader()
+                for record in self.iter_records():
+                    writer.writerow(record.model_dump(include=set(columns)))
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return path

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.data import Dataset
-from bench.progress import epoch_progress
-from bench.spec import RunSpec
+from bench.core.progress import epoch_progress
+from bench.core.spec import RunSpec
+from bench.stages.data import Dataset
 from models import build_model, pot_blend_alpha, set_pot_blend
 from models.blocks import FLOAT
 

@@ -15,7 +15,7 @@ def _pct(record: dict[str, Any], resource: str) -> str:
 
 def print_run_summary(outcome: Any, console: Console | None = None) -> None:
     console = console or Console()
-    r = outcome.record
+    r = outcome.record.model_dump()
     where = str(outcome.path)
     if outcome.cached:
         console.print(f"[green]cached:[/] record already exists, nothing to do ({where})")

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bench.spec import (
+from bench.core.spec import (
     DEFAULTS,
     RunSpec,
     SpecError,
@@ -125,8 +125,8 @@ def expand(
 
 
 def _resolve(file: str, base_dir: Path) -> Path:
-    """Relative folding files: first from the working directory, then beside the spec."""
+    """Relative folding files: from the working directory, beside the spec, or packaged."""
     path = Path(file).expanduser()
-    if path.is_absolute() or path.exists():
+    if path.is_absolute() or path.exists() or not (base_dir / path).exists():
         return path
     return base_dir / path

@@ -17,15 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.spec import stable_hash
-from bench.store import Store
+from bench.core.spec import make_spec
+from bench.run.stage import run_stages
+from bench.run.store import Store
 
 GRID = (1, 2, 4, 8, 16, 32, 64)
 
 
 def run_perf(results_dir: Path, naive_points: int = 3, repeats: int = 5) -> dict[str, Any]:
     from bench import finn_flow
-    from bench.folding import to_finn_config, uniform_folding
+    from bench.stages.folding import to_finn_config, uniform_folding
     qonnx_path, graph = _prepare_tfc(Store(results_dir))
     configs = [
         to_finn_config(uniform_folding(graph.layers, pe, simd)) for pe in GRID for simd in GRID
@@ -73,27 +74,11 @@ def run_perf(results_dir: Path, naive_points: int = 3, repeats: int = 5) -> dict
 
 
 def _prepare_tfc(store: Store) -> tuple[Path, Any]:
-    """Export and build (once, then cached) an MNIST-sized TFC W2A2 for Pynq-Z1."""
-    import numpy as np
-    import torch
+    """An MNIST-sized TFC W2A2 for Pynq-Z1, through the run's own stages (cached)."""
+    from bench.run.plan import UNTRAINED_HW, untrained_context
 
-    from bench import finn_flow
-    from bench.export import export_qonnx
-    from bench.pipeline import versions
-    from models import build_model
-
-    part, clk_ns = "xc7z020clg400-1", 10.0
-    key = stable_hash({"perf": "tfc-w2a2-784", "versions": versions(), "part": part})
-    entry = store.cache_entry("perf", key)
-    if not store.is_cached("perf", key):
-        with store.new_entry("perf", key) as (entry, meta):
-            torch.manual_seed(0)
-            model = build_model("tfc", (1, 28, 28), 10, weight_bits=2, act_bits=2).eval()
-            sample = np.zeros((1, 1, 28, 28), dtype=np.uint8)
-            export_qonnx(model, sample, entry / "model.qonnx.onnx")
-            finn_flow.build_hw_graph(entry / "model.qonnx.onnx", entry, part, clk_ns)
-            meta["model"] = "tfc w2a2 784"
-    graph = finn_flow.FoldableGraph(
-        finn_flow.load_graph(entry / finn_flow.HW_GRAPH_FILE), part, clk_ns
-    )
-    return entry / "model.qonnx.onnx", graph
+    spec = make_spec(model="tfc", dataset="mnist", weight_bits=2, act_bits=2,
+                     board="Pynq-Z1", clk_ns=10.0)
+    ctx = untrained_context(spec, store, input_shape=(1, 28, 28))
+    run_stages(UNTRAINED_HW, ctx)
+    return ctx["export"].path, ctx["foldable"]

@@ -22,12 +22,13 @@ from pydantic import (
     model_validator,
 )
 
-from bench.data import DATASETS
-from bench.devices import BOARDS, get_board
+from bench.core.devices import BOARDS, get_board
+from bench.core.errors import SpecError
 
 # Kept in sync with models/ by a test; duplicated here so that validating a spec does not
 # import torch (a cached run must answer in well under a second of Python start-up).
 MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "lenet5")
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "synth", "bitfile")
@@ -60,10 +61,6 @@ FIELD_HINTS = {
     "clk_ns": "a positive number (clock period in ns)",
     "lr": "a positive number",
 }
-
-
-class SpecError(ValueError):
-    """A user-facing, one-line description of invalid input."""
 
 
 class UniformFolding(BaseModel):
@@ -104,9 +101,7 @@ class LayersFolding(BaseModel):
     @field_validator("file")
     @classmethod
     def _exists(cls, v: str) -> str:
-        if not Path(v).expanduser().is_file():
-            raise ValueError(f"folding file {v!r} does not exist")
-        return v
+        return str(find_folding_file(v))
 
     def model_post_init(self, _context: Any) -> None:
         if not self.config:
@@ -157,6 +152,30 @@ FoldingSpec = Annotated[
     Field(discriminator="strategy"),
 ]
 FOLDING_STRATEGIES = ("uniform", "layers", "target_fps", "pareto")
+
+
+# Folding files that ship with qnn-bench (the paper's and FINN's published ones); a bare
+# file name such as `tfc_paper_a.json` finds them from any working directory.
+FOLDINGS_DIR = Path(__file__).resolve().parents[1] / "foldings"
+
+
+def packaged_foldings() -> list[str]:
+    return sorted(p.name for p in FOLDINGS_DIR.glob("*.json"))
+
+
+def find_folding_file(file: str) -> Path:
+    """A folding file by path, or by the name of one that ships with qnn-bench."""
+    path = Path(file).expanduser()
+    if path.is_file():
+        return path
+    packaged = FOLDINGS_DIR / file
+    if path.name == file and packaged.is_file():
+        return packaged
+    if path.exists():
+        raise ValueError(f"folding file {file!r} is not a regular file")
+    raise ValueError(
+        f"folding file {file!r} does not exist (packaged ones: {', '.join(packaged_foldings())})"
+    )
 
 
 def load_folding_file(path: Path) -> dict[str, dict[str, Any]]:

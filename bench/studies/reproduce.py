@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.executor import Tally, run_sweep
-from bench.report import Table
-from bench.spec import RunSpec, make_spec
-from bench.store import Store
+from bench.core.spec import FOLDINGS_DIR, RunSpec, make_spec
+from bench.report.table import Table
+from bench.run.executor import Tally, run_sweep
+from bench.run.store import Store
 
-CONFIGS = Path(__file__).resolve().parents[1] / "finn_builds" / "configs"
+CONFIGS = FOLDINGS_DIR
 PAPER_FOLDINGS = ("a", "b", "c", "d", "e", "f")
 TFC_BITS = (2, 3, 4, 5, 6, 7, 8)
 POT_BITS = (2, 3, 4)
@@ -71,9 +71,9 @@ def run_reproduction(
 
     `subset` (tfc_bits=, pot_bits=, cnv_bits=) narrows the study, for tests.
     """
-    from bench.collect import collect, write_tables
-    from bench.report import write_report
-    from bench.validation import validation_rows
+    from bench.report.collect import collect, write_tables
+    from bench.report.write import write_report
+    from bench.studies.published import validation_rows
 
     out = Path(results_dir) / "reproduce"
     points = reproduction_points(dataset, data_dir, tfc_epochs, cnv_epochs, **subset)
@@ -81,7 +81,7 @@ def run_reproduction(
     # Failed points are retried: the paper's invalid foldings fail again in milliseconds
     # (everything before folding is cached), anything else gets another chance.
     tally = run_sweep(points, out, jobs=jobs, retry_failed=True, on_event=on_event, log=log)
-    records = [r for r in Store(out).iter_records() if r.get("dataset") == dataset]
+    records = [r.model_dump() for r in Store(out).iter_records() if r.dataset == dataset]
     log("estimating published designs for the validation table")
     validation = validation_rows(Store(out))
     tables = reproduction_tables(records, validation)
@@ -148,7 +148,7 @@ def paper_folding_table(records: list[dict[str, Any]]) -> Table:
         header=["W/A", "folding", "FPS", "latency (µs)", "cycles", "LUT", "BRAM18", "DSP",
                 "fits / why not"],
         rows=rows, align=list("llrrrrrrl"), group_starts=starts,
-        note="Foldings in finn_builds/configs/tfc_paper_*.json. (e) needs 784 inputs and "
+        note="Foldings tfc_paper_*.json (shipped with qnn-bench). (e) needs 784 inputs and "
         "(f) is invalid by construction (PE 8 on a 10-output layer); both are rejected "
         "before FINN runs.",
     )
@@ -271,7 +271,7 @@ def reproduction_tables(
 
 
 def tables_markdown(tables: list[Table]) -> str:
-    from bench.report import table_to_markdown
+    from bench.report.text import table_to_markdown
 
     return "# Reproduction tables\n\n" + "\n".join(table_to_markdown(t) for t in tables)
 

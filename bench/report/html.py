@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report import FigureResult, Table, bits_text, clock_text
+from bench.report.figures import FigureResult
+from bench.report.table import Table, bits_text, clock_text
 
 CSS = """
 :root { --fg: #1d1d1f; --muted: #666; --line: #d8d8de; --accent: #2b5fab; --bg-alt: #f5f6f8; }

@@ -1,6 +1,7 @@
 """Run records → one tidy pandas DataFrame (one row per record), and its CSV/Parquet files.
 
-Column names are the record's field names (see DESIGN.md), with nested fields flattened:
+Columns and their types come from the record schema (`bench.run.record.Record`): every
+scalar field is a column under its own name, and nested fields become:
 
 * `utilization` → `util_lut`, `util_bram18`, `util_uram`, `util_dsp` (fractions, 0..1)
 * `versions`    → `version_torch`, `version_finn`, ...
@@ -14,9 +15,9 @@ unique per folding: "PE4/SIMD4", "layers:tfc_paper_a", "target 100,000 FPS",
 "pe4simd4", is kept as `folding_spec_label`), `parallelism` (sum of PE×SIMD over the layers,
 used to order foldings from least to most parallel), `max_pe`, `max_simd`.
 
-Every column in `COLUMNS` exists even when no record has the field (then it is empty), so
-reports can rely on them; fields added to records later appear as extra columns on their
-own. Failed records (`status: failed`) keep their identity and error and have empty numbers.
+Every column exists even when no record has the field (then it is empty), so reports can
+rely on them. Failed records (`status: failed`) keep their identity and error and have
+empty numbers. Record files that do not validate are reported by path and left out.
 """
 
 from __future__ import annotations
@@ -31,57 +32,38 @@ from typing import Any
 
 import pandas as pd
 
+from bench.run.record import (
+    FLATTENED,
+    JSON_FIELDS,
+    LIST_FIELDS,
+    NOT_COLUMNS,
+    Record,
+    RecordError,
+    scalar_columns,
+)
+
 # -- the schema ---------------------------------------------------------------------------
 
-INT_COLUMNS = [
-    "weight_bits", "act_bits", "input_bits", "seed", "epochs", "batch_size", "requested_pe",
-    "requested_simd", "parallelism", "max_pe", "max_simd", "est_max_cycles",
-    "est_critical_path_cycles", "verify_samples", "pareto_index", "pareto_front_size",
-]
-FLOAT_COLUMNS = [
-    "lr", "accuracy", "fp32_accuracy", "est_fps", "est_latency_ns", "lut", "bram18", "uram",
-    "dsp", "clk_ns", "fclk_mhz", "util_lut", "util_bram18", "util_uram", "util_dsp",
-    "synth_lut", "synth_ff", "synth_bram36", "synth_dsp", "fmax_mhz", "verify_max_abs_err",
-    "verify_argmax_agreement", "export_max_abs_err", "pareto_max_utilization",
-]
-BOOL_COLUMNS = ["fits", "verify_ok", "pareto_front", "pareto_best"]
-
-# Columns always present, in this order; anything else a record carries follows them.
-COLUMNS = [
-    # identity
-    "run_id", "status", "model", "dataset", "weight_bits", "act_bits", "input_bits",
-    "bits_label", "weight_quant", "seed", "epochs", "batch_size", "lr",
-    # accuracy
-    "accuracy", "fp32_accuracy",
-    # folding
-    "folding_label", "folding_strategy", "folding_name", "folding_spec_label",
-    "requested_pe", "requested_simd", "parallelism", "max_pe", "max_simd",
-    # estimates
-    "est_fps", "est_latency_ns", "est_max_cycles", "est_critical_path_cycles",
-    "est_bottleneck", "lut", "bram18", "uram", "dsp",
-    # device
-    "device", "part", "clk_ns", "fclk_mhz", "util_lut", "util_bram18", "util_uram",
-    "util_dsp", "fits",
-    # post-synthesis (only with Vivado)
-    "synth_lut", "synth_ff", "synth_bram36", "synth_dsp", "fmax_mhz",
-    # verification
-    "verify_ok", "verify_max_abs_err", "verify_samples", "verify_argmax_agreement",
-    "export_max_abs_err",
-    # Pareto search (strategy "pareto": the FPS-vs-LUT front within a budget)
-    "pareto_front", "pareto_index", "pareto_best", "pareto_front_size",
-    "pareto_max_utilization",
-    # provenance
-    "error", "failed_stage", "created_at", "cached_stages",
-]
-# Per-layer fields kept as JSON strings, last in the table.
-JSON_COLUMNS = ["folding", "folding_spec", "per_layer", "layer_datatypes",
-                "weight_distinct_values"]
-# Nested dicts flattened into prefixed scalar columns: field → (prefix, suffix).
-FLATTENED = {
-    "utilization": ("util_", ""), "versions": ("version_", ""), "timings_s": ("time_", "_s"),
+# Columns computed here from the record, with their kinds.
+DERIVED = {
+    "bits_label": "str", "fclk_mhz": "float", "folding_spec_label": "str",
+    "requested_pe": "int", "requested_simd": "int", "parallelism": "int", "max_pe": "int",
+    "max_simd": "int", "util_lut": "float", "util_bram18": "float", "util_uram": "float",
+    "util_dsp": "float",
 }
-# Record fields not worth a column (the error's first line is in `error`).
-DROPPED = {"traceback"}
+
+
+def _kinds() -> dict[str, str]:
+    return {**scalar_columns(), **DERIVED}
+
+
+INT_COLUMNS = [c for c, k in _kinds().items() if k == "int"]
+FLOAT_COLUMNS = [c for c, k in _kinds().items() if k == "float"]
+BOOL_COLUMNS = [c for c, k in _kinds().items() if k == "bool"]
+# Columns always present, in this order; anything else (versions, timings) follows them.
+COLUMNS = list(_kinds())
+JSON_COLUMNS = list(JSON_FIELDS)
+DROPPED = set(NOT_COLUMNS)
 
 CSV_NAME = "collected.csv"
 PARQUET_NAME = "collected.parquet"
@@ -90,25 +72,34 @@ PARQUET_NAME = "collected.parquet"
 # -- reading ------------------------------------------------------------------------------
 
 def iter_record_files(results_dir: Path | str) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """(path, record) for every readable record under `results_dir/runs/`.
+    """(path, record) for every valid record under `results_dir/runs/`.
 
     A directory without `runs/` is read directly, so both the results directory and its
-    `runs/` folder work. Files that are not JSON objects are skipped with a warning.
+    `runs/` folder work. A file that is not a valid record is reported (warning naming the
+    file and the problem) and left out; `bad_record_files` lists them.
     """
+    for path, result in _read_all(results_dir):
+        if isinstance(result, RecordError):
+            warnings.warn(f"skipping {result}", stacklevel=2)
+            continue
+        yield path, result.model_dump()
+
+
+def bad_record_files(results_dir: Path | str) -> list[RecordError]:
+    """Every file under runs/ that is not a valid record, with the reason."""
+    return [r for _, r in _read_all(results_dir) if isinstance(r, RecordError)]
+
+
+def _read_all(results_dir: Path | str) -> Iterator[tuple[Path, Record | RecordError]]:
     root = Path(results_dir)
     runs = root / "runs" if (root / "runs").is_dir() else root
     if not runs.is_dir():
         return
     for path in sorted(runs.glob("*.json")):
         try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            warnings.warn(f"skipping unreadable record {path}: {err}", stacklevel=2)
-            continue
-        if not isinstance(record, dict):
-            warnings.warn(f"skipping {path}: not a JSON object", stacklevel=2)
-            continue
-        yield path, record
+            yield path, Record.read(path)
+        except RecordError as err:
+            yield path, err
 
 
 def load_records(results_dir: Path | str) -> list[dict[str, Any]]:
@@ -237,7 +228,7 @@ def record_to_row(record: dict[str, Any]) -> dict[str, Any]:
                 )
         elif key in JSON_COLUMNS:
             row[key] = None if value is None else json.dumps(value, sort_keys=True)
-        elif key == "cached_stages" and isinstance(value, list):
+        elif key in LIST_FIELDS and isinstance(value, list):
             row[key] = ",".join(map(str, value)) or None
         elif _is_scalar(value):
             row[key] = value

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline import is_done
-from bench.spec import RunSpec, stable_hash
-from bench.store import Store
+from bench.core.spec import RunSpec, stable_hash
+from bench.run.point import finished_record
+from bench.run.store import Store
 
 
 @dataclass
@@ -60,8 +60,8 @@ def group_points(points: list[RunSpec]) -> list[list[RunSpec]]:
 
 def _event(outcome: Any) -> dict[str, Any]:
     return {
-        "run_id": outcome.record["run_id"],
-        "status": outcome.record["status"],
+        "run_id": outcome.record.run_id,
+        "status": outcome.record.status,
         "cached": outcome.cached,
         "extra_records": outcome.extra_records,
     }
@@ -75,7 +75,7 @@ def run_group_task(
     import warnings
 
     warnings.filterwarnings("ignore")
-    from bench.pipeline import run_group
+    from bench.run.point import run_group
 
     specs = [RunSpec.model_validate(d) for d in spec_dicts]
     notify = (lambda outcome: events.put(_event(outcome))) if events is not None else None
@@ -99,14 +99,16 @@ def run_sweep(
     tally = Tally(total=len(points))
     todo_groups = []
     for group in group_points(points):
-        pending = [p for p in group if not is_done(p, store, retry_failed)]
+        pending = []
         for point in group:
-            if point not in pending:
-                record = store.load_record(point.run_id()) or {}
-                event = {"run_id": point.run_id(), "status": record.get("status", "ok"),
-                         "cached": True, "extra_records": 0}
-                tally.add(event)
-                on_event(event, tally)
+            record = finished_record(point, store, retry_failed)
+            if record is None:
+                pending.append(point)
+                continue
+            event = {"run_id": point.run_id(), "status": record.status, "cached": True,
+                     "extra_records": 0}
+            tally.add(event)
+            on_event(event, tally)
         if pending:
             todo_groups.append(pending)
     if not todo_groups:

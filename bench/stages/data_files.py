@@ -1,20 +1,7 @@
-"""Data sets for qnn-bench: load them from local files, or download and verify them once.
+"""Data set files: the accepted layouts, IDX and CIFAR-10 parsing, verified downloads.
 
-Every loader returns the same thing, a :class:`Dataset` of raw 8-bit pixels in NCHW layout and
-int64 labels. Keeping pixels as uint8 (no normalisation, no padding) means the arrays are exactly
-what the FPGA sees at its input stream, and every model-specific transform (scaling, flattening
-for MLPs, padding MNIST to 32x32 for CNV) lives in the model-side input adapter instead of here.
-
-Where files come from:
-
-* ``digits`` is bundled with scikit-learn, so it always works offline.
-* ``mnist``, ``fashion_mnist`` and ``cifar10`` are read from ``data_dir`` when one is given
-  (user-supplied files, several common layouts accepted, never downloaded into). Otherwise they
-  are read from ``cache_dir/<name>/`` and, if missing, downloaded there from the canonical
-  mirrors, checked against a pinned SHA-256 and only then moved into place.
-
-Every failure raises :class:`DatasetError` with one line that says what is wrong and how to fix
-it, because these messages end up in the CLI output of long benchmark runs.
+Everything here turns files into a `Dataset` or puts verified files in place; which data
+set to load and from where is decided by `bench.stages.data`.
 """
 
 from __future__ import annotations
@@ -33,183 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
+from bench.core.errors import DatasetError
+from bench.stages.dataset import NUM_CLASSES, Dataset
 
-NUM_CLASSES = 10
-DIGITS_TEST_FRACTION = 0.2
-DIGITS_SEED = 0
 DOWNLOAD_TIMEOUT_S = 60.0
-
-
-class DatasetError(Exception):
-    """One-line, user-facing message: what was wrong and how to fix it.
-
-    Whitespace (including newlines coming from wrapped OS or network errors) is collapsed, so
-    the message is guaranteed to be a single line.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A labelled train/test split of images as raw pixels.
-
-    ``x_*`` are uint8 arrays of shape (N, C, H, W) with values 0..255, ``y_*`` are int64 arrays
-    of shape (N,) with values in ``0..num_classes-1``. The invariants are checked on
-    construction so that every consumer can rely on them without re-checking.
-    """
-
-    name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-
-    def __post_init__(self) -> None:
-        splits = (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test))
-        for split, x, y in splits:
-            if x.dtype != np.uint8 or x.ndim != 4:
-                raise DatasetError(
-                    f"{self.name}: x_{split} must be uint8 with shape (N, C, H, W), "
-                    f"got {x.dtype} {x.shape}"
-                )
-            if y.dtype != np.int64 or y.shape != (x.shape[0],):
-                raise DatasetError(
-                    f"{self.name}: y_{split} must be int64 with shape ({x.shape[0]},), "
-                    f"got {y.dtype} {y.shape}"
-                )
-            if y.size and (y.min() < 0 or y.max() >= self.num_classes):
-                raise DatasetError(
-                    f"{self.name}: y_{split} has labels outside 0..{self.num_classes - 1}"
-                )
-        if self.x_train.shape[1:] != self.x_test.shape[1:]:
-            raise DatasetError(
-                f"{self.name}: train images {self.x_train.shape[1:]} and test images "
-                f"{self.x_test.shape[1:]} have different (C, H, W)"
-            )
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one image, as stored (before any model-side padding or flattening)."""
-        c, h, w = self.x_train.shape[1:]
-        return int(c), int(h), int(w)
-
-
-def fingerprint(ds: Dataset) -> str:
-    """Return a short, stable hash of the data (16 hex chars of a SHA-256).
-
-    It covers dtype, shape and bytes of all four arrays, so it changes whenever the pixels,
-    labels or split change, and is identical across machines for identical data. It is used
-    as a cache key for trained models and compiled hardware, hence short but collision-safe
-    enough for that purpose.
-    """
-    h = hashlib.sha256()
-    for label, arr in (
-        ("x_train", ds.x_train),
-        ("y_train", ds.y_train),
-        ("x_test", ds.x_test),
-        ("y_test", ds.y_test),
-    ):
-        # Little-endian bytes on every machine, so the key does not depend on the host CPU.
-        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-        h.update(f"{label}:{arr.dtype.str}:{arr.shape};".encode())
-        h.update(memoryview(arr).cast("B"))
-    return h.hexdigest()[:16]
-
-
-def load_dataset(
-    name: str,
-    data_dir: str | os.PathLike[str] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    download: bool = True,
-) -> Dataset:
-    """Load data set ``name`` (one of :data:`DATASETS`).
-
-    ``data_dir``: a directory with user-supplied files (see ``docs/datasets.md`` for the
-    accepted layouts); nothing is downloaded when it is given, so a typo in the path cannot
-    silently trigger a download elsewhere.
-    ``cache_dir``: root of the download cache (default ``~/.cache/qnn-bench``); files for
-    ``name`` live in ``cache_dir/<name>/``. Used only when ``data_dir`` is None.
-    ``download``: whether missing cache files may be fetched from the internet.
-    ``digits`` ignores all three: it ships with scikit-learn.
-    """
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    if name == "digits":
-        return _load_digits()
-
-    if data_dir is not None:
-        root = Path(os.fspath(data_dir)).expanduser()
-        if not root.is_dir():
-            raise DatasetError(
-                f"{name}: data directory {root} does not exist or is not a directory; "
-                f"pass DATA_DIR=<directory containing {_expected_files_text(name)}>"
-            )
-        files = _find_files(name, root)
-        if files is None:
-            raise DatasetError(
-                f"{name}: could not find {_expected_files_text(name)} in "
-                f"{_search_dirs_text(name, root)}; {_how_to_get_text(name)}, or omit DATA_DIR "
-                f"to download automatically"
-            )
-        return _load_files(name, files)
-
-    root = _default_cache_root() if cache_dir is None else Path(os.fspath(cache_dir)).expanduser()
-    target = root / name
-    files = _find_files(name, target) if target.is_dir() else None
-    if files is None:
-        if not download:
-            raise DatasetError(
-                f"{name}: {_expected_files_text(name)} not found in {target} and downloading "
-                f"is disabled; enable download or pass DATA_DIR=<directory containing them>"
-            )
-        _download_dataset(name, target)
-        files = _find_files(name, target)
-        if files is None:  # the downloaded archive did not contain what we need
-            raise DatasetError(
-                f"{name}: download finished but {_expected_files_text(name)} are still missing "
-                f"in {target}; delete that directory and try again"
-            )
-    return _load_files(name, files)
-
-
-# ----------------------------------------------------------------------------- digits
-
-
-def _load_digits() -> Dataset:
-    """scikit-learn's 8x8 digits, scaled from 0..16 to 0..255, with a fixed stratified split.
-
-    The split is computed here with numpy's legacy ``RandomState``, whose stream is frozen by
-    numpy's compatibility policy, rather than with scikit-learn's splitters, whose internals may
-    change between versions; so the split (and the fingerprint) is the same everywhere.
-    """
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = np.asarray(bunch.images, dtype=np.float64)
-    labels = np.asarray(bunch.target, dtype=np.int64)
-    x = np.rint(images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)[:, None, :, :]
-
-    rng = np.random.RandomState(DIGITS_SEED)
-    test_idx: list[np.ndarray] = []
-    for cls in range(NUM_CLASSES):
-        members = np.flatnonzero(labels == cls)
-        n_test = round(len(members) * DIGITS_TEST_FRACTION)
-        test_idx.append(rng.permutation(members)[:n_test])
-    is_test = np.zeros(len(labels), dtype=bool)
-    is_test[np.concatenate(test_idx)] = True
-    # Keep the original order inside each split: deterministic and easy to reason about.
-    return Dataset(
-        name="digits",
-        x_train=x[~is_test],
-        y_train=labels[~is_test],
-        x_test=x[is_test],
-        y_test=labels[is_test],
-        num_classes=NUM_CLASSES,
-    )
 
 
 # ----------------------------------------------------------------------------- file layouts
@@ -232,7 +46,7 @@ def _candidate_dirs(name: str, root: Path) -> list[Path]:
     return [root, root / _TORCHVISION_DIR[name] / "raw"]
 
 
-def _find_files(name: str, root: Path) -> list[Path] | None:
+def find_files(name: str, root: Path) -> list[Path] | None:
     """Return the paths of all required files from the first directory that has all of them.
 
     Requiring one complete directory (instead of mixing files from several) avoids pairing the
@@ -258,21 +72,21 @@ def _find_files(name: str, root: Path) -> list[Path] | None:
     return None
 
 
-def _expected_files_text(name: str) -> str:
+def expected_files_text(name: str) -> str:
     if name == "cifar10":
         return f"{_CIFAR_DIR}/{{{','.join(_CIFAR_FILES)}}}"
     return ", ".join(f"{f}.gz" for f in _IDX_FILES) + " (or un-gzipped)"
 
 
-def _search_dirs_text(name: str, root: Path) -> str:
+def search_dirs_text(name: str, root: Path) -> str:
     return " and ".join(str(d) for d in _candidate_dirs(name, root))
 
 
-def _default_cache_root() -> Path:
+def default_cache_root() -> Path:
     return Path.home() / ".cache" / "qnn-bench"
 
 
-def _load_files(name: str, files: list[Path]) -> Dataset:
+def load_files(name: str, files: list[Path]) -> Dataset:
     if name == "cifar10":
         return _load_cifar10(files)
     return _load_idx_dataset(name, files)
@@ -439,7 +253,7 @@ def _load_cifar10(files: list[Path]) -> Dataset:
 
 
 @dataclass(frozen=True)
-class _Source:
+class Source:
     """Where a data set is published: mirror base URLs (tried in order) and file -> SHA-256."""
 
     mirrors: tuple[str, ...]
@@ -451,8 +265,8 @@ class _Source:
 # list; for CIFAR-10 the value Keras and torchvision pin for the tarball). Mirrors are tried in
 # order; a file from any of them must match the digest.
 _IDX_GZ_FILES: tuple[str, ...] = tuple(f"{f}.gz" for f in _IDX_FILES)
-_SOURCES: dict[str, _Source] = {
-    "mnist": _Source(
+SOURCES: dict[str, Source] = {
+    "mnist": Source(
         mirrors=(
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -470,7 +284,7 @@ _SOURCES: dict[str, _Source] = {
             )
         ),
     ),
-    "fashion_mnist": _Source(
+    "fashion_mnist": Source(
         mirrors=(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
@@ -488,7 +302,7 @@ _SOURCES: dict[str, _Source] = {
             )
         ),
     ),
-    "cifar10": _Source(
+    "cifar10": Source(
         mirrors=("https://www.cs.toronto.edu/~kriz/",),
         files={
             "cifar-10-python.tar.gz": (
@@ -499,16 +313,16 @@ _SOURCES: dict[str, _Source] = {
 }
 
 
-def _how_to_get_text(name: str) -> str:
+def how_to_get_text(name: str) -> str:
     """The manual fix, for machines that cannot download: where to fetch, what DATA_DIR holds."""
-    source = _SOURCES[name]
+    source = SOURCES[name]
     urls = ", ".join(source.mirrors[0] + f for f in source.files)
     if name == "cifar10":
         return f"download and unpack {urls} and pass DATA_DIR=<directory containing {_CIFAR_DIR}>"
     return f"download {urls} and pass DATA_DIR=<directory containing them>"
 
 
-def _download(url: str, dest: Path, sha256: str) -> None:
+def download(url: str, dest: Path, sha256: str) -> None:
     """Download ``url`` to ``dest``, verifying its SHA-256 before it appears under that name.
 
     The data goes to a temporary file in the same directory and is renamed only after the
@@ -542,23 +356,23 @@ def _download(url: str, dest: Path, sha256: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _download_dataset(name: str, target: Path) -> None:
+def download_dataset(name: str, target: Path) -> None:
     """Fetch every file of ``name`` into ``target``, trying each mirror in turn."""
-    source = _SOURCES[name]
+    source = SOURCES[name]
     for filename, sha256 in source.files.items():
         if (target / filename).is_file():  # verified by an earlier, interrupted run
             continue
         errors: list[str] = []
         for mirror in source.mirrors:
             try:
-                _download(mirror + filename, target / filename, sha256)
+                download(mirror + filename, target / filename, sha256)
                 break
             except DatasetError as err:
                 errors.append(str(err))
         else:
             raise DatasetError(
-                f"{name}: {_expected_files_text(name)} not found in {target} and the download "
-                f"failed ({'; '.join(errors)}); {_how_to_get_text(name)}"
+                f"{name}: {expected_files_text(name)} not found in {target} and the download "
+                f"failed ({'; '.join(errors)}); {how_to_get_text(name)}"
             )
     if name == "cifar10":
         _extract_cifar(target / "cifar-10-python.tar.gz", target)

@@ -1,0 +1,1 @@
+"""What a run is: validated specs, sweep specs, boards, and the user-error type."""

@@ -1,0 +1,26 @@
+"""The one base class for problems the user must fix.
+
+Anything raised as a `UserError` is shown as one line (`qnnbench: error: ...`) with exit
+code 2 and records nothing; every other exception during a run becomes a failed record.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Invalid input or a missing resource the user has to provide."""
+
+
+class SpecError(UserError, ValueError):
+    """A run or sweep specification that does not validate."""
+
+
+class DatasetError(UserError):
+    """One-line, user-facing message: what was wrong and how to fix it.
+
+    Whitespace (including newlines coming from wrapped OS or network errors) is collapsed, so
+    the message is guaranteed to be a single line.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))

@@ -1,0 +1,355 @@
+"""The hardware graph FINN builds once per exported model, and its per-folding estimates.
+
+`build_hw_graph` runs FINN's folding-independent steps; `HwGraph` opens the result, so no
+caller ever needs its file names. `FoldableGraph` applies one folding after another to the
+graph held in memory and runs FINN's analytical cycle and resource models on it: no
+re-streamlining, no build directory, no subprocess, so a sweep point costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.finn_flow.builder import (
+    ESTIMATE_STEPS,
+    HW_GRAPH_STEPS,
+    make_config,
+    run_builder,
+    write_folding_file,
+)
+from bench.finn_flow.env import prepare_finn, quiet
+
+# Node attributes that bound PE and SIMD, by base op type (specialized nodes end in
+# _hls/_rtl). Values are (attribute PE must divide, attribute SIMD must divide).
+FOLDABLE_DIMS: dict[str, tuple[str | None, str | None]] = {
+    "MVAU": ("MH", "MW"),
+    "VVAU": ("Channels", "Kernel"),
+    "Thresholding": ("NumChannels", None),
+    "ConvolutionInputGenerator": (None, "IFMChannels"),
+    "FMPadding": (None, "NumChannels"),
+    "Pool": ("Channels", None),
+    "LabelSelect": ("Labels", None),
+    "StreamingMaxPool": ("NumChannels", None),
+}
+
+_GRAPH_FILE = "hw_graph.onnx"
+_PARENT_FILE = "dataflow_parent.onnx"
+
+
+@dataclass
+class Estimate:
+    """FINN's analytical estimates for one folding of a hardware graph."""
+
+    fps: float
+    latency_ns: float
+    max_cycles: int
+    critical_path_cycles: int
+    bottleneck: str
+    totals: dict[str, float]
+    per_layer: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class HwGraph:
+    """A built hardware graph (the dataflow partition and its parent) in a directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.graph_path = self.directory / _GRAPH_FILE
+        self.parent_path = self.directory / _PARENT_FILE
+
+    def files(self) -> list[Path]:
+        return [self.graph_path, self.parent_path]
+
+    def exists(self) -> bool:
+        return all(p.is_file() for p in self.files())
+
+    def model(self) -> Any:
+        """A fresh QONNX ModelWrapper of the dataflow partition."""
+        return load_graph(self.graph_path)
+
+    def foldable(self, fpga_part: str, clk_ns: float) -> FoldableGraph:
+        return FoldableGraph(self.model(), fpga_part, clk_ns)
+
+    def execute(self, inputs: np.ndarray, work_dir: Path) -> np.ndarray:
+        from bench.finn_flow.execute import execute_hw_graph
+
+        return execute_hw_graph(self, inputs, work_dir)
+
+
+def build_hw_graph(qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: float) -> HwGraph:
+    """Run FINN's folding-independent steps with FINN's builder; raise FinnStepError on failure."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = make_config(HW_GRAPH_STEPS, str(out_dir / "finn"), fpga_part, clk_ns,
+                      ["estimate_reports"])
+    intermediate = run_builder(qonnx_path, cfg) / "intermediate_models"
+    hw = HwGraph(out_dir)
+    (intermediate / f"{HW_GRAPH_STEPS[-1]}.onnx").replace(hw.graph_path)
+    (intermediate / "dataflow_parent.onnx").replace(hw.parent_path)
+    return hw
+
+
+def run_estimate_build(
+    qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: float,
+    folding_config: dict[str, dict[str, int]] | None = None, target_fps: int | None = None,
+) -> dict[str, Any]:
+    """A complete FINN estimate-only build for one folding: the slow reference path.
+
+    The incremental `FoldableGraph.estimate` must give the same numbers. Returns FINN's
+    report JSONs, keyed by report name.
+    """
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folding_file = None
+    if folding_config is not None:
+        folding_file = str(write_folding_file(out_dir / "folding_config.json", folding_config))
+    cfg = make_config(ESTIMATE_STEPS, str(out_dir / "finn"), fpga_part, clk_ns,
+                      ["estimate_reports"], folding_config_file=folding_file,
+                      target_fps=target_fps)
+    report = run_builder(qonnx_path, cfg) / "report"
+    return {p.stem: json.loads(p.read_text()) for p in report.glob("*.json")}
+
+
+def load_graph(path: Path) -> Any:
+    prepare_finn()
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    return ModelWrapper(str(path))
+
+
+def foldable_layers(graph: Any) -> list[Any]:
+    """The graph's nodes that take PE/SIMD, with the dimensions those must divide."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bench.stages.folding import Layer
+
+    layers = []
+    for node in graph.graph.node:
+        base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+        if base not in FOLDABLE_DIMS:
+            continue
+        inst = getCustomOp(node)
+        pe_attr, simd_attr = FOLDABLE_DIMS[base]
+        weight_bits = None
+        if base in ("MVAU", "VVAU"):
+            weight_bits = int(inst.get_input_datatype(1).bitwidth())
+        layers.append(
+            Layer(
+                name=node.name,
+                op_type=node.op_type,
+                pe_dim=_dimension(inst, pe_attr),
+                simd_dim=_dimension(inst, simd_attr),
+                weight_bits=weight_bits,
+            )
+        )
+    return layers
+
+
+def _dimension(inst: Any, attr: str | None) -> int | None:
+    """A size PE/SIMD must divide; list-valued ones (a VVAU's kernel) count all elements."""
+    if attr is None:
+        return None
+    value = inst.get_nodeattr(attr)
+    return int(np.prod(value)) if isinstance(value, list | tuple) else int(value)
+
+
+def layer_datatypes(graph: Any) -> dict[str, dict[str, str]]:
+    """Input/weight/output datatypes FINN settled on, per MVAU/VVAU/Thresholding node."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    result: dict[str, dict[str, str]] = {}
+    for node in graph.graph.node:
+        inst = getCustomOp(node)
+        types = {}
+        for attr, key in (
+            ("inputDataType", "input"), ("weightDataType", "weight"),
+            ("outputDataType", "output"),
+        ):
+            value = inst.get_nodeattr(attr) if _has_attr(inst, attr) else None
+            if value:
+                types[key] = str(value)
+        if types:
+            result[node.name] = types
+    return result
+
+
+class FoldableGraph:
+    """A hardware graph held in memory, folded and estimated in place, point after point.
+
+    Copying an ONNX graph per point would cost more than the estimate itself, so instead
+    every foldable attribute is reset to the graph's original value before a folding is
+    applied: each point starts from exactly the graph FINN's `step_apply_folding_config`
+    would start from, and the analyses are FINN's own.
+    """
+
+    def __init__(self, graph: Any, fpga_part: str, clk_ns: float) -> None:
+        from finn.util.fpgadataflow import is_hls_node, is_rtl_node
+        from qonnx.custom_op.registry import getCustomOp
+
+        self.graph = graph
+        self.fpga_part = fpga_part
+        self.clk_ns = clk_ns
+        self.layers = foldable_layers(graph)
+        self._nodes = {n.name: _with_static_schema(getCustomOp(n)) for n in graph.graph.node}
+        self._hw_nodes = {
+            n.name: self._nodes[n.name]
+            for n in graph.graph.node
+            if is_hls_node(n) or is_rtl_node(n)
+        }
+        self._pristine = {
+            name: {a: inst.get_nodeattr(a) for a in ("PE", "SIMD") if _has_attr(inst, a)}
+            for name, inst in self._nodes.items()
+        }
+
+    def apply(self, folding_config: dict[str, dict[str, int]]) -> None:
+        for name, attrs in self._pristine.items():
+            for attr, value in attrs.items():
+                self._nodes[name].set_nodeattr(attr, value)
+        for name, attrs in folding_config.items():
+            if name not in self._nodes:
+                raise KeyError(f"no node {name!r} in the hardware graph")
+            for attr, value in attrs.items():
+                self._nodes[name].set_nodeattr(attr, int(value))
+
+    def current_folding(self) -> dict[str, dict[str, int]]:
+        return {
+            name: {a: int(self._nodes[name].get_nodeattr(a)) for a in attrs}
+            for name, attrs in self._pristine.items()
+            if attrs
+        }
+
+    def estimate(self, folding_config: dict[str, dict[str, int]]) -> Estimate:
+        """FINN's estimates (same analyses as `step_generate_estimate_reports`) for a folding."""
+        from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+        from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
+
+        self.apply(folding_config)
+        # The loops of FINN's exp_cycles_per_layer, res_estimation and AnnotateCycles.
+        cycles = {name: int(inst.get_exp_cycles()) for name, inst in self._hw_nodes.items()}
+        resources = {
+            name: inst.node_res_estimation(self.fpga_part)
+            for name, inst in self._hw_nodes.items()
+        }
+        resources["total"] = aggregate_dict_keys(dict(resources))
+        for name, inst in self._hw_nodes.items():
+            inst.set_nodeattr("cycles_estimate", cycles[name])
+        perf = self.graph.analysis(dataflow_performance)
+        return estimate_from_reports(cycles, resources, perf, self.clk_ns)
+
+    def layer_options(self, layer: Any) -> list[dict[str, Any]]:
+        """Cycles and resources of one layer for each valid (PE, SIMD), by FINN's models."""
+        from bench.stages.folding import divisors
+
+        inst = self._nodes[layer.name]
+        saved = {a: inst.get_nodeattr(a) for a in self._pristine[layer.name]}
+        options = []
+        for pe in divisors(layer.pe_dim) if layer.pe_dim else [None]:
+            for simd in divisors(layer.simd_dim) if layer.simd_dim else [None]:
+                if pe is not None:
+                    inst.set_nodeattr("PE", pe)
+                if simd is not None:
+                    inst.set_nodeattr("SIMD", simd)
+                res = inst.node_res_estimation(self.fpga_part)
+                options.append({
+                    "pe": pe, "simd": simd, "cycles": int(inst.get_exp_cycles()),
+                    **{_resource_key(k): float(v) for k, v in res.items() if _resource_key(k)},
+                })
+        for attr, value in saved.items():
+            inst.set_nodeattr(attr, value)
+        return options
+
+    def finn_auto_folding(self, target_fps: float) -> dict[str, dict[str, int]]:
+        """FINN's SetFolding for a target FPS, with the builder's defaults, on a copy."""
+        from finn.transformation.fpgadataflow.set_folding import SetFolding
+
+        target_cycles = int((1e9 / self.clk_ns) / target_fps)
+        self.apply({})
+        with quiet():
+            folded = copy.deepcopy(self.graph).transform(
+                SetFolding(target_cycles, mvau_wwidth_max=36, two_pass_relaxation=True)
+            )
+        return FoldableGraph(folded, self.fpga_part, self.clk_ns).current_folding()
+
+
+def _with_static_schema(inst: Any) -> Any:
+    """Give a custom-op wrapper a memoized attribute schema and attribute reads.
+
+    FINN rebuilds a node's attribute-schema dict and scans the node's attribute list on
+    every single attribute read, which is most of the cost of an estimate. The schema of
+    an op type never changes, and an attribute only changes through `set_nodeattr`, which
+    here forgets the remembered value. Values read, and so the estimates, are unchanged
+    (the perf benchmark and the tests compare against a full FINN build).
+    """
+    schema = inst.get_nodeattr_types()
+    inst.get_nodeattr_types = lambda: schema
+    read, write = inst.get_nodeattr, inst.set_nodeattr
+    remembered: dict[str, Any] = {}
+
+    def get_nodeattr(name: str) -> Any:
+        if name not in remembered:
+            remembered[name] = read(name)
+        return remembered[name]
+
+    def set_nodeattr(name: str, value: Any) -> None:
+        remembered.pop(name, None)
+        write(name, value)
+
+    inst.get_nodeattr, inst.set_nodeattr = get_nodeattr, set_nodeattr
+    return inst
+
+
+def _has_attr(inst: Any, attr: str) -> bool:
+    return attr in inst.get_nodeattr_types()
+
+
+def estimate(
+    graph: Any, folding_config: dict[str, dict[str, int]], fpga_part: str, clk_ns: float
+) -> Estimate:
+    """One-off estimate on a copy of `graph` (sweeps keep a FoldableGraph instead)."""
+    return FoldableGraph(copy.deepcopy(graph), fpga_part, clk_ns).estimate(folding_config)
+
+
+def estimate_from_reports(
+    cycles: dict[str, Any], resources: dict[str, Any], perf: dict[str, Any], clk_ns: float
+) -> Estimate:
+    """Build an Estimate from FINN's three report dicts (as written by a full build)."""
+    max_cycles = int(perf["max_cycles"])
+    totals = resources["total"]
+    per_layer = {
+        name: {
+            "cycles": int(cycles.get(name, 0)),
+            **{_resource_key(k): float(v) for k, v in res.items() if _resource_key(k)},
+        }
+        for name, res in resources.items()
+        if name != "total"
+    }
+    return Estimate(
+        fps=(1e9 / clk_ns) / max_cycles,
+        latency_ns=int(perf["critical_path_cycles"]) * clk_ns,
+        max_cycles=max_cycles,
+        critical_path_cycles=int(perf["critical_path_cycles"]),
+        bottleneck=str(perf["max_cycles_node_name"]),
+        totals={_resource_key(k): float(v) for k, v in totals.items() if _resource_key(k)},
+        per_layer=per_layer,
+    )
+
+
+def _resource_key(finn_key: str) -> str:
+    return {"LUT": "lut", "BRAM_18K": "bram18", "URAM": "uram", "DSP": "dsp"}.get(finn_key, "")
+
+
+def weight_initializers(graph: Any) -> dict[str, np.ndarray]:
+    """Integer weight matrices of the MVAU/VVAU nodes, as FINN holds them."""
+    result = {}
+    for node in graph.graph.node:
+        base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+        if base in ("MVAU", "VVAU") and len(node.input) > 1:
+            value = graph.get_initializer(node.input[1])
+            if value is not None:
+                result[node.name] = value
+    return result

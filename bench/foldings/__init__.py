@@ -1,0 +1,1 @@
+"""Folding files shipped with qnn-bench (package data)."""

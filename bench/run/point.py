@@ -1,0 +1,181 @@
+"""Run points through the stage lists of `bench.run.plan` and write their records.
+
+A *group* is the points that share everything but their folding: PREPARE runs once for
+the group (each stage from the cache where possible), then every point picks its
+folding(s) and each folding is estimated. Each record is written atomically as soon as
+it is done. Repeating a finished run does no work at all: its record is found before
+torch or FINN are imported.
+"""
+
+from __future__ import annotations
+
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bench.core.errors import UserError
+from bench.core.spec import RunSpec, stable_hash
+from bench.run.plan import PER_FOLDING, PER_POINT, PREPARE
+from bench.run.provenance import now, versions
+from bench.run.record import Record, RecordError
+from bench.run.stage import RunContext, StageFailed, run_stages
+from bench.run.store import Store
+
+
+@dataclass
+class RunOutcome:
+    record: Record
+    path: Path
+    cached: bool
+    cached_stages: list[str] = field(default_factory=list)
+    extra_records: int = 0  # Pareto front points beyond the point's own record
+
+
+def run_point(
+    spec: RunSpec, store: Store, log: Callable[[str], None] = lambda msg: None,
+    show_progress: bool = True,
+) -> RunOutcome:
+    """Produce (or find) the record of one run point; a failed record is retried."""
+    return run_group([spec], store, log, show_progress, retry_failed=True)[0]
+
+
+def finished_record(spec: RunSpec, store: Store, retry_failed: bool) -> Record | None:
+    """The point's record if it counts as done; an unusable record file does not."""
+    try:
+        record = store.load_record(spec.run_id())
+    except RecordError as err:
+        warnings.warn(f"{err}; the point will be run again", stacklevel=2)
+        return None
+    if record is None:
+        return None
+    if spec.fp32_baseline and record.status == "ok" and record.fp32_accuracy is None:
+        return None  # the same run, now asked for its baseline too
+    if record.status == "ok" or not retry_failed:
+        return record
+    return None
+
+
+def is_done(spec: RunSpec, store: Store, retry_failed: bool) -> bool:
+    return finished_record(spec, store, retry_failed) is not None
+
+
+def run_group(
+    specs: list[RunSpec],
+    store: Store,
+    log: Callable[[str], None] = lambda msg: None,
+    show_progress: bool = True,
+    retry_failed: bool = False,
+    notify: Callable[[RunOutcome], None] = lambda outcome: None,
+) -> list[RunOutcome]:
+    """Run points that share everything but the folding: prepare once, fold each.
+
+    Bad input is rejected before this is called; from here on, any failure becomes a
+    record with `status: failed` naming the stage it happened in, never numbers.
+    """
+    if len({stable_hash(s.preparation_fields()) for s in specs}) > 1:
+        raise ValueError("run_group needs points that differ only in their folding")
+    outcomes: dict[str, RunOutcome] = {}
+    todo = []
+    for spec in specs:
+        record = finished_record(spec, store, retry_failed)
+        if record is None:
+            todo.append(spec)
+            continue
+        outcome = RunOutcome(record, store.record_path(record.run_id), True)
+        outcomes[spec.run_id()] = outcome
+        notify(outcome)
+    if todo:
+        group = RunContext(todo[0], store, versions(), log, show_progress)
+        failure: StageFailed | None = None
+        try:
+            run_stages(PREPARE, group)
+        except StageFailed as err:
+            failure = err
+        for spec in todo:
+            point = group.child(spec)
+            records = [failed_record(point, failure)] if failure else _fold_point(point)
+            for record in records:
+                store.write_record(record)
+            main = records[-1]  # the point's own record (written last)
+            outcome = RunOutcome(main, store.record_path(main.run_id), False,
+                                 list(group.cached_stages), extra_records=len(records) - 1)
+            outcomes[spec.run_id()] = outcome
+            notify(outcome)
+        store.write_results_csv()
+    return [outcomes[s.run_id()] for s in specs]
+
+
+def _fold_point(point: RunContext) -> list[Record]:
+    """Records for this point's folding: one, or one per Pareto front point."""
+    try:
+        run_stages(PER_POINT, point)
+    except StageFailed as err:
+        return [failed_record(point, err)]
+    records = []
+    for choice in point["fold"]:
+        one = point.child()
+        one.artifacts["choice"] = choice
+        try:
+            run_stages(PER_FOLDING, one)
+        except StageFailed as err:
+            records.append(failed_record(one, err))
+            continue
+        try:
+            records.append(ok_record(one, choice))
+        except ValidationError as err:  # numbers no record may hold (e.g. zero FPS)
+            records.append(failed_record(one, StageFailed("record", err)))
+    return records
+
+
+def identity(spec: RunSpec) -> dict[str, Any]:
+    return {
+        "run_id": spec.run_id(), "model": spec.model, "dataset": spec.dataset,
+        "weight_bits": spec.weight_bits, "act_bits": spec.act_bits,
+        "input_bits": spec.input_bits, "weight_quant": spec.weight_quant, "seed": spec.seed,
+        "epochs": spec.epochs, "batch_size": spec.batch_size, "lr": spec.lr,
+        "target": spec.target, "folding_strategy": spec.folding_strategy,
+        "folding_label": spec.folding.label(), "folding_spec": spec.folding.model_dump(),
+        "device": spec.board, "clk_ns": spec.clk_ns,
+    }
+
+
+def ok_record(ctx: RunContext, choice: Any) -> Record:
+    from bench.core.devices import get_board
+
+    return Record(**{
+        **identity(ctx.spec),
+        "run_id": choice.run_id,
+        "folding": [f.to_dict() for f in choice.folding],
+        "part": get_board(ctx.spec.board).part,
+        **ctx.fields,
+        **choice.extra,
+        "status": "ok",
+        "timings_s": ctx.timings,
+        "cached_stages": ctx.cached_stages,
+        "versions": ctx.versions,
+        "created_at": now(),
+    })
+
+
+def failed_record(ctx: RunContext, failure: StageFailed) -> Record:
+    err = failure.error
+    return Record(**{
+        **identity(ctx.spec),
+        "status": "failed",
+        "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
+        "failed_stage": failure.stage,
+        "failed_step": failure.step,
+        "traceback": "".join(traceback.format_exception(err, limit=8)),
+        "timings_s": ctx.timings,
+        "cached_stages": ctx.cached_stages,
+        "versions": ctx.versions,
+        "created_at": now(),
+    })
+
+
+__all__ = ["RunOutcome", "UserError", "is_done", "run_group", "run_point"]

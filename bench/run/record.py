@@ -1,0 +1,204 @@
+"""The run record: one typed schema for writing, reading, validating and tabulating.
+
+Every record (one JSON file per run point) is a `Record`. Writing goes through it, so a
+record cannot be written with a misspelt or missing field; reading goes through it, so a
+truncated or foreign file is reported by path instead of being half-used; and the
+collector takes its DataFrame columns and their types from it.
+
+Field names are an interface (reports, the paper reproduction and external checks read
+them). Records written before `schema_version` existed carry the same fields and are read
+as version 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+class RecordError(ValueError):
+    """A record file that cannot be used; the message names the file and the problem."""
+
+
+class Record(BaseModel):
+    """One run point: identity, accuracy, folding, estimates, verification, provenance."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    schema_version: int = SCHEMA_VERSION
+    # identity
+    run_id: str
+    model: str
+    dataset: str
+    weight_bits: int
+    act_bits: int
+    input_bits: int | None = None
+    weight_quant: str
+    seed: int
+    epochs: int
+    batch_size: int | None = None
+    lr: float | None = None
+    target: str | None = None
+    # accuracy
+    accuracy: float | None = None
+    fp32_accuracy: float | None = None
+    # folding
+    folding: list[dict[str, Any]] | None = None
+    folding_strategy: str | None = None
+    folding_label: str | None = None
+    folding_spec: dict[str, Any] | None = None
+    # FINN's estimates
+    est_fps: float | None = None
+    est_latency_ns: float | None = None
+    est_max_cycles: int | None = None
+    est_critical_path_cycles: int | None = None
+    est_bottleneck: str | None = None
+    lut: float | None = None
+    bram18: float | None = None
+    uram: float | None = None
+    dsp: float | None = None
+    per_layer: dict[str, dict[str, float]] | None = None
+    layer_datatypes: dict[str, dict[str, str]] | None = None
+    weight_distinct_values: dict[str, int] | None = None
+    # device
+    device: str | None = None
+    part: str | None = None
+    clk_ns: float | None = None
+    utilization: dict[str, float] | None = None
+    fits: bool | None = None
+    # export check and verification
+    export_max_abs_err: float | None = None
+    export_mismatched_samples: int | None = None
+    verify_ok: bool | None = None
+    verify_max_abs_err: float | None = None
+    verify_samples: int | None = None
+    verify_argmax_agreement: float | None = None
+    verify_mismatched_samples: int | None = None
+    # Pareto search
+    pareto_front: bool | None = None
+    pareto_index: int | None = None
+    pareto_best: bool | None = None
+    pareto_max_utilization: float | None = None
+    pareto_front_size: int | None = None
+    # with Vivado only
+    synth_lut: float | None = None
+    synth_ff: float | None = None
+    synth_bram36: float | None = None
+    synth_dsp: float | None = None
+    synth_uram: float | None = None
+    synth_wns_ns: float | None = None
+    fmax_mhz: float | None = None
+    synth_fps: float | None = None
+    synth_power_w: float | None = None
+    bitfile: str | None = None
+    # provenance
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    failed_stage: str | None = None
+    failed_step: str | None = None
+    traceback: str | None = None
+    timings_s: dict[str, float] | None = None
+    cached_stages: list[str] | None = None
+    versions: dict[str, str] | None = None
+    created_at: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Record:
+        if self.schema_version not in READABLE_VERSIONS:
+            raise ValueError(
+                f"schema_version {self.schema_version} is not one this qnn-bench reads "
+                f"({', '.join(map(str, READABLE_VERSIONS))})"
+            )
+        if self.status == "failed":
+            if not self.error or not self.failed_stage:
+                raise ValueError("a failed record needs error and failed_stage")
+            return self
+        missing = [name for name in OK_REQUIRED if getattr(self, name) is None]
+        if missing:
+            raise ValueError("an ok record needs " + ", ".join(missing))
+        if not 0.0 <= self.accuracy <= 1.0:  # type: ignore[operator]
+            raise ValueError(f"accuracy must be in 0..1, got {self.accuracy}")
+        if not self.est_fps > 0:  # type: ignore[operator]
+            raise ValueError(f"est_fps must be positive, got {self.est_fps}")
+        return self
+
+    # -- files ------------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(exclude_none=False), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "record") -> Record:
+        """Validate a parsed record; RecordError names `source` and the first problems."""
+        if not isinstance(data, dict):
+            raise RecordError(f"{source}: not a JSON object")
+        data = dict(data)
+        data.setdefault("schema_version", 1)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise RecordError(f"{source}: {_describe(err)}") from None
+
+    @classmethod
+    def read(cls, path: Path) -> Record:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise RecordError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
+        return cls.from_dict(data, str(path))
+
+
+OK_REQUIRED = (
+    "accuracy", "folding", "folding_strategy", "est_fps", "est_max_cycles", "lut", "bram18",
+    "dsp", "device", "clk_ns", "verify_ok", "verify_samples",
+)
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors()[:3]:
+        where = ".".join(str(x) for x in e["loc"]) or "record"
+        parts.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+    more = len(err.errors()) - 3
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+# -- the table view -------------------------------------------------------------------------
+
+# How a nested field becomes columns: flattened into prefixed scalars, or kept as JSON text.
+FLATTENED = {
+    "utilization": ("util_", ""), "versions": ("version_", ""), "timings_s": ("time_", "_s"),
+}
+JSON_FIELDS = ("folding", "folding_spec", "per_layer", "layer_datatypes",
+               "weight_distinct_values")
+LIST_FIELDS = ("cached_stages",)  # comma-joined text
+NOT_COLUMNS = ("traceback",)  # the error's first line is in `error`
+
+
+def scalar_columns() -> dict[str, str]:
+    """Record fields that are one cell each, with their kind: int, float, bool or str."""
+    kinds = {}
+    for name, info in Record.model_fields.items():
+        if name in FLATTENED or name in JSON_FIELDS or name in NOT_COLUMNS:
+            continue
+        if name in LIST_FIELDS:
+            kinds[name] = "str"
+            continue
+        text = str(info.annotation)
+        kind = next((k for k in ("bool", "int", "float") if k in text), "str")
+        kinds[name] = kind
+    return kinds
+
+
+def finite_or_none(value: Any) -> Any:
+    """JSON has no NaN or infinity: such numbers are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

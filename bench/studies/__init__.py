@@ -1,0 +1,1 @@
+"""Studies built on runs: the paper reproduction, published designs, the speed benchmark."""
