@@ -19,8 +19,8 @@ from bench.report.collect import (
     COLUMNS,
     JSON_COLUMNS,
     collect,
-    folding_label,
     read_table,
+    readable_folding,
     records_to_frame,
     write_tables,
 )
@@ -76,7 +76,7 @@ def make_record(
         "lr": 0.01,
         "accuracy": ACCURACY.get(bits, 0.95) if accuracy is None else accuracy,
         "fp32_accuracy": None,
-        "folding": folding, "folding_strategy": "uniform", "folding_label": f"pe{pe}simd{simd}",
+        "folding": folding, "folding_strategy": "uniform", "folding_id": f"pe{pe}simd{simd}",
         "folding_spec": {"strategy": "uniform", "pe": pe, "simd": simd},
         "est_fps": 1e8 / max_cycles, "est_latency_ns": 10.0 * sum(cycles.values()),
         "est_max_cycles": max_cycles, "est_critical_path_cycles": sum(cycles.values()),
@@ -104,7 +104,7 @@ def failed_record(bits: int = 8, pe: int = 64) -> dict[str, Any]:
         "run_id": f"tfc-digits-w{bits}a{bits}-int-pe{pe}simd{pe}-Pynq-Z1-failed",
         "model": "tfc", "dataset": "digits", "weight_bits": bits, "act_bits": bits,
         "input_bits": 8, "weight_quant": "int", "seed": 0, "epochs": 40, "batch_size": 100,
-        "lr": 0.01, "folding_strategy": "uniform", "folding_label": f"pe{pe}simd{pe}",
+        "lr": 0.01, "folding_strategy": "uniform", "folding_id": f"pe{pe}simd{pe}",
         "device": "Pynq-Z1", "clk_ns": 10.0, "status": "failed",
         "error": "FinnStepError: step_hw_codegen failed: | bad & odd_chars 100%",
         "failed_stage": "step_hw_codegen", "traceback": "Traceback (most recent call last): ...",
@@ -165,33 +165,31 @@ def test_failed_record_keeps_identity_and_has_no_numbers(tmp_path: Path) -> None
 
 def test_folding_label_and_parallelism() -> None:
     uniform = make_record(4, 16)
-    assert folding_label(uniform) == "PE16/SIMD16"
+    assert readable_folding(uniform) == "PE16/SIMD16"
     old_style = make_record(4, 8, requested_pe=8, requested_simd=8)
-    del old_style["folding_spec"], old_style["folding_label"]
-    assert folding_label(old_style) == "PE8/SIMD8"
-    layers = make_record(2, 8, folding_strategy="layers", folding_label="layers-tfc_paper_a",
+    del old_style["folding_spec"], old_style["folding_id"]
+    assert readable_folding(old_style) == "PE8/SIMD8"
+    layers = make_record(2, 8, folding_strategy="layers", folding_id="layers-tfc_paper_a",
                          folding_spec={"strategy": "layers", "file": "cfg/tfc_paper_a.json",
                                        "config": {}})
-    assert folding_label(layers) == "layers:tfc_paper_a"
-    target = make_record(2, 8, folding_strategy="target_fps", folding_label="fps100000",
+    assert readable_folding(layers) == "layers:tfc_paper_a"
+    target = make_record(2, 8, folding_strategy="target_fps", folding_id="fps100000",
                          folding_spec={"strategy": "target_fps", "fps": 100000})
-    assert folding_label(target) == "target 100,000 FPS"
-    pareto = make_record(2, 8, folding_strategy="pareto", folding_label="pareto0.8",
+    assert readable_folding(target) == "target 100,000 FPS"
+    pareto = make_record(2, 8, folding_strategy="pareto", folding_id="pareto0.8",
                          folding_spec={"strategy": "pareto", "max_utilization": 0.8},
                          pareto_front=True, pareto_index=3)
-    assert folding_label(pareto) == "pareto0.8 #3"
-    named = make_record(2, 4, folding_strategy="paper", folding_name="tfc-max")
-    assert folding_label(named) == "paper:tfc-max"
+    assert readable_folding(pareto) == "pareto0.8 #3"
     custom = make_record(2, 4, folding_strategy="search")
-    del custom["folding_label"], custom["folding_spec"]
+    del custom["folding_id"], custom["folding_spec"]
     custom["folding"][0].update(pe=16, simd=32)
-    assert folding_label(custom) == "search: 16/32 4/4 4/4 2/4"
+    assert readable_folding(custom) == "search: 16/32 4/4 4/4 2/4"
     df = records_to_frame([uniform, custom, pareto])
     row = df.set_index("folding_label").loc["search: 16/32 4/4 4/4 2/4"]
     assert row["parallelism"] == 16 * 32 + 16 + 16 + 8
     assert row["max_pe"] == 16 and row["max_simd"] == 32
     by_label = df.set_index("folding_label")
-    assert by_label.loc["PE16/SIMD16", "folding_spec_label"] == "pe16simd16"
+    assert by_label.loc["PE16/SIMD16", "folding_id"] == "pe16simd16"
     assert by_label.loc["PE16/SIMD16", "requested_pe"] == 16
     assert by_label.loc["pareto0.8 #3", "pareto_index"] == 3
     assert json.loads(by_label.loc["pareto0.8 #3", "folding_spec"])["max_utilization"] == 0.8
@@ -201,7 +199,7 @@ def test_optional_and_future_fields(tmp_path: Path) -> None:
     minimal = {"run_id": "minimal", "status": "ok", "model": "tfc", "weight_bits": 3,
                "act_bits": 3, "accuracy": 0.9}
     future = make_record(4, 4, pareto_front=True, fp32_accuracy=0.97, synth_lut=1234,
-                         fmax_mhz=187.5, folding_name="paper-a", new_metric={"a": 1, "b": 2},
+                         fmax_mhz=187.5, new_metric={"a": 1, "b": 2},
                          brand_new_scalar="x")
     df = records_to_frame([minimal, future]).set_index("run_id")
     assert df.loc["minimal", "bits_label"] == "W3A3"
@@ -212,7 +210,7 @@ def test_optional_and_future_fields(tmp_path: Path) -> None:
     assert bool(row["pareto_front"]) is True
     assert row["synth_lut"] == 1234 and row["fmax_mhz"] == pytest.approx(187.5)
     assert row["fp32_accuracy"] == pytest.approx(0.97)
-    assert row["folding_label"] == "paper-a"
+    assert row["folding_label"] == "PE4/SIMD4"
     assert json.loads(row["new_metric"]) == {"a": 1, "b": 2}
     assert row["brand_new_scalar"] == "x"
     assert json.loads(row["folding"]) == future["folding"]

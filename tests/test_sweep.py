@@ -128,7 +128,7 @@ folding:
     assert [(f["pe"], f["simd"]) for f in good["folding"]] == [(16, 64), (8, 8), (8, 8), (10, 8)]
 
     finn = by_strategy["target_fps"][0]
-    assert finn["est_fps"] >= 100000 * 0.99 or finn["est_max_cycles"] > 0
+    assert finn["est_fps"] >= 100000  # FINN's SetFolding meets the target it was given
     front = by_strategy["pareto"]
     assert len(front) == front[0]["pareto_front_size"] >= 2
     assert sum(r["pareto_best"] for r in front) == 1
@@ -139,16 +139,23 @@ folding:
     # Pareto beats or matches FINN's own folding at no more LUT.
     assert max(r["est_fps"] for r in front if r["lut"] <= finn["lut"]) >= finn["est_fps"]
 
-    before = {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*.json")}
-    start = time.perf_counter()
+    def files() -> dict[str, tuple[int, int]]:
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+                for p in (results / "runs").glob("*.json")}
+
+    before = files()
     tally = run_sweep(points, results)
-    assert time.perf_counter() - start < 5
     assert (tally.ok, tally.cached, tally.failed) == (0, 4, 1)  # failed stays failed
-    assert {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*.json")} == before
+    assert files() == before  # nothing rewritten
 
     tally = run_sweep(points, results, retry_failed=True)
     assert (tally.cached, tally.failed) == (4, 1)
-    assert records(results)[bad["run_id"]]["created_at"] >= bad["created_at"]
+    after = files()
+    retried = f"{bad['run_id']}.json"
+    assert after[retried] != before[retried]  # the failed point ran again (a new file)
+    assert {k: v for k, v in after.items() if k != retried} == {
+        k: v for k, v in before.items() if k != retried
+    }
 
 
 @pytest.mark.slow

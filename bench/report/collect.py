@@ -11,8 +11,8 @@ scalar field is a column under its own name, and nested fields become:
 
 plus derived columns: `bits_label` ("W4A4"), `fclk_mhz`, `folding_label` (readable and
 unique per folding: "PE4/SIMD4", "layers:tfc_paper_a", "target 100,000 FPS",
-"pareto0.8 #2", ...; the record's own `folding_label`, the id used in run ids such as
-"pe4simd4", is kept as `folding_spec_label`), `parallelism` (sum of PE×SIMD over the layers,
+"pareto0.8 #2", ...; the record's `folding_id`, the id used in run ids such as
+"pe4simd4", is a column of its own), `parallelism` (sum of PE×SIMD over the layers,
 used to order foldings from least to most parallel), `max_pe`, `max_simd`.
 
 Every column exists even when no record has the field (then it is empty), so reports can
@@ -46,7 +46,7 @@ from bench.run.record import (
 
 # Columns computed here from the record, with their kinds.
 DERIVED = {
-    "bits_label": "str", "fclk_mhz": "float", "folding_spec_label": "str",
+    "bits_label": "str", "fclk_mhz": "float", "folding_label": "str",
     "requested_pe": "int", "requested_simd": "int", "parallelism": "int", "max_pe": "int",
     "max_simd": "int", "util_lut": "float", "util_bram18": "float", "util_uram": "float",
     "util_dsp": "float",
@@ -130,7 +130,7 @@ def requested_uniform(record: dict[str, Any]) -> tuple[int | None, int | None]:
     """The PE/SIMD a uniform folding asked for every layer (None if not uniform/unknown).
 
     Taken from the record's `requested_pe`/`requested_simd`, else its `folding_spec`, else
-    the per-layer requests, else the folding id in its `folding_label` ("pe4simd4").
+    the per-layer requests, else the folding id in its `folding_id` ("pe4simd4").
     """
     rp, rs = record.get("requested_pe"), record.get("requested_simd")
     spec = _spec(record)
@@ -142,7 +142,7 @@ def requested_uniform(record: dict[str, Any]) -> tuple[int | None, int | None]:
         if len(asked) == 1 and record.get("folding_strategy") in (None, "", "uniform"):
             rp, rs = next(iter(asked))
     if rp is None:
-        match = _UNIFORM_ID.match(str(record.get("folding_label") or ""))
+        match = _UNIFORM_ID.match(str(record.get("folding_id") or ""))
         if match:
             rp, rs = int(match[1]), int(match[2])
     if rp is None:
@@ -150,22 +150,17 @@ def requested_uniform(record: dict[str, Any]) -> tuple[int | None, int | None]:
     return int(rp), int(rs if rs is not None else rp)
 
 
-def folding_label(record: dict[str, Any]) -> str:
+def readable_folding(record: dict[str, Any]) -> str:
     """A short, human-readable name for a record's folding, unique per actual folding.
 
     uniform → "PE4/SIMD4" (what was requested: FINN may clamp single layers);
     layers file → "layers:tfc_paper_a"; FINN's target-FPS folding → "target 100,000 FPS";
-    a point of a Pareto search → "pareto0.8 #2"; a record with a `folding_name` → that name
-    (prefixed by its strategy); anything else → the record's own label, or PE/SIMD per layer
-    ("custom: 16/49 8/8 8/8 10/8").
+    a point of a Pareto search → "pareto0.8 #2"; anything else → the record's own folding
+    id, or PE/SIMD per layer ("custom: 16/49 8/8 8/8 10/8").
     """
     spec = _spec(record)
     strategy = str(record.get("folding_strategy") or spec.get("strategy") or "")
-    own = str(record.get("folding_label") or "")
-    name = record.get("folding_name")
-    if name:
-        name = str(name)
-        return f"{strategy}:{name}" if strategy and strategy not in ("uniform", name) else name
+    own = str(record.get("folding_id") or "")
     if strategy in ("", "uniform"):
         rp, rs = requested_uniform(record)
         if rp is not None:
@@ -240,9 +235,7 @@ def record_to_row(record: dict[str, Any]) -> dict[str, Any]:
     clk = record.get("clk_ns")
     if isinstance(clk, int | float) and clk > 0:
         row["fclk_mhz"] = 1000.0 / clk
-    if record.get("folding_label") is not None:
-        row["folding_spec_label"] = record["folding_label"]
-    row["folding_label"] = folding_label(record)
+    row["folding_label"] = readable_folding(record)
     rp, rs = requested_uniform(record)
     row.setdefault("requested_pe", rp)
     row.setdefault("requested_simd", rs)

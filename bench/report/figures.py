@@ -55,10 +55,6 @@ def _facets(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def _series_label(w: Any, a: Any, quant: Any) -> str:
-    return bits_text(w, a, quant)
-
-
 def _line_style(w: Any, a: Any) -> str:
     return "-" if w == a else "--"
 
@@ -153,7 +149,7 @@ def _plot_series(ax: Any, series: pd.DataFrame, col: str, index: dict[str, int],
     ok = fits.reindex(values.index).to_numpy(dtype=bool)[srt]
     marker = QUANT_MARKERS.get(str(quant), "P")
     ax.plot(x[srt], y, linestyle=_line_style(w, a), color=color, marker=marker,
-            markersize=6, label=_series_label(w, a, quant))
+            markersize=6, label=bits_text(w, a, quant))
     if (~ok).any():
         ax.plot(x[srt][~ok], y[~ok], linestyle="none", marker=marker, markersize=6,
                 markerfacecolor="white", markeredgecolor=color, markeredgewidth=1.6)

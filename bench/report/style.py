@@ -9,7 +9,6 @@ from matplotlib.colors import to_hex
 
 # -- colours ------------------------------------------------------------------------------
 
-MAX_BITS = 8
 # One fixed colour per bit width 1..8, shared by every figure (Okabe-Ito based, colour-blind
 # friendly; the common widths 1, 2, 4, 8 are black, orange, green, pink).
 BIT_COLORS: dict[int, str] = {

@@ -139,7 +139,7 @@ def identity(spec: RunSpec) -> dict[str, Any]:
         "input_bits": spec.input_bits, "weight_quant": spec.weight_quant, "seed": spec.seed,
         "epochs": spec.epochs, "batch_size": spec.batch_size, "lr": spec.lr,
         "target": spec.target, "folding_strategy": spec.folding_strategy,
-        "folding_label": spec.folding.label(), "folding_spec": spec.folding.model_dump(),
+        "folding_id": spec.folding.label(), "folding_spec": spec.folding.model_dump(),
         "device": spec.board, "clk_ns": spec.clk_ns,
     }
 

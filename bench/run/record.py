@@ -52,7 +52,7 @@ class Record(BaseModel):
     # folding
     folding: list[dict[str, Any]] | None = None
     folding_strategy: str | None = None
-    folding_label: str | None = None
+    folding_id: str | None = None  # the folding's part of the run id, e.g. pe4simd4
     folding_spec: dict[str, Any] | None = None
     # FINN's estimates
     est_fps: float | None = None
@@ -139,8 +139,7 @@ class Record(BaseModel):
         """Validate a parsed record; RecordError names `source` and the first problems."""
         if not isinstance(data, dict):
             raise RecordError(f"{source}: not a JSON object")
-        data = dict(data)
-        data.setdefault("schema_version", 1)
+        data = _migrate(dict(data))
         try:
             return cls.model_validate(data)
         except ValidationError as err:
@@ -153,6 +152,16 @@ class Record(BaseModel):
         except (OSError, UnicodeDecodeError, ValueError) as err:
             raise RecordError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
         return cls.from_dict(data, str(path))
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older record to the current fields (nothing is lost, names change)."""
+    data.setdefault("schema_version", 1)
+    if data["schema_version"] == 1 and "folding_label" in data:
+        # Version 1 called the folding's id `folding_label`, the name reports use for the
+        # readable label ("PE4/SIMD4"); version 2 keeps the two apart.
+        data["folding_id"] = data.pop("folding_label")
+    return data
 
 
 OK_REQUIRED = (

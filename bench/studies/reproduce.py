@@ -113,7 +113,7 @@ def _ok(records: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
 def _paper_name(record: dict[str, Any]) -> str | None:
     spec = record.get("folding_spec") or {}
     stem = Path(str(spec.get("file", ""))).stem
-    label = record.get("folding_label", "")
+    label = record.get("folding_id") or ""
     if not stem and label.startswith("layers-"):
         stem = label.removeprefix("layers-")
     return stem.removeprefix("tfc_paper_") if stem.startswith("tfc_paper_") else None
@@ -233,7 +233,7 @@ def cnv_table(records: list[dict[str, Any]]) -> Table:
     for bits in CNV_BITS:
         for r in _ok(records, model="cnv", weight_bits=bits):
             rows.append([
-                f"W{bits}A{bits}", r.get("folding_label", ""), f"{100 * r['accuracy']:.2f}",
+                f"W{bits}A{bits}", r.get("folding_id") or "", f"{100 * r['accuracy']:.2f}",
                 f"{r['est_fps']:,.0f}", f"{r['lut']:,.0f}", f"{r['bram18']:,.0f}",
                 f"{r['dsp']:,.0f}", "yes" if r["fits"] else "no",
             ])
