@@ -18,12 +18,10 @@ import numpy as np
 
 from bench import finn_flow
 
-# RTL layers measured, in this order of priority when reporting.
-RTL_OP_TYPES = (
-    "Thresholding_rtl", "MVAU_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
-    "StreamingDataWidthConverter_rtl", "StreamingFIFO_rtl",
-)
-PREFER_RTL_STEP = "prefer_rtl_where_possible"
+# RTL op types whose synthesis and simulation are verified here. FINN's other RTL layers
+# (ConvolutionInputGenerator, FMPadding, StreamingDataWidthConverter, StreamingFIFO) are
+# reported as RTL but not measured until their flow is checked the same way.
+RTL_OP_TYPES = ("Thresholding_rtl", "MVAU_rtl")
 
 
 @dataclass

@@ -44,11 +44,12 @@ def measure_graph(
             rows.append(measure_layer(
                 layer, streams.get(node.name), fpga_part, synth=synth,
                 samples=len(inputs), cache_dir=cache_dir))
+        elif node.op_type.endswith("_rtl"):
+            rows.append({"node": node.name, "op_type": node.op_type, "impl": "rtl",
+                         "reason": "no verified open-source flow for this op type yet"})
         else:
-            reason = (hls_reasons or {}).get(node.name) or (
-                "FINN has no RTL variant" if node.op_type.endswith("_hls") else "not measured")
-            rows.append({"node": node.name, "op_type": node.op_type,
-                         "impl": "hls" if node.op_type.endswith("_hls") else "other",
+            reason = (hls_reasons or {}).get(node.name) or "FINN chose HLS"
+            rows.append({"node": node.name, "op_type": node.op_type, "impl": "hls",
                          "reason": reason})
     return rows
 
