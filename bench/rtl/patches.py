@@ -1,0 +1,127 @@
+"""The few source edits FINN's RTL library needs before the open-source tools accept it.
+
+Each patch is a literal (file, old, new) replacement with a name and the reason it is
+needed. They are applied to a copy of the library (see `rtllib.py`), never to the installed
+package, and applying one fails loudly when its text is not found: a FINN update that
+changes a patched line must be looked at, not silently skipped.
+
+Every patch keeps the hardware the same: it only rewrites constructs that Vivado accepts
+and Yosys/slang or Verilator reject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# The leaf-count function of FINN's adder tree (add_multi.sv), verbatim.
+_LEAF_LOADS = (
+    "\t\t// Compute the count of decendents for all nodes in the reduction trees.\n"
+    "\t\ttypedef int unsigned  leaf_load_t[2*N-1];\n"
+    "\t\tfunction leaf_load_t init_leaf_loads();\n"
+    "\t\t\tautomatic leaf_load_t  res;\n"
+    "\t\t\tfor(int unsigned  i = 2*N-1; i-- > N-1;)  res[i] = 1;\n"
+    "\t\t\tfor(int unsigned  i =   N-1; i-- >   0;)  res[i] = res[2*i+1] + res[2*i+2];\n"
+    "\t\t\treturn  res;\n"
+    "\t\tendfunction : init_leaf_loads\n"
+)
+
+
+class PatchError(RuntimeError):
+    """A patch's text was not found (or found too often) in the file it targets."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Literal edits of one file; each `old` must occur exactly once."""
+
+    name: str
+    file: str  # relative to finn-rtllib/
+    edits: tuple[tuple[str, str], ...]  # (old, new) pairs, applied in order
+    reason: str
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch(
+        name="thresholding-scope-part-select",
+        file="thresholding/hdl/thresholding.sv",
+        edits=((
+            "p.ptr[M-1:SN+1] < 2**stage - SCOPE_REDUCE;",
+            "p.ptr[M-1:(stage == 0)? M-1 : SN+1] < 2**stage - SCOPE_REDUCE;",
+        ),),
+        reason=(
+            "At stage 0 the select p.ptr[M-1:M] is reversed. It sits in the branch of "
+            "`SCOPE_REDUCE == 0 ? 1 : ...` that is dead at stage 0, which Vivado ignores but "
+            "slang rejects as unsynthesizable; the guard gives it a legal width."
+        ),
+    ),
+    Patch(
+        name="add-multi-function-at-module-level",
+        file="mvu/add_multi.sv",
+        edits=(
+            (_LEAF_LOADS, ""),
+            (
+                "localparam int unsigned  L = $clog2(N);  // Number of levels with reductions\n",
+                "localparam int unsigned  L = $clog2(N);  // Number of levels with reductions\n"
+                + _LEAF_LOADS,
+            ),
+        ),
+        reason=(
+            "init_leaf_loads() is declared inside a generate block and called to initialise a "
+            "localparam; slang does not allow calling such a function in a constant "
+            "expression. It only depends on the module parameter N, so it moves (with its "
+            "typedef) to module level."
+        ),
+    ),
+    Patch(
+        name="mvu-watchdog-simulation-only",
+        file="mvu/mvu.sv",
+        edits=(
+            ("\tif(1) begin : blkRecoveryWatch\n",
+             "`ifndef SYNTHESIS\n\tif(1) begin : blkRecoveryWatch\n"),
+            ("\tend : blkRecoveryWatch\n", "\tend : blkRecoveryWatch\n`endif\n"),
+        ),
+        reason=(
+            "The DSP start-up watchdog clears a flag 100 ns into simulation with a delayed "
+            "non-blocking assignment in an initial block, which slang refuses to synthesize; "
+            "it only warns in simulation, so synthesis (SYNTHESIS defined) leaves it out. "
+            "Dropping all initial blocks instead would also drop the weight memory contents."
+        ),
+    ),
+    Patch(
+        name="axilite-declare-before-use",
+        file="axi/hdl/axilite.sv",
+        edits=(
+            ("\tuwire  clr_wr;\n", "\tuwire  clr_wr;\n\tuwire  snk_re;\n"),
+            ("\tuwire  snk_re = !snk_we", "\tassign  snk_re = !snk_we"),
+        ),
+        reason=(
+            "snk_re is used in an always_ff block above its declaration; slang requires "
+            "declaration before use. It is declared with the other forward wires and "
+            "assigned where it was defined."
+        ),
+    ),
+)
+
+
+def apply_patch(root: Path, patch: Patch) -> None:
+    path = root / patch.file
+    if not path.is_file():
+        raise PatchError(f"patch {patch.name}: {patch.file} not found under {root}")
+    text = path.read_text()
+    for old, new in patch.edits:
+        found = text.count(old)
+        if found != 1:
+            raise PatchError(
+                f"patch {patch.name}: expected {old!r} once in {patch.file}, found it "
+                f"{found} times; FINN's source changed, review the patch"
+            )
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+def apply_patches(root: Path, patches: tuple[Patch, ...] = PATCHES) -> list[str]:
+    """Apply `patches` to the library copy at `root`; return the names applied."""
+    for patch in patches:
+        apply_patch(root, patch)
+    return [p.name for p in patches]

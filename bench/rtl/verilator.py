@@ -1,0 +1,224 @@
+"""Cycle-accurate simulation of an AXI-stream RTL module with Verilator.
+
+The module under test has FINN's stream interface, already adapted by the caller to
+`ap_clk`, `ap_rst_n`, `s_axis_{tdata,tvalid,tready}` and `m_axis_{tdata,tvalid,tready}`.
+A generated C++ testbench keeps `s_axis_tvalid` high while input words remain and
+`m_axis_tready` always high, so the module runs as fast as it can; it records every
+output word and the cycle it left the module.
+
+Compiled models are cached by a hash of the sources, top, parameters, testbench and
+Verilator version: measuring many foldings of the same layer compiles once per folding.
+Memory contents loaded with `$readmemh` are read when the model runs (relative paths
+against `run_dir`), so they are not part of the compiled model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.rtl.tools import TOOLS, RtlToolError, find_executable, run, tool_versions
+
+RESET_CYCLES = 16
+CACHE_ENV = "QNNBENCH_RTL_CACHE"
+
+
+@dataclass
+class SimResult:
+    """What came out of the module: words, the cycle of each, and the run's length."""
+
+    outputs: list[int]
+    output_cycles: list[int]  # cycle (after reset) each output word was accepted
+    input_cycles: list[int]  # cycle each input word was accepted
+    cycles: int  # cycles run until the last expected output (or the timeout)
+    timed_out: bool
+    build_seconds: float = 0.0
+    run_seconds: float = 0.0
+    model_dir: Path | None = None
+    gaps: list[int] = field(default_factory=list)  # cycles between successive outputs
+
+    def __post_init__(self) -> None:
+        if not self.gaps:
+            self.gaps = [b - a for a, b in itertools.pairwise(self.output_cycles)]
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "qnnbench" / "verilator"
+    return Path(root)
+
+
+def build_model(
+    sources: list[Path], top: str, cache_dir: Path | None = None,
+    params: dict[str, int] | None = None, defines: dict[str, str] | None = None,
+) -> tuple[Path, float]:
+    """Compile (or find in the cache) the Verilator model; return its executable and the
+    seconds spent compiling (0 for a cache hit)."""
+    cache_dir = cache_dir or default_cache_dir()
+    key = _model_key(sources, top, params or {}, defines or {})
+    model_dir = cache_dir / f"{top}-{key[:16]}"
+    exe = model_dir / "obj" / "Vtb_top"
+    if exe.is_file():
+        return exe, 0.0
+    started = time.monotonic()
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tb = model_dir / "tb.cpp"
+    tb.write_text(TESTBENCH)
+    cmd = [
+        str(find_executable(TOOLS.verilator)), "--cc", "--exe", "--build", "-j", "2",
+        "--no-timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-initial", "0",
+        "--top-module", top, "--prefix", "Vtb_top", "--Mdir", str(model_dir / "obj"),
+        "-CFLAGS", "-O1",
+        *(f"-G{k}={v}" for k, v in (params or {}).items()),
+        *(f"+define+{k}={v}" for k, v in (defines or {}).items()),
+        *(str(Path(s).resolve()) for s in sources), str(tb),
+    ]
+    run(cmd, cwd=model_dir, log=model_dir / "build.log")
+    if not exe.is_file():
+        raise RtlToolError(f"verilator built no model (log: {model_dir / 'build.log'})")
+    return exe, time.monotonic() - started
+
+
+def simulate(
+    sources: list[Path], top: str, inputs: list[int], in_width: int, out_width: int,
+    expected_outputs: int, run_dir: Path, cache_dir: Path | None = None,
+    params: dict[str, int] | None = None, max_cycles: int | None = None,
+) -> SimResult:
+    """Stream `inputs` through `top` and collect `expected_outputs` words.
+
+    `in_width`/`out_width` are the tdata widths of the top's ports. The run stops after
+    the expected number of outputs or, if the module stalls, after `max_cycles`.
+    """
+    exe, build_seconds = build_model(sources, top, cache_dir, params)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stim = run_dir / f"{top}.in.hex"
+    result = run_dir / f"{top}.out.txt"
+    stim.write_text("".join(f"{w:x}\n" for w in inputs))
+    limit = max_cycles or 20 * (len(inputs) + expected_outputs) + 10_000
+    started = time.monotonic()
+    run([str(exe), str(stim), str(result), str(expected_outputs), str(limit),
+         str(RESET_CYCLES)], cwd=run_dir, log=run_dir / f"{top}.sim.log")
+    outputs, out_cycles, in_cycles, cycles, timed_out = _read_result(result)
+    return SimResult(
+        outputs=[w & ((1 << out_width) - 1) for w in outputs], output_cycles=out_cycles,
+        input_cycles=in_cycles, cycles=cycles, timed_out=timed_out,
+        build_seconds=build_seconds, run_seconds=time.monotonic() - started,
+        model_dir=exe.parent.parent,
+    )
+
+
+def _read_result(path: Path) -> tuple[list[int], list[int], list[int], int, bool]:
+    outputs, out_cycles, in_cycles = [], [], []
+    cycles, timed_out = 0, False
+    for line in path.read_text().splitlines():
+        kind, *rest = line.split()
+        if kind == "o":
+            out_cycles.append(int(rest[0]))
+            outputs.append(int(rest[1], 16))
+        elif kind == "i":
+            in_cycles.append(int(rest[0]))
+        elif kind == "end":
+            cycles, timed_out = int(rest[0]), rest[1] == "timeout"
+    return outputs, out_cycles, in_cycles, cycles, timed_out
+
+
+def _model_key(
+    sources: list[Path], top: str, params: dict[str, int], defines: dict[str, str]
+) -> str:
+    h = hashlib.sha256()
+    for s in sources:
+        h.update(Path(s).name.encode())
+        h.update(Path(s).read_bytes())
+    h.update(repr((top, sorted(params.items()), sorted(defines.items()))).encode())
+    h.update(TESTBENCH.encode())
+    h.update(tool_versions()["verilator"].encode())
+    return h.hexdigest()
+
+
+# Works for any tdata width: Verilator holds <= 64-bit ports in integers and wider ones in
+# VlWide arrays of 32-bit words; both are filled from / printed as hex, LSB word first.
+TESTBENCH = r"""
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+#include "Vtb_top.h"
+#include "verilated.h"
+
+using Words = std::vector<uint32_t>;
+
+static Words parse_hex(const std::string& hex) {
+    Words w;
+    for (int end = (int)hex.size(); end > 0; end -= 8) {
+        int begin = end > 8 ? end - 8 : 0;
+        w.push_back((uint32_t)std::stoul(hex.substr(begin, end - begin), nullptr, 16));
+    }
+    return w;
+}
+
+template <std::size_t N> static void put(VlWide<N>& s, const Words& w) {
+    for (std::size_t i = 0; i < N; i++) s[i] = i < w.size() ? w[i] : 0;
+}
+template <typename T> static void put(T& s, const Words& w) {
+    uint64_t v = w.empty() ? 0 : w[0];
+    if (w.size() > 1) v |= (uint64_t)w[1] << 32;
+    s = (T)v;
+}
+template <std::size_t N> static std::string hex(const VlWide<N>& s) {
+    std::string out;
+    char buf[9];
+    for (std::size_t i = N; i-- > 0;) { std::snprintf(buf, sizeof buf, "%08x", s[i]); out += buf; }
+    return out;
+}
+template <typename T> static std::string hex(const T& s) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)s);
+    return buf;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 6) {
+        std::fprintf(stderr, "usage: in.hex out.txt n_out max_cycles reset\n");
+        return 2;
+    }
+    std::vector<Words> in;
+    std::ifstream stim(argv[1]);
+    for (std::string line; std::getline(stim, line);)
+        if (!line.empty()) in.push_back(parse_hex(line));
+    std::FILE* out = std::fopen(argv[2], "w");
+    const long n_out = std::atol(argv[3]), max_cycles = std::atol(argv[4]);
+    const long reset = std::atol(argv[5]);
+
+    VerilatedContext ctx;
+    Vtb_top top(&ctx);
+    top.ap_clk = 0; top.ap_rst_n = 0; top.s_axis_tvalid = 0; top.m_axis_tready = 0;
+    top.eval();
+    for (long i = 0; i < reset; i++) { top.ap_clk = 1; top.eval(); top.ap_clk = 0; top.eval(); }
+    top.ap_rst_n = 1;
+
+    std::size_t next = 0;
+    long got = 0, cycle = 0;
+    for (; cycle < max_cycles && got < n_out; cycle++) {
+        top.s_axis_tvalid = next < in.size();
+        if (next < in.size()) put(top.s_axis_tdata, in[next]);
+        top.m_axis_tready = 1;
+        top.ap_clk = 0; top.eval();
+        const bool in_fire = top.s_axis_tvalid && top.s_axis_tready;
+        if (top.m_axis_tvalid) {
+            std::fprintf(out, "o %ld %s\n", cycle, hex(top.m_axis_tdata).c_str());
+            got++;
+        }
+        if (in_fire) { std::fprintf(out, "i %ld\n", cycle); next++; }
+        top.ap_clk = 1; top.eval();
+    }
+    std::fprintf(out, "end %ld %s\n", cycle, got < n_out ? "timeout" : "done");
+    std::fclose(out);
+    top.final();
+    return 0;
+}
+"""

