@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", help="random seed (default 0)")
     run.add_argument("--board", help=f"target board (default {DEFAULTS['board']})")
     run.add_argument("--clk-ns", help="clock period in ns (default 10.0 = 100 MHz)")
-    run.add_argument("--target", help="estimate (default), or with Vivado: synth, bitfile")
+    run.add_argument("--target", help="estimate (default); rtl: measure the RTL layers with "
+                     "Yosys and Verilator; with Vivado: synth, bitfile")
     run.add_argument("--fp32-baseline", action="store_true",
                      help="also train the unquantized model (same recipe): fp32_accuracy")
     run.add_argument("--results-dir", default="results", help="where records go (default results)")
@@ -141,12 +142,24 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     if fields["data_dir"] and not Path(fields["data_dir"]).expanduser().is_dir():
         raise SpecError(f"data_dir: {fields['data_dir']!r} is not a directory")
     spec = make_spec(**fields)
-    _require_vivado_for(spec.target)
+    _require_tools_for(spec.target)
     return spec
 
 
-def _require_vivado_for(target: str) -> None:
+def _require_tools_for(target: str) -> None:
     """Refuse, before any work, a target this machine cannot build."""
+    if target == "rtl":
+        from bench.rtl import tools
+
+        try:
+            tools.require_tools(tools.TOOLS)
+        except tools.RtlToolMissing as err:
+            raise SpecError(f"target 'rtl' needs Yosys and Verilator: {err}") from None
+        return
+    _require_vivado_for(target)
+
+
+def _require_vivado_for(target: str) -> None:
     from bench.finn_flow import steps_past_estimates, vivado_available
 
     if target == "estimate" or vivado_available():
@@ -197,6 +210,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     jobs = _positive_int(args.jobs, "--jobs")
     points = load_sweep(Path(args.spec))
+    if any(p.target == "rtl" for p in points):
+        _require_tools_for("rtl")
     from bench.core.progress import say, sweep_progress
     from bench.run.executor import run_sweep
 

@@ -21,7 +21,11 @@ INJECTION_POINTS = [
     ("verify", "bench.stages.verify", "verify_hw_graph"),
     ("fold", "bench.stages.folding", "uniform_folding"),
     ("estimate", "bench.finn_flow.graph", "FoldableGraph.estimate"),
+    ("rtl_graph", "bench.finn_flow.rtl", "build_rtl_hw_graph"),
+    ("rtl_measure", "bench.rtl.measure", "measure_graph"),
 ]
+# Stages active only for their target.
+TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl"}
 
 
 def test_every_stage_of_the_plan_is_covered():
@@ -48,7 +52,8 @@ def test_failure_is_recorded_as_the_stage_it_happened_in(stage, module, function
         raise RuntimeError(f"injected failure in {stage}")
 
     monkeypatch.setattr(owner, attr, broken)
-    spec = make_spec(weight_bits=2, act_bits=2, epochs=1, pe=2, fp32_baseline=True)
+    spec = make_spec(weight_bits=2, act_bits=2, epochs=1, pe=2, fp32_baseline=True,
+                     target=TARGET_OF.get(stage, "estimate"))
     outcome = run_point(spec, Store(tmp_path / "results"), show_progress=False)
     record = outcome.record
     assert record.status == "failed"

@@ -31,7 +31,7 @@ MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "lenet5")
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
-TARGETS = ("estimate", "synth", "bitfile")
+TARGETS = ("estimate", "rtl", "synth", "bitfile")
 POT_MAX_BITS = 5
 
 DEFAULTS: dict[str, Any] = {
@@ -324,7 +324,7 @@ class RunSpec(BaseModel):
         """What determines everything before folding: the trained model and the target."""
         return {
             **self.training_fields(), "board": self.board, "clk_ns": self.clk_ns,
-            "fp32_baseline": self.fp32_baseline,
+            "fp32_baseline": self.fp32_baseline, "target": self.target,
         }
 
     def baseline_fields(self) -> dict[str, Any]:

@@ -295,3 +295,56 @@ def pack_stream(tensor: np.ndarray, dtype: Any, width: int) -> list[int]:
         tensor, dtype = (tensor + 1) / 2, DataType["BINARY"]
     return [int(w) for w in npy_to_rtlsim_input(tensor.astype(np.float32), dtype, width)]
 
+
+# -- the point's folding on the RTL graph -------------------------------------------------
+
+
+def _base(op_type: str) -> str:
+    return op_type.removesuffix("_hls").removesuffix("_rtl")
+
+
+def translate_folding(
+    folding: dict[str, dict[str, int]], graph: Any, rtl_graph: Any
+) -> dict[str, dict[str, int]]:
+    """A folding of the estimated hardware graph, carried over to the RTL graph.
+
+    The two graphs differ in where thresholds live and in node names (MVAU_hls_0 vs
+    MVAU_rtl_0). Layers are matched by position among nodes of the same base op type; a
+    threshold layer right after an MVAU/VVAU runs at that layer's PE, as thresholds fused
+    into it do. Raises ValueError if the graphs do not line up.
+    """
+    source_split, target_split = _thresholds_after_mvus(graph), _thresholds_after_mvus(rtl_graph)
+    source = _by_position(graph, set(source_split))
+    target = _by_position(rtl_graph, set(target_split))
+    if sorted(source) != sorted(target):
+        raise ValueError("the RTL hardware graph has other layers than the estimated one: "
+                         f"{sorted(source)} vs {sorted(target)}")
+    result = {target[k]: dict(folding[name]) for k, name in source.items() if name in folding}
+    for threshold, mvu in target_split.items():
+        if "PE" in result.get(mvu, {}):
+            result[threshold] = {"PE": result[mvu]["PE"]}
+    return result
+
+
+def _thresholds_after_mvus(model: Any) -> dict[str, str]:
+    """Threshold node -> the MVAU/VVAU whose output it thresholds."""
+    result = {}
+    for node in model.graph.node:
+        producer = model.find_producer(node.input[0])
+        if (_base(node.op_type) == "Thresholding" and producer is not None
+                and _base(producer.op_type) in ("MVAU", "VVAU")):
+            result[node.name] = producer.name
+    return result
+
+
+def _by_position(model: Any, skip: set[str]) -> dict[tuple[str, int], str]:
+    """(base op type, index among nodes of that type) -> node name."""
+    seen: dict[str, int] = {}
+    result = {}
+    for node in model.graph.node:
+        if node.name in skip:
+            continue
+        base = _base(node.op_type)
+        result[(base, seen.get(base, 0))] = node.name
+        seen[base] = seen.get(base, 0) + 1
+    return result

@@ -56,5 +56,14 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         f"{verdict} {'on ' if r['verify_ok'] else ''}{r['verify_samples']} samples "
         f"(max abs err {r['verify_max_abs_err']:.2g})",
     )
+    if r.get("rtl_lut") is not None:
+        measured = sum("lut" in row for row in r["rtl_layers"])
+        table.add_row(
+            "RTL (Yosys)",
+            f"LUT {r['rtl_lut']:,}, FF {r['rtl_ff']:,}, BRAM18 {r['rtl_bram18']:,}, "
+            f"DSP {r['rtl_dsp']:,} over {measured} of {len(r['rtl_layers'])} layers",
+        )
+        table.add_row("RTL (Verilator)", "[green]bit-exact[/]" if r["rtl_sim_ok"]
+                      else "[red]MISMATCH[/] in at least one layer")
     console.print(table)
     console.print(f"record: {where}", soft_wrap=True)

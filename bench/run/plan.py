@@ -2,8 +2,10 @@
 
     PREPARE      once per group of points that share a trained model
                  data → train → fp32 → export → hw_graph → verify → foldable
+                 → rtl_graph (target rtl)
     CHOOSE       once per point: which folding(s) the point's strategy picks
-    PER_FOLDING  once per folding: estimate → synth (with Vivado)
+    PER_FOLDING  once per folding: estimate → rtl_measure (target rtl)
+                 → synth (with Vivado)
 
 Each stage is declared below as data (see `bench.run.stage.Stage`); the loop in
 `bench.run.stage.run_stages` does the caching, timing, logging and failure attribution.
@@ -21,11 +23,12 @@ import numpy as np
 
 from bench.core.devices import get_board, utilization
 from bench.core.spec import resolve_data_dir
-from bench.run.provenance import models_source_hash, training_source_hash
+from bench.run.provenance import models_source_hash, source_hash, training_source_hash
 from bench.run.stage import RunContext, Stage
 
 VERIFY_SAMPLES = 64
 EXPORT_CHECK_SAMPLES = 16
+RTL_SAMPLES = 4  # test samples each RTL layer is simulated on (back to back)
 
 
 @dataclass
@@ -341,11 +344,103 @@ SYNTH = Stage(
 )
 
 
+# -- measured hardware of the RTL layers (target rtl) -----------------------------------------
+
+
+@dataclass
+class RtlGraph:
+    hw: Any  # bench.finn_flow.HwGraph, thresholds standalone, RTL preferred
+    hls_reasons: dict[str, str]  # per node FINN left HLS: why
+
+
+def _rtl_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import rtl
+
+    board = get_board(ctx.spec.board)
+    _, reasons = rtl.build_rtl_hw_graph(ctx["export"].path, entry, board.part, ctx.spec.clk_ns)
+    return {"hls_reasons": reasons}
+
+
+def _open_rtl_graph(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> RtlGraph:
+    from bench import finn_flow
+
+    return RtlGraph(finn_flow.HwGraph(entry), dict(meta.get("hls_reasons", {})))
+
+
+def _rtl_source_hash() -> str:
+    import bench.finn_flow.rtl as finn_rtl
+    import bench.rtl as rtl
+
+    return source_hash(Path(finn_rtl.__file__), *Path(rtl.__file__).parent.glob("*.py"))
+
+
+RTL_GRAPH = Stage(
+    "rtl_graph", produce=_rtl_graph, open=_open_rtl_graph,
+    determines=lambda ctx: {"part": get_board(ctx.spec.board).part, "clk_ns": ctx.spec.clk_ns,
+                            "finn": ctx.versions["finn"], "source": _rtl_source_hash()},
+    upstream=("export",),
+    active=lambda spec: spec.target == "rtl",
+    describe=lambda ctx: "building FINN's hardware graph with RTL layers preferred",
+)
+
+
+def _rtl_folding(ctx: RunContext) -> dict[str, dict[str, int]]:
+    from bench.finn_flow import rtl
+
+    return rtl.translate_folding(_finn_config(ctx), ctx["foldable"].graph,
+                                 ctx["rtl_graph"].hw.model())
+
+
+def _rtl_measure(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import rtl
+    from bench.rtl import measure
+    from bench.rtl.tools import tool_versions
+
+    board = get_board(ctx.spec.board)
+    graph = rtl.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+    rows = measure.measure_graph(
+        graph, ctx["data"].x_test[:RTL_SAMPLES], entry / "layers", board.part,
+        ctx.spec.clk_ns, ctx["rtl_graph"].hls_reasons,
+        cache_dir=ctx.store.cache_dir / "verilator",
+    )
+    return {"layers": rows, "tool_versions": dict(tool_versions())}
+
+
+def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
+    rows = meta["layers"]
+    measured = [r for r in rows if "lut" in r]
+    return {
+        "rtl_layers": rows,
+        **{f"rtl_{k}": sum(int(r[k]) for r in measured) for k in ("lut", "ff", "bram18", "dsp")},
+        "rtl_coverage": len(measured) / len(rows) if rows else 0.0,
+        "rtl_sim_ok": bool(measured) and all(r.get("sim_ok") is True for r in measured),
+        "rtl_tool_versions": dict(meta["tool_versions"]),
+    }
+
+
+def _rtl_determines(ctx: RunContext) -> dict[str, Any]:
+    from bench.rtl.tools import tool_versions
+
+    return {"folding": _rtl_folding(ctx), "samples": RTL_SAMPLES,
+            "tools": dict(tool_versions()), "source": _rtl_source_hash()}
+
+
+RTL_MEASURE = Stage(
+    "rtl_measure", produce=_rtl_measure, open=lambda ctx, entry, meta: meta,
+    determines=_rtl_determines,
+    upstream=("rtl_graph",),
+    active=lambda spec: spec.target == "rtl",
+    record=_rtl_fields,
+    describe=lambda ctx: f"synthesizing (Yosys) and simulating (Verilator) the RTL layers "
+    f"on {RTL_SAMPLES} test samples",
+)
+
+
 # -- the lists ------------------------------------------------------------------------------
 
-PREPARE = [DATA, TRAIN, FP32, EXPORT, HW_GRAPH, VERIFY, FOLDABLE]
+PREPARE = [DATA, TRAIN, FP32, EXPORT, HW_GRAPH, VERIFY, FOLDABLE, RTL_GRAPH]
 PER_POINT = [CHOOSE]
-PER_FOLDING = [ESTIMATE, SYNTH]
+PER_FOLDING = [ESTIMATE, RTL_MEASURE, SYNTH]
 # Published designs and the speed benchmark: the same stages on an untrained model, with
 # a synthetic `data` artifact given by the caller (see `synthetic_data`).
 UNTRAINED_HW = [UNTRAINED, EXPORT, HW_GRAPH, FOLDABLE]

@@ -87,6 +87,15 @@ class Record(BaseModel):
     pareto_best: bool | None = None
     pareto_max_utilization: float | None = None
     pareto_front_size: int | None = None
+    # measured hardware of the RTL layers (target rtl): Yosys synthesis, Verilator check
+    rtl_layers: list[dict[str, Any]] | None = None  # one row per HW node, HLS ones say why
+    rtl_lut: int | None = None  # sums over the measured layers
+    rtl_ff: int | None = None
+    rtl_bram18: int | None = None
+    rtl_dsp: int | None = None
+    rtl_coverage: float | None = None  # measured layers / all HW layers
+    rtl_sim_ok: bool | None = None  # every measured layer bit-exact against FINN
+    rtl_tool_versions: dict[str, str] | None = None
     # with Vivado only
     synth_lut: float | None = None
     synth_ff: float | None = None
@@ -186,7 +195,7 @@ FLATTENED = {
     "utilization": ("util_", ""), "versions": ("version_", ""), "timings_s": ("time_", "_s"),
 }
 JSON_FIELDS = ("folding", "folding_spec", "per_layer", "layer_datatypes",
-               "weight_distinct_values")
+               "weight_distinct_values", "rtl_layers", "rtl_tool_versions")
 LIST_FIELDS = ("cached_stages",)  # comma-joined text
 NOT_COLUMNS = ("traceback",)  # the error's first line is in `error`
 
