@@ -7,6 +7,7 @@ errors and cached runs answer immediately.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
     """Map command-line strings onto a validated RunSpec (pydantic does the coercion)."""
     bits = _blank_to_none(args.bits)
+    if bits is not None and (_blank_to_none(args.wbits) or _blank_to_none(args.abits)):
+        raise SpecError("give either --bits (BITS) or --wbits/--abits (WBITS/ABITS), not both")
     fields: dict[str, Any] = {
         "model": _blank_to_none(args.model),
         "dataset": _blank_to_none(args.dataset),
@@ -159,6 +162,22 @@ def _require_vivado_for(target: str) -> None:
     )
 
 
+def writable_results_dir(value: str) -> Path:
+    """The results directory, created if needed; refused before any work if unusable."""
+    if not value or not value.strip():
+        raise SpecError("--results-dir (RESULTS) must not be empty")
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SpecError(f"--results-dir: {value!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SpecError(f"--results-dir: cannot create {value!r} ({err.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SpecError(f"--results-dir: {value!r} is not writable")
+    return path
+
+
 def _blank_to_none(value: str | None) -> str | None:
     # Make passes unset variables as empty strings.
     return value if value not in (None, "") else None
@@ -166,6 +185,7 @@ def _blank_to_none(value: str | None) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    writable_results_dir(args.results_dir)
     from bench.core.progress import say
     from bench.report.console import print_run_summary
     from bench.run.point import UserError, run_point
@@ -197,6 +217,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     jobs = _positive_int(args.jobs, "--jobs")
     points = load_sweep(Path(args.spec))
+    writable_results_dir(args.results_dir)
     from bench.core.progress import say, sweep_progress
     from bench.run.executor import run_sweep
 
@@ -249,6 +270,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     jobs = _positive_int(args.jobs, "--jobs")
     tfc_epochs = _positive_int(args.tfc_epochs, "--tfc-epochs")
     cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
+    writable_results_dir(args.results_dir)
     from bench.core.progress import say, sweep_progress
     from bench.run.point import UserError
     from bench.studies.reproduce import reproduction_points, run_reproduction
