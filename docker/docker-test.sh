@@ -62,11 +62,12 @@ now() { date +%s; }
 # -- engine ---------------------------------------------------------------------------------
 command -v docker >/dev/null || unavailable "no docker command (install Docker, e.g. Debian's docker.io)"
 if ! docker info >/dev/null 2>&1; then
+    why=$(docker info 2>&1 >/dev/null | grep -m 1 . || true)
     if ! command -v dockerd >/dev/null; then
-        unavailable "no Docker engine reachable and no dockerd installed to start one"
+        unavailable "no Docker engine reachable ($why) and no dockerd installed to start one"
     fi
     if [ "$(id -u)" != 0 ]; then
-        unavailable "no Docker engine reachable, and starting dockerd needs root"
+        unavailable "no Docker engine reachable ($why), and starting dockerd needs root"
     fi
     say "starting dockerd (log: $OUT/dockerd.log)"
     dockerd >"$OUT/dockerd.log" 2>&1 &
