@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "fashion_mnist or cifar10 (with --data-dir)")
     repro.add_argument("--data-dir", help="directory holding the data set files")
     repro.add_argument("--jobs", default="1", help="local worker processes (default 1)")
-    repro.add_argument("--tfc-epochs", default="40", help="TFC training epochs (40)")
+    repro.add_argument("--quick", action="store_true", help="TFC only at 2/4/8 bits "
+                       "(power-of-two at 2/4), 5 epochs unless --tfc-epochs; all tables")
+    repro.add_argument("--tfc-epochs", help="TFC training epochs (40; 5 with --quick)")
     repro.add_argument("--cnv-epochs", default="10", help="CNV training epochs (10)")
     repro.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -268,20 +270,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.dataset not in DATASETS:
         raise SpecError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
     jobs = _positive_int(args.jobs, "--jobs")
-    tfc_epochs = _positive_int(args.tfc_epochs, "--tfc-epochs")
-    cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
     writable_results_dir(args.results_dir)
+    from bench.core.errors import UserError
     from bench.core.progress import say, sweep_progress
-    from bench.run.point import UserError
-    from bench.studies.reproduce import reproduction_points, run_reproduction
+    from bench.studies.reproduce import (
+        QUICK_SUBSET,
+        QUICK_TFC_EPOCHS,
+        reproduction_points,
+        run_reproduction,
+    )
 
-    total = len(reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs))
+    subset = QUICK_SUBSET if args.quick else {}
+    default_tfc_epochs = QUICK_TFC_EPOCHS if args.quick else 40
+    tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc_epochs), "--tfc-epochs")
+    cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
+    total = len(reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs,
+                                    **subset))
     start = time.perf_counter()
     try:
         with sweep_progress(total, enabled=not args.quiet) as on_event:
             paths, tally = run_reproduction(
                 Path(args.results_dir), args.dataset, args.data_dir, jobs, tfc_epochs,
-                cnv_epochs, on_event=on_event, log=say,
+                cnv_epochs, on_event=on_event, log=say, **subset,
             )
     except UserError as err:
         print(f"qnnbench: error: {err}", file=sys.stderr)
