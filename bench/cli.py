@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
+from bench.core import interrupt
 from bench.core.spec import DEFAULTS, RunSpec, SpecError, make_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -351,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     # Brevitas and FINN warn about optional accelerators and deprecations on every import;
     # none of it is actionable for a user of this command.
     warnings.filterwarnings("ignore")
+    interrupt.install()
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -359,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("qnnbench: interrupted; finished records are kept", file=sys.stderr)
-        return 130
+        return interrupt.exit_code()
 
 
 if __name__ == "__main__":
