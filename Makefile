@@ -25,6 +25,9 @@ FP32 ?=
 RESULTS ?= results
 SPEC ?= finn_builds/example_sweep.yaml
 JOBS ?= 1
+QUICK ?=
+# `make test` also runs docker-test when Docker can be used; DOCKER_TEST=no leaves it out.
+DOCKER_TEST ?= auto
 
 opt = $(if $(strip $(2)),$(1) '$(strip $(2))')
 RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
@@ -36,7 +39,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
 	--results-dir '$(RESULTS)'
 
-.PHONY: install bench sweep reproduce report perf test test-fast lint clean
+.PHONY: install bench sweep reproduce report perf test test-fast docker-test lint clean
 
 install: $(STAMP)
 
@@ -58,7 +61,8 @@ sweep: install
 
 reproduce: install
 	$(BIN)/qnnbench reproduce --results-dir '$(RESULTS)' --jobs '$(JOBS)' \
-		$(call opt,--dataset,$(DATASET)) $(call opt,--data-dir,$(DATA_DIR))
+		$(call opt,--dataset,$(DATASET)) $(call opt,--data-dir,$(DATA_DIR)) \
+		$(if $(filter 1 yes true,$(QUICK)),--quick)
 
 report: install
 	$(BIN)/qnnbench report --results-dir '$(RESULTS)'
@@ -68,9 +72,18 @@ perf: install
 
 test: install
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+ifeq ($(filter no 0 false,$(DOCKER_TEST)),)
+	PYTHON='$(PYTHON)' docker/docker-test.sh --if-available
+else
+	@echo "docker-test skipped: DOCKER_TEST=$(DOCKER_TEST)"
+endif
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Build the image and run a bench point and the quick reproduction in it (see the README).
+docker-test:
+	PYTHON='$(PYTHON)' docker/docker-test.sh
 
 lint: install
 	$(BIN)/ruff check .

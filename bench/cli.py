@@ -7,11 +7,13 @@ errors and cached runs answer immediately.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
+from bench.core import interrupt
 from bench.core.spec import DEFAULTS, RunSpec, SpecError, make_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -93,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "fashion_mnist or cifar10 (with --data-dir)")
     repro.add_argument("--data-dir", help="directory holding the data set files")
     repro.add_argument("--jobs", default="1", help="local worker processes (default 1)")
-    repro.add_argument("--tfc-epochs", default="40", help="TFC training epochs (40)")
+    repro.add_argument("--quick", action="store_true", help="TFC only at 2/4/8 bits "
+                       "(power-of-two at 2/4), 5 epochs unless --tfc-epochs; all tables")
+    repro.add_argument("--tfc-epochs", help="TFC training epochs (40; 5 with --quick)")
     repro.add_argument("--cnv-epochs", default="10", help="CNV training epochs (10)")
     repro.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -123,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
     """Map command-line strings onto a validated RunSpec (pydantic does the coercion)."""
     bits = _blank_to_none(args.bits)
+    if bits is not None and (_blank_to_none(args.wbits) or _blank_to_none(args.abits)):
+        raise SpecError("give either --bits (BITS) or --wbits/--abits (WBITS/ABITS), not both")
     fields: dict[str, Any] = {
         "model": _blank_to_none(args.model),
         "dataset": _blank_to_none(args.dataset),
@@ -172,6 +178,22 @@ def _require_vivado_for(target: str) -> None:
     )
 
 
+def writable_results_dir(value: str) -> Path:
+    """The results directory, created if needed; refused before any work if unusable."""
+    if not value or not value.strip():
+        raise SpecError("--results-dir (RESULTS) must not be empty")
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SpecError(f"--results-dir: {value!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SpecError(f"--results-dir: cannot create {value!r} ({err.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SpecError(f"--results-dir: {value!r} is not writable")
+    return path
+
+
 def _blank_to_none(value: str | None) -> str | None:
     # Make passes unset variables as empty strings.
     return value if value not in (None, "") else None
@@ -179,6 +201,7 @@ def _blank_to_none(value: str | None) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    writable_results_dir(args.results_dir)
     from bench.core.progress import say
     from bench.report.console import print_run_summary
     from bench.run.point import UserError, run_point
@@ -212,6 +235,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     points = load_sweep(Path(args.spec))
     if any(p.target == "rtl" for p in points):
         _require_tools_for("rtl")
+    writable_results_dir(args.results_dir)
     from bench.core.progress import say, sweep_progress
     from bench.run.executor import run_sweep
 
@@ -262,19 +286,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.dataset not in DATASETS:
         raise SpecError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
     jobs = _positive_int(args.jobs, "--jobs")
-    tfc_epochs = _positive_int(args.tfc_epochs, "--tfc-epochs")
-    cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
+    writable_results_dir(args.results_dir)
+    from bench.core.errors import UserError
     from bench.core.progress import say, sweep_progress
-    from bench.run.point import UserError
-    from bench.studies.reproduce import reproduction_points, run_reproduction
+    from bench.studies.reproduce import (
+        QUICK_SUBSET,
+        QUICK_TFC_EPOCHS,
+        reproduction_points,
+        run_reproduction,
+    )
 
-    total = len(reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs))
+    subset = QUICK_SUBSET if args.quick else {}
+    default_tfc_epochs = QUICK_TFC_EPOCHS if args.quick else 40
+    tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc_epochs), "--tfc-epochs")
+    cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
+    total = len(reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs,
+                                    **subset))
     start = time.perf_counter()
     try:
         with sweep_progress(total, enabled=not args.quiet) as on_event:
             paths, tally = run_reproduction(
                 Path(args.results_dir), args.dataset, args.data_dir, jobs, tfc_epochs,
-                cnv_epochs, on_event=on_event, log=say,
+                cnv_epochs, on_event=on_event, log=say, **subset,
             )
     except UserError as err:
         print(f"qnnbench: error: {err}", file=sys.stderr)
@@ -334,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     # Brevitas and FINN warn about optional accelerators and deprecations on every import;
     # none of it is actionable for a user of this command.
     warnings.filterwarnings("ignore")
+    interrupt.install()
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -342,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("qnnbench: interrupted; finished records are kept", file=sys.stderr)
-        return 130
+        return interrupt.exit_code()
 
 
 if __name__ == "__main__":

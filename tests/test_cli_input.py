@@ -13,16 +13,16 @@ BAD_ARGS = [
     (["--bits", "9"], "1..8"),
     (["--bits", "abc"], "1..8"),
     (["--wbits", "2.5"], "1..8"),
-    (["--pe", "0"], "positive integer"),
-    (["--pe", "-3"], "positive integer"),
-    (["--pe", "x"], "positive integer"),
-    (["--simd", "0"], "positive integer"),
+    (["--pe", "0"], "1..65536"),
+    (["--pe", "-3"], "1..65536"),
+    (["--pe", "x"], "an integer in 1..65536"),
+    (["--simd", "0"], "1..65536"),
     (["--model", "resnet"], "allowed: tfc"),
     (["--board", "Alveo"], "allowed: Pynq-Z1"),
     (["--dataset", "imagenet"], "allowed: digits"),
-    (["--epochs", "0"], "positive integer"),
+    (["--epochs", "0"], "1..100000"),
     (["--quant", "float"], "allowed: int"),
-    (["--clk-ns", "-1"], "positive number"),
+    (["--clk-ns", "-1"], "0.5..100"),
     (["--data-dir", "/nonexistent/dir"], "not a directory"),
     (["--quant", "pot", "--bits", "6"], "pot weights need 1..5 bits"),
 ]
@@ -76,3 +76,57 @@ def test_run_id_depends_on_everything_but_data_dir():
     assert make_spec(pe=8).run_id() != base.run_id()
     assert make_spec(seed=1).run_id() != base.run_id()
     assert make_spec(simd=4).run_id() == base.run_id()  # SIMD defaults to PE (4)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--pe", "99999999999999999999"], "pe: must be in 1..65536"),
+    (["--seed", "1e20"], "seed: must be an integer in 0..4294967295"),
+    (["--seed", str(2**32)], "seed: must be in 0..4.29497e+09"),
+    (["--clk-ns", "inf"], "clk_ns: must be in 0.5..100"),
+    (["--clk-ns", "1e-300"], "clk_ns: must be in 0.5..100"),
+    (["--clk-ns", "nan"], "clk_ns: must be in 0.5..100"),
+    (["--epochs", "1000000"], "epochs: must be in 1..100000"),
+    (["--bits", "4", "--wbits", "2"], "not both"),
+    (["--results-dir", ""], "must not be empty"),
+])
+def test_out_of_range_input_is_one_line_before_any_work(args, message, tmp_path, capsys,
+                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", *args]
+    if "--results-dir" not in args:
+        argv += ["--results-dir", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a results directory
+
+
+def test_results_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["run", "--results-dir", str(target)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("yaml_text,message", [
+    ("bits: [true]\n", "got true/false"),
+    ("epochs: true\n", "must be a number"),
+    ("folding:\n  - {strategy: uniform, pe: true}\n", "pe: must be a number"),
+    ("a: &a [2, 3]\nbits: *a\n", "aliases"),
+    ("bits: [2, 3, 4, 5, 6, 7, 8]\nseeds: [" + ", ".join(map(str, range(900))) + "]\n"
+     "quant: [int, pot]\n", "at most 10,000"),
+])
+def test_hostile_sweep_specs_are_refused_quickly(yaml_text, message, tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml_text)
+    assert main(["sweep", str(spec), "--results-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and len(err) < 500
+
+
+def test_duplicate_points_count_once(tmp_path):
+    from bench.core.sweep_spec import load_sweep
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("bits: [2, 2, 3]\nseeds: [0, 0]\nepochs: 1\n")
+    assert len(load_sweep(spec)) == 2

@@ -1,6 +1,6 @@
 """The collector: records → DataFrame → CSV/Parquet.
 
-`make_record` / `sweep_records` build realistic records (the fields `bench.pipeline`
+`make_record` / `sweep_records` build realistic records (the fields `bench.run.point`
 writes) without training anything; the report tests import them from here.
 """
 

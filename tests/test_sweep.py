@@ -55,7 +55,7 @@ folding:
     with pytest.raises(SpecError) as exc:
         load_sweep(spec)
     message = str(exc.value)
-    for fragment in ("folding[0]: pe: must be a positive integer",
+    for fragment in ("folding[0]: pe: must be in 1..65536",
                      "folding[1]", "missing.json", "folding[2]", "unknown folding strategy",
                      "resnet", "1..8"):
         assert fragment in message, fragment

@@ -34,6 +34,16 @@ MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "rtl", "synth", "bitfile")
 POT_MAX_BITS = 5
 
+# Bounds on numbers: what FINN, PyTorch and a clock can represent, so an absurd value is
+# a one-line error before any work instead of a record nobody can tabulate.
+MAX_PARALLEL = 2**16  # PE / SIMD (FINN's layer dimensions are far smaller)
+MAX_SEED = 2**32 - 1  # numpy's seed range
+CLK_NS_RANGE = (0.5, 100.0)  # 2 GHz .. 10 MHz
+MAX_EPOCHS = 100_000
+MAX_BATCH = 100_000
+MAX_LR = 10.0
+MAX_TARGET_FPS = 10**9
+
 DEFAULTS: dict[str, Any] = {
     "model": "tfc",
     "dataset": "digits",
@@ -53,13 +63,14 @@ DEFAULTS: dict[str, Any] = {
 FIELD_HINTS = {
     "weight_bits": f"an integer in {MIN_BITS}..{MAX_BITS}",
     "act_bits": f"an integer in {MIN_BITS}..{MAX_BITS}",
-    "pe": "a positive integer",
-    "simd": "a positive integer",
-    "epochs": "a positive integer",
-    "batch_size": "a positive integer",
-    "seed": "a non-negative integer",
-    "clk_ns": "a positive number (clock period in ns)",
-    "lr": "a positive number",
+    "pe": f"an integer in 1..{MAX_PARALLEL}",
+    "simd": f"an integer in 1..{MAX_PARALLEL}",
+    "epochs": f"an integer in 1..{MAX_EPOCHS}",
+    "batch_size": f"an integer in 1..{MAX_BATCH}",
+    "seed": f"an integer in 0..{MAX_SEED}",
+    "clk_ns": f"a clock period in ns, {CLK_NS_RANGE[0]:g}..{CLK_NS_RANGE[1]:g}",
+    "lr": f"a number in (0, {MAX_LR:g}]",
+    "fps": f"an integer in 1..{MAX_TARGET_FPS}",
 }
 
 
@@ -71,12 +82,12 @@ class UniformFolding(BaseModel):
     pe: int = DEFAULTS["pe"]
     simd: int | None = None
 
+    _no_bools = field_validator("pe", "simd", mode="before")(lambda cls, v: _not_bool(v))
+
     @field_validator("pe", "simd")
     @classmethod
-    def _positive(cls, v: int | None) -> int | None:
-        if v is not None and v < 1:
-            raise ValueError(f"must be a positive integer, got {v}")
-        return v
+    def _parallelism(cls, v: int | None) -> int | None:
+        return v if v is None else _within(v, 1, MAX_PARALLEL)
 
     @property
     def effective_simd(self) -> int:
@@ -118,12 +129,12 @@ class TargetFpsFolding(BaseModel):
     strategy: Literal["target_fps"] = "target_fps"
     fps: int
 
+    _no_bools = field_validator("fps", mode="before")(lambda cls, v: _not_bool(v))
+
     @field_validator("fps")
     @classmethod
     def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be a positive integer, got {v}")
-        return v
+        return _within(v, 1, MAX_TARGET_FPS)
 
     def label(self) -> str:
         return f"fps{self.fps}"
@@ -135,6 +146,8 @@ class ParetoFolding(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     strategy: Literal["pareto"] = "pareto"
     max_utilization: float = 0.8
+
+    _no_bools = field_validator("max_utilization", mode="before")(lambda cls, v: _not_bool(v))
 
     @field_validator("max_utilization")
     @classmethod
@@ -252,26 +265,37 @@ class RunSpec(BaseModel):
             raise ValueError(f"must be in {MIN_BITS}..{MAX_BITS}, got {v}")
         return v
 
-    @field_validator("epochs", "batch_size")
+    _no_bools = field_validator(
+        "weight_bits", "act_bits", "input_bits", "epochs", "seed", "batch_size", "lr",
+        "clk_ns", mode="before",
+    )(lambda cls, v: _not_bool(v))
+
+    @field_validator("epochs")
     @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be a positive integer, got {v}")
-        return v
+    def _epochs(cls, v: int) -> int:
+        return _within(v, 1, MAX_EPOCHS)
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch(cls, v: int) -> int:
+        return _within(v, 1, MAX_BATCH)
 
     @field_validator("seed")
     @classmethod
     def _seed(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError(f"must be a non-negative integer, got {v}")
+        return _within(v, 0, MAX_SEED)
+
+    @field_validator("lr")
+    @classmethod
+    def _lr(cls, v: float) -> float:
+        if not 0 < v <= MAX_LR:  # also false for NaN
+            raise ValueError(f"must be in (0, {MAX_LR:g}], got {v}")
         return v
 
-    @field_validator("lr", "clk_ns")
+    @field_validator("clk_ns")
     @classmethod
-    def _positive_float(cls, v: float) -> float:
-        if not v > 0:
-            raise ValueError(f"must be a positive number, got {v}")
-        return v
+    def _clock(cls, v: float) -> float:
+        return _within(v, *CLK_NS_RANGE)
 
     @field_validator("target")
     @classmethod
@@ -349,6 +373,19 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+def _not_bool(value: Any) -> Any:
+    """YAML's `true` is not the number 1 here."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, got {str(value).lower()}")
+    return value
+
+
+def _within(value: Any, low: float, high: float) -> Any:
+    if not low <= value <= high:  # also false for NaN
+        raise ValueError(f"must be in {low:g}..{high:g}, got {value}")
+    return value
+
+
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
@@ -380,13 +417,19 @@ def describe_validation_error(err: ValidationError) -> str:
         field = ".".join(loc) or "spec"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] in ("int_parsing", "float_parsing", "int_from_float", "int_type"):
-            msg = f"must be {FIELD_HINTS.get(field, 'a number')}, got {e.get('input')!r}"
+            msg = f"must be {FIELD_HINTS.get(field, 'a number')}, got {_short(e.get('input'))}"
         elif e["type"] == "union_tag_invalid":
             msg = f"unknown folding strategy; allowed: {', '.join(FOLDING_STRATEGIES)}"
         elif e["type"] == "extra_forbidden":
             msg = "is not a known field"
         parts.append(f"{field}: {msg}")
     return "; ".join(parts)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A value for an error message, never longer than a line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def resolve_data_dir(data_dir: str | None) -> Path | None:

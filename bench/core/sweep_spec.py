@@ -21,6 +21,11 @@ from bench.core.spec import (
     make_spec,
 )
 
+# Limits that keep a hostile or mistaken spec from eating the machine before any work.
+MAX_SPEC_BYTES = 1_000_000
+MAX_LIST_ITEMS = 1_000
+MAX_POINTS = 10_000
+
 
 class SweepSpec(BaseModel):
     """The lists to multiply; scalars apply to every point."""
@@ -48,6 +53,27 @@ class SweepSpec(BaseModel):
     def _listify(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
 
+    @field_validator("models", "datasets", "bits", "weight_bits", "act_bits", "quant", "seeds",
+                     "folding", mode="before")
+    @classmethod
+    def _bounded_list(cls, v: Any) -> Any:
+        if isinstance(v, list) and len(v) > MAX_LIST_ITEMS:
+            raise ValueError(f"at most {MAX_LIST_ITEMS} entries, got {len(v)}")
+        if isinstance(v, list) and any(isinstance(x, bool) for x in v):
+            raise ValueError("must hold numbers or names, got true/false")
+        return v
+
+    @field_validator("epochs", "clk_ns", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"must be a number, got {str(v).lower()}")
+        return v
+
+    def point_count(self) -> int:
+        return (len(self.models) * len(self.datasets) * len(self.bit_pairs())
+                * len(self.quant) * len(self.seeds) * len(self.folding))
+
     def bit_pairs(self) -> list[tuple[int, int]]:
         if self.bits is not None:
             return [(b, b) for b in self.bits]
@@ -59,9 +85,13 @@ class SweepSpec(BaseModel):
 def load_sweep(path: Path) -> list[RunSpec]:
     """Read, validate and expand a sweep file; SpecError lists every problem found."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: a sweep spec may be at most {MAX_SPEC_BYTES:,} bytes")
+        raw = yaml.load(path.read_text(), Loader=_NoAliasLoader)
     except OSError as err:
         raise SpecError(f"cannot read sweep spec {str(path)!r}: {err.strerror}") from None
+    except _AliasUsed:
+        raise SpecError(f"{path}: YAML aliases (*name) are not allowed in sweep specs") from None
     except yaml.YAMLError as err:
         line = getattr(getattr(err, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""
@@ -77,6 +107,9 @@ def load_sweep(path: Path) -> list[RunSpec]:
         raise SpecError(f"{path}: " + "; ".join(problems)) from None
     if sweep.bits is not None and (sweep.weight_bits or sweep.act_bits):
         problems.append("give either bits or weight_bits/act_bits, not both")
+    if sweep.point_count() > MAX_POINTS:
+        raise SpecError(f"{path}: the sweep multiplies out to {sweep.point_count():,} points; "
+                        f"at most {MAX_POINTS:,} are allowed (split it into several specs)")
     return expand(sweep, base_dir=path.parent, label=str(path), problems=problems)
 
 
@@ -119,9 +152,23 @@ def expand(
                 problems.append(str(err))
     if problems:
         raise SpecError(f"{label}: {len(problems)} problem(s): " + "; ".join(problems))
+    points = list({p.run_id(): p for p in points}.values())  # the same point counts once
     if not points:
         raise SpecError(f"{label}: the sweep has no points (an empty list?)")
     return points
+
+
+class _AliasUsed(yaml.YAMLError):
+    pass
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without aliases: an alias chain can expand a tiny file into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasUsed("alias")
+        return super().compose_node(parent, index)
 
 
 def _resolve(file: str, base_dir: Path) -> Path:

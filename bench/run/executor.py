@@ -69,9 +69,12 @@ def _event(outcome: Any) -> dict[str, Any]:
 
 def run_group_task(
     spec_dicts: list[dict[str, Any]], results_dir: str, retry_failed: bool,
-    events: Any = None,
-) -> list[dict[str, Any]]:
-    """Worker entry point (local process or Dask): plain data in, plain data out."""
+    events: Any = None, wait: bool = True,
+) -> list[dict[str, Any]] | None:
+    """Worker entry point (local process or Dask): plain data in, plain data out.
+
+    None if `wait` is False and another process is working on this group right now.
+    """
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -81,9 +84,9 @@ def run_group_task(
     notify = (lambda outcome: events.put(_event(outcome))) if events is not None else None
     outcomes = run_group(
         specs, Store(results_dir), show_progress=False, retry_failed=retry_failed,
-        notify=notify or (lambda outcome: None),
+        notify=notify or (lambda outcome: None), user_errors_as_records=True, wait=wait,
     )
-    return [_event(o) for o in outcomes]
+    return None if outcomes is None else [_event(o) for o in outcomes]
 
 
 def run_sweep(
@@ -124,7 +127,11 @@ def run_sweep(
     elif jobs > 1:
         _run_in_processes(payloads, str(results_dir), retry_failed, jobs, handle)
     else:
-        for payload in payloads:
+        # Groups another process is busy with come last: by then they are usually done
+        # and only need their records read.
+        busy = [p for p in payloads if run_group_task(
+            p, str(results_dir), retry_failed, _DirectQueue(handle), wait=False) is None]
+        for payload in busy:
             run_group_task(payload, str(results_dir), retry_failed, _DirectQueue(handle))
     Store(results_dir).write_results_csv()
     return tally
@@ -149,7 +156,8 @@ def _run_in_processes(
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         events = manager.Queue()
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+        try:
             pending = {
                 pool.submit(run_group_task, p, results_dir, retry_failed, events)
                 for p in payloads
@@ -160,6 +168,19 @@ def _run_in_processes(
                 for future in done:
                     future.result()  # a crash of the worker itself surfaces here
             _drain(events, handle)
+        except KeyboardInterrupt:
+            _stop_workers(pool)
+            raise
+        pool.shutdown()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """On Ctrl-C or SIGTERM, end the workers now instead of letting their groups finish."""
+    import psutil
+
+    pool.shutdown(wait=False, cancel_futures=True)
+    for child in psutil.Process().children(recursive=True):
+        child.terminate()
 
 
 def _drain(events: Any, handle: Callable[[dict[str, Any]], None]) -> None:

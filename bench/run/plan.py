@@ -57,8 +57,10 @@ def _load_data(ctx: RunContext, entry: Path | None) -> Any:
 
 def _recipe(ctx: RunContext) -> dict[str, Any]:
     from bench.stages.data import fingerprint
+    from bench.stages.train import TRAIN_THREADS
 
-    return {"data": fingerprint(ctx["data"]), "torch": ctx.versions["torch"],
+    return {"data": fingerprint(ctx["data"]), "threads": TRAIN_THREADS,
+            "torch": ctx.versions["torch"],
             "brevitas": ctx.versions["brevitas"], "models": models_source_hash(),
             "recipe": training_source_hash()}
 
@@ -105,6 +107,12 @@ def _fp32(ctx: RunContext, entry: Path) -> dict[str, Any]:
     return {"accuracy": result.accuracy}
 
 
+def _threads() -> int:
+    from bench.stages.train import TRAIN_THREADS
+
+    return TRAIN_THREADS
+
+
 def _model_of(ctx: RunContext) -> Trained:
     return ctx.artifacts.get("train") or ctx["untrained"]
 
@@ -114,7 +122,7 @@ DATA = Stage("data", produce=_load_data, timed=False)
 TRAIN = Stage(
     "train", produce=_train, open=_open_trained,
     determines=lambda ctx: {"spec": ctx.spec.training_fields(), **_recipe(ctx)},
-    record=lambda ctx, trained: {"accuracy": trained.accuracy},
+    record=lambda ctx, trained: {"accuracy": trained.accuracy, "train_threads": _threads()},
     describe=lambda ctx: (
         f"training {ctx.spec.model} W{ctx.spec.weight_bits}A{ctx.spec.act_bits} "
         f"({ctx.spec.weight_quant}) on {ctx.spec.dataset}, {ctx.spec.epochs} epochs"

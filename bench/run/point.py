@@ -71,14 +71,33 @@ def run_group(
     show_progress: bool = True,
     retry_failed: bool = False,
     notify: Callable[[RunOutcome], None] = lambda outcome: None,
-) -> list[RunOutcome]:
+    user_errors_as_records: bool = False,
+    wait: bool = True,
+) -> list[RunOutcome] | None:
     """Run points that share everything but the folding: prepare once, fold each.
 
     Bad input is rejected before this is called; from here on, any failure becomes a
-    record with `status: failed` naming the stage it happened in, never numbers.
+    record with `status: failed` naming the stage it happened in, never numbers. A user
+    error (e.g. missing data files) stops a single run, but in a sweep
+    (`user_errors_as_records`) it fails this group's points and the sweep goes on.
+
+    The group runs under a lock, so another process working on the same group waits for
+    it and then finds its records; with `wait=False` a busy group returns None at once.
     """
-    if len({stable_hash(s.preparation_fields()) for s in specs}) > 1:
+    groups = {stable_hash(s.preparation_fields()) for s in specs}
+    if len(groups) > 1:
         raise ValueError("run_group needs points that differ only in their folding")
+    with store.try_locked("groups", groups.pop(), wait) as acquired:
+        if not acquired:
+            return None
+        return _run_group_locked(specs, store, log, show_progress, retry_failed, notify,
+                                 user_errors_as_records)
+
+
+def _run_group_locked(
+    specs: list[RunSpec], store: Store, log: Callable[[str], None], show_progress: bool,
+    retry_failed: bool, notify: Callable[[RunOutcome], None], user_errors_as_records: bool,
+) -> list[RunOutcome]:
     outcomes: dict[str, RunOutcome] = {}
     todo = []
     for spec in specs:
@@ -96,6 +115,10 @@ def run_group(
             run_stages(PREPARE, group)
         except StageFailed as err:
             failure = err
+        except UserError as err:
+            if not user_errors_as_records:
+                raise
+            failure = StageFailed(_current_stage(group), err)
         for spec in todo:
             point = group.child(spec)
             records = [failed_record(point, failure)] if failure else _fold_point(point)
@@ -107,7 +130,15 @@ def run_group(
             outcomes[spec.run_id()] = outcome
             notify(outcome)
         store.write_results_csv()
+    else:
+        store.ensure_results_csv()
     return [outcomes[s.run_id()] for s in specs]
+
+
+def _current_stage(ctx: RunContext) -> str:
+    """The first stage of PREPARE that did not finish (where a user error came from)."""
+    return next((s.name for s in PREPARE if s.name not in ctx.artifacts
+                 and s.active(ctx.spec)), "prepare")
 
 
 def _fold_point(point: RunContext) -> list[Record]:

@@ -113,6 +113,7 @@ class Record(BaseModel):
     failed_stage: str | None = None
     failed_step: str | None = None
     traceback: str | None = None
+    train_threads: int | None = None  # PyTorch threads used for training (pinned)
     timings_s: dict[str, float] | None = None
     cached_stages: list[str] | None = None
     versions: dict[str, str] | None = None

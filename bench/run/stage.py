@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.core import interrupt
 from bench.core.errors import UserError
 from bench.core.spec import RunSpec, stable_hash
 from bench.run.store import Store
@@ -111,9 +112,11 @@ def run_stages(stages: list[Stage], ctx: RunContext) -> RunContext:
             continue
         try:
             _run_one(stage, ctx)
-        except (UserError, StageFailed, KeyboardInterrupt):
+        except (UserError, StageFailed):
             raise
         except Exception as err:
+            if interrupt.requested():  # FINN catches Ctrl-C and reports a failed step
+                raise KeyboardInterrupt from err
             raise StageFailed(stage.name, err, getattr(err, "step", None)) from err
     return ctx
 
@@ -125,12 +128,15 @@ def _run_one(stage: Stage, ctx: RunContext) -> None:
         key = stage_key(stage, ctx)
         ctx.keys[stage.name] = key
         store = ctx.store
-        if store.is_cached(stage.name, key):
-            ctx.cached_stages.append(stage.name)
+        # Under the entry's lock, so that of several processes needing this artifact
+        # exactly one produces it and the others reuse it.
+        with store.locked(stage.name, key):
+            if store.is_cached(stage.name, key):
+                ctx.cached_stages.append(stage.name)
+            else:
+                with store.new_entry(stage.name, key) as (entry, meta):
+                    meta.update(_timed(stage, ctx, lambda: stage.produce(ctx, entry)) or {})
             meta = store.cached_meta(stage.name, key)
-        else:
-            with store.new_entry(stage.name, key) as (entry, meta):
-                meta.update(_timed(stage, ctx, lambda: stage.produce(ctx, entry)) or {})
         assert stage.open is not None, f"cached stage {stage.name} needs open()"
         artifact = stage.open(ctx, store.cache_entry(stage.name, key), meta)
     ctx.artifacts[stage.name] = artifact

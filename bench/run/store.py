@@ -6,14 +6,23 @@ Layout under the results directory:
     results.csv                 regenerated from all records after every run
     cache/<stage>/<key>/        artifacts of a stage, keyed by the hash of its inputs
 
-A cache entry counts only once its `done.json` marker exists; the marker is written last
-and atomically, so a killed process leaves at worst an unfinished directory that the next
-run discards and redoes.
+Any number of processes (local, `--jobs`, Dask workers on a shared filesystem) may use one
+results directory at once:
+
+* a cache entry is produced under an exclusive lock (`cache/<stage>/<key>.lock`, an `flock`
+  the kernel releases when its holder dies, even by `kill -9`), so exactly one process
+  produces it and the others wait, then reuse it;
+* an entry counts only once its `done.json` is written, last and atomically; it names the
+  key it was made for and the SHA-256 of every file in it, and an entry whose files do not
+  match (truncated, replaced, moved from another key) is reported by name and rebuilt;
+* records and `results.csv` are written aside and renamed into place.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +36,11 @@ from typing import Any
 from bench.run.record import Record, RecordError, scalar_columns
 
 DONE_MARKER = "done.json"
+_META_KEY, _META_FILES = "_key", "_files"  # what done.json records about the entry itself
+
+
+class CorruptEntry(Exception):
+    """A cache entry that exists but cannot be trusted; the message names the file."""
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -43,10 +57,25 @@ def write_text_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; files follow the umask
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _json_default(obj: Any) -> Any:
@@ -71,17 +100,65 @@ class Store:
     def cache_entry(self, stage: str, key: str) -> Path:
         return self.cache_dir / stage / key
 
+    @contextmanager
+    def locked(self, stage: str, key: str) -> Iterator[None]:
+        """Hold the entry's lock: one process at a time checks and produces it."""
+        with self.try_locked(stage, key, wait=True):
+            yield
+
+    @contextmanager
+    def try_locked(self, stage: str, key: str, wait: bool = True) -> Iterator[bool]:
+        """Like `locked`; without `wait`, yields False at once if another process holds it."""
+        lock_path = self.cache_dir / stage / f"{key}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def is_cached(self, stage: str, key: str) -> bool:
-        return (self.cache_entry(stage, key) / DONE_MARKER).exists()
+        """Whether a finished, intact entry exists (call while holding `locked`)."""
+        try:
+            self.cached_meta(stage, key)
+        except FileNotFoundError:
+            return False
+        except CorruptEntry as err:
+            warnings.warn(f"{err}; rebuilding it", stacklevel=2)
+            return False
+        return True
 
     def cached_meta(self, stage: str, key: str) -> dict[str, Any]:
-        return json.loads((self.cache_entry(stage, key) / DONE_MARKER).read_text())
+        """The entry's metadata, after checking its key and every file's checksum."""
+        entry = self.cache_entry(stage, key)
+        done = entry / DONE_MARKER
+        if not done.exists():
+            raise FileNotFoundError(done)
+        try:
+            meta = json.loads(done.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise CorruptEntry(f"cache entry {done} is unreadable") from None
+        if not isinstance(meta, dict) or meta.get(_META_KEY) != key:
+            raise CorruptEntry(f"cache entry {done} was not made for key {key[:12]}")
+        for name, digest in (meta.get(_META_FILES) or {}).items():
+            path = entry / name
+            if not path.is_file() or sha256_file(path) != digest:
+                raise CorruptEntry(f"cache file {path} is missing or changed")
+        return {k: v for k, v in meta.items() if k not in (_META_KEY, _META_FILES)}
 
     @contextmanager
     def new_entry(self, stage: str, key: str) -> Iterator[tuple[Path, dict[str, Any]]]:
         """Yield a fresh directory and a metadata dict; on success mark the entry done.
 
-        Anything left from an interrupted earlier attempt is removed first.
+        Call while holding `locked(stage, key)`: anything left from an interrupted or
+        corrupt earlier attempt is removed first. `done.json` records the key and the
+        checksum of every file directly in the entry (build trees in subdirectories are
+        working files, not the artifact).
         """
         entry = self.cache_entry(stage, key)
         if entry.exists():
@@ -89,7 +166,11 @@ class Store:
         entry.mkdir(parents=True)
         meta: dict[str, Any] = {}
         yield entry, meta
-        write_json_atomic(entry / DONE_MARKER, meta)
+        files = {
+            p.name: sha256_file(p) for p in sorted(entry.iterdir())
+            if p.is_file() and p.name != DONE_MARKER
+        }
+        write_json_atomic(entry / DONE_MARKER, {**meta, _META_KEY: key, _META_FILES: files})
 
     # -- records --------------------------------------------------------------------------
 
@@ -127,6 +208,11 @@ class Store:
             warnings.warn(f"skipping {problem}", stacklevel=2)
         yield from records
 
+    def ensure_results_csv(self) -> None:
+        """Rebuild results.csv if it is missing (e.g. deleted by hand)."""
+        if self.runs_dir.is_dir() and not (self.results_dir / "results.csv").exists():
+            self.write_results_csv()
+
     def write_results_csv(self) -> Path:
         """Regenerate results.csv from every record (one row each, scalar fields only)."""
         path = self.results_dir / "results.csv"
@@ -139,6 +225,7 @@ class Store:
                 writer.writeheader()
                 for record in self.iter_records():
                     writer.writerow(record.model_dump(include=set(columns)))
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)

@@ -7,8 +7,10 @@ same shape.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +29,24 @@ class TrainResult:
     model: nn.Module
     accuracy: float
     final_loss: float
+
+
+# Float sums in PyTorch depend on how many threads split them, so the same spec trained
+# with a different thread count gives (slightly) different weights, thresholds and hence
+# FINN bit widths. One thread everywhere makes records identical whatever runs them
+# (serial, --jobs, Dask workers with any --nthreads); parallelism comes from running
+# several points at once. Measured here it is also faster for these small models.
+TRAIN_THREADS = 1
+
+
+@contextlib.contextmanager
+def pinned_threads() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def seed_everything(seed: int) -> None:
@@ -51,6 +71,7 @@ def make_model(spec: RunSpec, dataset: Dataset, float_baseline: bool = False) ->
     )
 
 
+@pinned_threads()
 def train(
     spec: RunSpec, dataset: Dataset, show_progress: bool = True, float_baseline: bool = False
 ) -> TrainResult:
@@ -90,6 +111,7 @@ def train(
 
 
 @torch.no_grad()
+@pinned_threads()
 def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     model.eval()
     outs = [
@@ -100,6 +122,7 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarra
 
 
 @torch.no_grad()
+@pinned_threads()
 def predict_float64(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """The model's outputs computed in float64: the reference for bit-exact checks.
 
