@@ -308,7 +308,7 @@ class RunSpec(BaseModel):
         try:
             return get_board(v).name
         except ValueError:
-            raise ValueError(f"unknown board {v!r}; allowed: {', '.join(BOARDS)}") from None
+            raise ValueError(f"unknown board {_short(v)}; allowed: {', '.join(BOARDS)}") from None
 
     @model_validator(mode="after")
     def _pot_bits(self) -> RunSpec:
@@ -388,7 +388,7 @@ def _within(value: Any, low: float, high: float) -> Any:
 
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+        raise ValueError(f"unknown {what} {_short(value)}; allowed: {', '.join(allowed)}")
     return value
 
 
@@ -416,7 +416,8 @@ def describe_validation_error(err: ValidationError) -> str:
             loc = loc[1:]  # "folding.pe" reads better as "pe" for the CLI's --pe
         field = ".".join(loc) or "spec"
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] in ("int_parsing", "float_parsing", "int_from_float", "int_type"):
+        if e["type"] in ("int_parsing", "int_parsing_size", "float_parsing", "int_from_float",
+                         "int_type", "float_type"):
             msg = f"must be {FIELD_HINTS.get(field, 'a number')}, got {_short(e.get('input'))}"
         elif e["type"] == "union_tag_invalid":
             msg = f"unknown folding strategy; allowed: {', '.join(FOLDING_STRATEGIES)}"
