@@ -59,6 +59,7 @@ class MvuConfig:
     datapath: Datapath = "int"
     t_bits: int = 0  # 0: output the accumulator; else 2^t_bits - 1 thresholds per channel
     chain: bool = False  # adder chain instead of the balanced tree
+    pin: bool = True  # adders as written; False lets synthesis re-associate the sums
 
     def __post_init__(self) -> None:
         if self.datapath not in DATAPATHS:
@@ -120,6 +121,7 @@ class MvuConfig:
             "MW": self.mw, "MH": self.mh, "PE": self.pe, "SIMD": self.simd,
             "A_BITS": self.a_bits, "POT": int(self.pot), "W_BITS": self.w_bits,
             "POT_EXPS": self.exps, "T_BITS": self.t_bits, "CHAIN": int(self.chain),
+            "PIN": int(self.pin),
         }
 
 
@@ -345,14 +347,14 @@ def random_thresholds(mh: int, t_bits: int, lo: int, hi: int,
 def synthesize_unit(
     mw: int, mh: int, pe: int, simd: int, a_bits: int, w_bits: int, datapath: Datapath,
     work_dir: Path, family: str = "xc7", t_bits: int = 0, chain: bool = False,
-    dsp: bool = True, seed: int = 0,
+    pin: bool = True, dsp: bool = True, seed: int = 0,
 ) -> yosys.SynthResult:
     """Yosys resources of one unit holding random weights (and thresholds) of its kind.
 
     The memories are writable, so the weights stay data: the numbers are those of the
     datapath, not of one weight matrix folded into constants.
     """
-    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain)
+    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain, pin)
     rng = np.random.default_rng(seed)
     work_dir = work_dir.resolve()
     hdl = work_dir / "hdl"

@@ -10,7 +10,7 @@
 //   of every negative term is added once, as the count of negative weights, by one
 //   extra adder term. That keeps each term a plain shift, mux and XOR.
 //
-// The terms are summed exactly by qnnbench_adder (tree or chain, CHAIN).
+// The terms are summed exactly by qnnbench_adder (tree or chain: CHAIN, PIN).
 module qnnbench_dot #(
   parameter int unsigned SIMD = 8,
   parameter int unsigned A_BITS = 4,
@@ -18,6 +18,7 @@ module qnnbench_dot #(
   parameter int unsigned W_BITS = 4,
   parameter int unsigned POT_EXPS = 3,
   parameter bit CHAIN = 0,
+  parameter bit PIN = 1,
   localparam int unsigned KB = POT_EXPS > 1 ? $clog2(POT_EXPS) : 1,
   localparam int unsigned WB = POT ? 2 + KB : W_BITS,
   localparam int unsigned CW = $clog2(SIMD + 1) + 1,  // signed count of negative weights
@@ -64,5 +65,5 @@ module qnnbench_dot #(
     end
   end
 
-  qnnbench_adder #(.N(NT), .IW(IW), .CHAIN(CHAIN)) u_sum (.terms(terms), .sum(dot));
+  qnnbench_adder #(.N(NT), .IW(IW), .CHAIN(CHAIN), .PIN(PIN)) u_sum (.terms(terms), .sum(dot));
 endmodule

@@ -37,6 +37,7 @@ module qnnbench_mvu #(
   parameter int unsigned ACC_BITS = 0,  // 0: wide enough for any weights and inputs
   parameter int unsigned T_BITS = 0,
   parameter bit CHAIN = 0,  // adder structure, see qnnbench_adder
+  parameter bit PIN = 1,  // build the adders as written, see qnnbench_adder
   parameter string WEIGHT_FILE = "mvu_weights.hex",
   parameter string THRESH_FILE = "mvu_thresholds.hex",
   localparam int unsigned SF = MW / SIMD,
@@ -149,7 +150,7 @@ module qnnbench_mvu #(
   for (genvar p = 0; p < PE; p++) begin : g_pe
     qnnbench_dot #(
       .SIMD(SIMD), .A_BITS(A_BITS), .POT(POT), .W_BITS(W_BITS), .POT_EXPS(POT_EXPS),
-      .CHAIN(CHAIN)
+      .CHAIN(CHAIN), .PIN(PIN)
     ) u_dot (.act(act1), .wgt(wgt1[p]), .dot(dot_c[p]));
   end
 
