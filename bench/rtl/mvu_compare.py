@@ -73,19 +73,27 @@ def compare_adders(work_dir: Path, point: Point = SMALL,
             for dp, bits in cases for chain, pin in variants]
 
 
+# Further points: int W8 has the integer range of 4-bit PoT; the larger unit at int W4
+# against PoT n=3 (same range) and n=4 (same bits).
+EXTRA: tuple[tuple[Point, Datapath, int, bool], ...] = (
+    (SMALL, "int", 8, False), (SMALL, "int", 8, True),
+    (LARGE, "int", 4, False), (LARGE, "int", 4, True),
+    (LARGE, "pot", 3, True), (LARGE, "pot", 4, True),
+)
+
+
 def compare_datapaths(work_dir: Path, bits: tuple[int, ...] = (2, 3, 4, 5),
-                      points: tuple[Point, ...] = (SMALL,),
-                      large: tuple[Point, tuple[int, ...]] | None = (LARGE, (4,)),
+                      point: Point = SMALL,
+                      extra: tuple[tuple[Point, Datapath, int, bool], ...] = EXTRA,
                       ) -> list[dict[str, Any]]:
-    """int (without and with DSPs) and pot at each bit width and point, default adder."""
-    grid = [(p, b) for p in points for b in bits]
-    if large is not None:
-        grid += [(large[0], b) for b in large[1]]
+    """int (without and with DSPs) and pot at each bit width, then the `extra` points
+    (point, datapath, bits, DSPs allowed); default adder."""
     rows = []
-    for point, b in grid:
+    for b in bits:
         rows.append(measure(point, "int", b, work_dir, dsp=False))
         rows.append(measure(point, "int", b, work_dir, dsp=True))
         rows.append(measure(point, "pot", b, work_dir, dsp=True))
+    rows += [measure(p, dp, b, work_dir, dsp=dsp) for p, dp, b, dsp in extra]
     return rows
 
 
