@@ -88,6 +88,7 @@ def synthesize(
     params: dict[str, int] | None = None,
     defines: dict[str, str] | None = None,
     slang_args: tuple[str, ...] = ("--ignore-timing",),
+    dsp: bool = True,
 ) -> SynthResult:
     """Synthesize `top` from `sources` for a Xilinx family; return primitive counts.
 
@@ -95,7 +96,8 @@ def synthesize(
     (the WebAssembly Yosys only sees that tree), and relative memory-initialisation
     paths in the sources resolve against it. `--ignore-initial` drops simulation-only
     initial blocks (FINN's parameter checks); memory contents loaded with `$readmemh`
-    are still read.
+    are still read. `dsp=False` maps multipliers to LUTs and carry chains too
+    (`-nodsp`), so that designs with and without multipliers compare in LUTs alone.
     """
     started = time.monotonic()
     work_dir = work_dir.resolve()
@@ -121,7 +123,8 @@ def synthesize(
     script = out / "synth.ys"
     script.write_text("\n".join([
         f"read_rtlil {rtlil}",
-        f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -abc9",
+        f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -abc9"
+        + ("" if dsp else " -nodsp"),
         f"tee -q -o {stat} stat -json",
     ]) + "\n")
     log = out / "synth.log"

@@ -1,0 +1,366 @@
+"""The matrix-vector-threshold unit in `hdl/` from Python: reference model, memory files,
+streams, bit-exact simulation and synthesis.
+
+The unit (`qnnbench_mvu`) has FINN's MVAU semantics with two weight datapaths: `int`
+(signed W-bit weights, multipliers) and `pot` (power-of-two weights as sign/zero/exponent
+codes, shifters). Its memory layouts and the code encoding are documented in the HDL;
+this module produces exactly those layouts so that the simulation is checked against an
+independent numpy model rather than against the HDL's own view of itself.
+
+Nothing here imports FINN: the unit is verified and measured on its own before it is
+wrapped as a FINN layer.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from bench.rtl import verilator, yosys
+
+HDL_DIR = Path(__file__).parent / "hdl"
+TOP = "qnnbench_mvu"
+SOURCES = ("qnnbench_adder.sv", "qnnbench_dot.sv", "qnnbench_mvu.sv")
+WEIGHT_FILE = "mvu_weights.hex"  # the HDL's default WEIGHT_FILE / THRESH_FILE
+THRESH_FILE = "mvu_thresholds.hex"
+# Cycles from a vector's last input beat to its first output beat (see qnnbench_mvu.sv).
+LATENCY = 3
+THRESHOLD_LATENCY = 4
+
+Datapath = Literal["int", "pot"]
+DATAPATHS: tuple[Datapath, ...] = ("int", "pot")
+
+
+def sources() -> list[Path]:
+    """The unit's SystemVerilog files, in compilation order."""
+    return [HDL_DIR / name for name in SOURCES]
+
+
+def pot_exponents(w_bits: int) -> int:
+    """r = 2^(n-1) - 1: an n-bit PoT weight is 0 or ±2^k with k = 0..r-1, the integers
+    FINN holds for our PoT quantizer's levels {0, ±2^-i·s}."""
+    return 2 ** (w_bits - 1) - 1
+
+
+@dataclass(frozen=True)
+class MvuConfig:
+    """One instance of the unit; `params()` are its HDL parameters."""
+
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    a_bits: int
+    w_bits: int  # int: weight bits; pot: the PoT quantizer's bits n
+    datapath: Datapath = "int"
+    t_bits: int = 0  # 0: output the accumulator; else 2^t_bits - 1 thresholds per channel
+    chain: bool = False  # adder chain instead of the balanced tree
+    pin: bool = True  # adders as written; False lets synthesis re-associate the sums
+
+    def __post_init__(self) -> None:
+        if self.datapath not in DATAPATHS:
+            raise ValueError(f"datapath must be one of {DATAPATHS}, got {self.datapath!r}")
+        if self.mw % self.simd or self.mh % self.pe:
+            raise ValueError(f"SIMD={self.simd} must divide MW={self.mw} and PE={self.pe} "
+                             f"must divide MH={self.mh}")
+        if self.a_bits < 1 or self.w_bits < 2:
+            raise ValueError(f"need a_bits >= 1 and w_bits >= 2, got A{self.a_bits} "
+                             f"W{self.w_bits}")
+        if self.t_bits < 0:
+            raise ValueError(f"t_bits must be >= 0, got {self.t_bits}")
+
+    @property
+    def sf(self) -> int:
+        return self.mw // self.simd
+
+    @property
+    def nf(self) -> int:
+        return self.mh // self.pe
+
+    @property
+    def pot(self) -> bool:
+        return self.datapath == "pot"
+
+    @property
+    def exps(self) -> int:
+        return pot_exponents(self.w_bits)
+
+    @property
+    def exp_bits(self) -> int:
+        return max(1, (self.exps - 1).bit_length())
+
+    @property
+    def code_bits(self) -> int:
+        """Bits of one weight in the weight memory."""
+        return 2 + self.exp_bits if self.pot else self.w_bits
+
+    @property
+    def acc_bits(self) -> int:
+        """The HDL's default accumulator width: exact for any weights and inputs."""
+        log_mw = (self.mw - 1).bit_length()
+        return self.a_bits + (self.exps if self.pot else self.w_bits) + log_mw
+
+    @property
+    def out_bits(self) -> int:
+        return self.t_bits or self.acc_bits
+
+    @property
+    def in_width(self) -> int:
+        return self.simd * self.a_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.out_bits
+
+    def params(self) -> dict[str, int]:
+        return {
+            "MW": self.mw, "MH": self.mh, "PE": self.pe, "SIMD": self.simd,
+            "A_BITS": self.a_bits, "POT": int(self.pot), "W_BITS": self.w_bits,
+            "POT_EXPS": self.exps, "T_BITS": self.t_bits, "CHAIN": int(self.chain),
+            "PIN": int(self.pin),
+        }
+
+
+# -- reference model ----------------------------------------------------------------------
+
+
+def wrap(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement wrap-around to `bits` bits, as a hardware register holds it."""
+    half = 1 << (bits - 1)
+    return (values + half) % (1 << bits) - half
+
+
+def reference(
+    weights: np.ndarray, thresholds: np.ndarray | None, inputs: np.ndarray,
+    acc_bits: int | None = None,
+) -> np.ndarray:
+    """The unit's outputs (N x MH) for integer weights (MH x MW) and inputs (N x MW).
+
+    Without thresholds: the accumulator W·x (wrapped to `acc_bits` if given). With
+    thresholds (MH x 2^T-1): per channel, how many thresholds t satisfy acc >= t.
+    """
+    acc = np.asarray(inputs, dtype=np.int64) @ np.asarray(weights, dtype=np.int64).T
+    if acc_bits is not None:
+        acc = wrap(acc, acc_bits)
+    if thresholds is None:
+        return acc
+    thr = np.asarray(thresholds, dtype=np.int64)
+    return (acc[:, :, None] >= thr[None, :, :]).sum(axis=-1)
+
+
+# -- weight codes and memory files ----------------------------------------------------------
+
+
+def pot_encode(weights: np.ndarray, w_bits: int) -> np.ndarray:
+    """PoT codes (sign | zero << 1 | k << 2) of integer weights in {0} ∪ {±2^k : k < r}."""
+    w = np.asarray(weights, dtype=np.int64)
+    r = pot_exponents(w_bits)
+    mag = np.abs(w)
+    k = np.zeros_like(mag)
+    nonzero = mag > 0
+    k[nonzero] = np.log2(mag[nonzero]).round().astype(np.int64)
+    bad = nonzero & ((np.left_shift(1, k, where=nonzero, out=np.zeros_like(k)) != mag)
+                     | (k >= r))
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"weight {int(w[at])} at {at} is not 0 or ±2^k with k < {r} "
+                         f"({w_bits}-bit PoT)")
+    return np.where(nonzero, (w < 0).astype(np.int64) | (k << 2), 0b10)
+
+
+def pot_decode(codes: np.ndarray) -> np.ndarray:
+    """Integer weights of PoT codes (the inverse of `pot_encode`)."""
+    c = np.asarray(codes, dtype=np.int64)
+    value = np.left_shift(1, c >> 2) * np.where(c & 1, -1, 1)
+    return np.where(c & 2, 0, value)
+
+
+def weight_codes(weights: np.ndarray, cfg: MvuConfig) -> np.ndarray:
+    """Each weight as its `cfg.code_bits`-bit field in the weight memory."""
+    w = np.asarray(weights, dtype=np.int64)
+    if w.shape != (cfg.mh, cfg.mw):
+        raise ValueError(f"weights must be MH x MW = {cfg.mh} x {cfg.mw}, got {w.shape}")
+    if cfg.pot:
+        return pot_encode(w, cfg.w_bits)
+    lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
+    if w.min() < lo or w.max() > hi:
+        raise ValueError(f"int weights must lie in [{lo}, {hi}] for W{cfg.w_bits}, got "
+                         f"[{w.min()}, {w.max()}]")
+    return w & ((1 << cfg.w_bits) - 1)
+
+
+def _pack(fields: np.ndarray, bits: int) -> int:
+    """Fields (last axis first = least significant) concatenated into one integer."""
+    word = 0
+    for value in reversed(np.asarray(fields).reshape(-1).tolist()):
+        word = (word << bits) | int(value)
+    return word
+
+
+def pack_weights(weights: np.ndarray, cfg: MvuConfig) -> list[int]:
+    """Weight memory words: address nf*SF + sf holds weight (pe, s) = W[nf*PE + pe,
+    sf*SIMD + s] at bit (pe*SIMD + s) * code_bits."""
+    codes = weight_codes(weights, cfg).reshape(cfg.nf, cfg.pe, cfg.sf, cfg.simd)
+    return [_pack(codes[nf, :, sf, :], cfg.code_bits)
+            for nf in range(cfg.nf) for sf in range(cfg.sf)]
+
+
+def pack_thresholds(thresholds: np.ndarray, cfg: MvuConfig) -> list[int]:
+    """Threshold memory words: address nf holds threshold j of channel nf*PE + pe at bit
+    (pe*(2^T-1) + j) * acc_bits, two's complement.
+
+    Thresholds beyond the accumulator's range are clamped to it. That changes no output:
+    at the default accumulator width |acc| stays below 2^(acc_bits-1) - 1, so the
+    clamped extremes are still reached by every or by no accumulator.
+    """
+    n = (1 << cfg.t_bits) - 1
+    thr = np.asarray(thresholds, dtype=np.int64)
+    if cfg.t_bits == 0 or thr.shape != (cfg.mh, n):
+        raise ValueError(f"thresholds must be MH x (2^T-1) = {cfg.mh} x {n} for "
+                         f"T={cfg.t_bits}, got {thr.shape}")
+    half = 1 << (cfg.acc_bits - 1)
+    thr = np.clip(thr, -half, half - 1) & ((1 << cfg.acc_bits) - 1)
+    thr = thr.reshape(cfg.nf, cfg.pe, n)
+    return [_pack(thr[nf], cfg.acc_bits) for nf in range(cfg.nf)]
+
+
+def write_hex(path: Path, words: list[int], width: int) -> Path:
+    """One hex word per line, as `$readmemh` reads it."""
+    digits = (width + 3) // 4
+    path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
+    return path
+
+
+def write_memories(
+    cfg: MvuConfig, weights: np.ndarray, thresholds: np.ndarray | None, directory: Path,
+) -> list[Path]:
+    """The unit's memory files in `directory`, under the names the HDL reads by default."""
+    directory.mkdir(parents=True, exist_ok=True)
+    word = cfg.pe * cfg.simd * cfg.code_bits
+    files = [write_hex(directory / WEIGHT_FILE, pack_weights(weights, cfg), word)]
+    if cfg.t_bits:
+        if thresholds is None:
+            raise ValueError(f"T={cfg.t_bits} needs thresholds")
+        n = (1 << cfg.t_bits) - 1
+        files.append(write_hex(directory / THRESH_FILE, pack_thresholds(thresholds, cfg),
+                               cfg.pe * n * cfg.acc_bits))
+    return files
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+
+def pack_inputs(inputs: np.ndarray, cfg: MvuConfig) -> list[int]:
+    """Input beats: SF per vector, beat sf holds x[sf*SIMD + s] at bit s * a_bits."""
+    x = np.asarray(inputs, dtype=np.int64)
+    if x.ndim != 2 or x.shape[1] != cfg.mw:
+        raise ValueError(f"inputs must be N x MW = N x {cfg.mw}, got {x.shape}")
+    if x.min() < 0 or x.max() >= 1 << cfg.a_bits:
+        raise ValueError(f"inputs must be unsigned {cfg.a_bits}-bit integers")
+    beats = x.reshape(len(x) * cfg.sf, cfg.simd)
+    return [_pack(beat, cfg.a_bits) for beat in beats]
+
+
+def unpack_outputs(words: list[int], cfg: MvuConfig) -> np.ndarray:
+    """Output beats back into vectors (N x MH); accumulators are signed, counts not."""
+    mask = (1 << cfg.out_bits) - 1
+    fields = np.array([[(w >> (p * cfg.out_bits)) & mask for p in range(cfg.pe)]
+                       for w in words], dtype=np.int64).reshape(-1, cfg.mh)
+    return fields if cfg.t_bits else wrap(fields, cfg.out_bits)
+
+
+# -- simulation --------------------------------------------------------------------------------
+
+
+@dataclass
+class UnitSim:
+    """A simulation checked against the reference model."""
+
+    ok: bool  # every output element equal, none missing, no stall
+    mismatches: int  # output elements that differ or are missing
+    outputs: np.ndarray  # N x MH as simulated (missing vectors absent)
+    expected: np.ndarray
+    cycles_per_vector: float | None  # steady state, from consecutive vectors' last beats
+    latency: int | None  # vector 0: first output beat minus its last input beat
+    sim: verilator.SimResult
+
+
+def run_unit(
+    cfg: MvuConfig, inputs: np.ndarray, expected: np.ndarray, run_dir: Path,
+    cache_dir: Path | None = None,
+) -> UnitSim:
+    """Stream `inputs` through the unit with the memory files already in `run_dir`."""
+    n = len(inputs)
+    sim = verilator.simulate(
+        sources(), TOP, pack_inputs(inputs, cfg), cfg.in_width, cfg.out_width,
+        n * cfg.nf, run_dir, cache_dir, cfg.params())
+    whole = len(sim.outputs) // cfg.nf * cfg.nf
+    got = unpack_outputs(sim.outputs[:whole], cfg)
+    mismatches = int((got != expected[:len(got)]).sum()) + (n - len(got)) * cfg.mh
+    lasts = [sim.output_cycles[(i + 1) * cfg.nf - 1] for i in range(len(got))]
+    per_vector = (lasts[-1] - lasts[0]) / (len(lasts) - 1) if len(lasts) > 1 else None
+    latency = (sim.output_cycles[0] - sim.input_cycles[cfg.sf - 1]
+               if sim.output_cycles and len(sim.input_cycles) >= cfg.sf else None)
+    return UnitSim(ok=mismatches == 0 and not sim.timed_out, mismatches=mismatches,
+                   outputs=got, expected=expected, cycles_per_vector=per_vector,
+                   latency=latency, sim=sim)
+
+
+def simulate_unit(
+    weights: np.ndarray, thresholds: np.ndarray | None, inputs: np.ndarray, pe: int,
+    simd: int, a_bits: int, w_bits: int, datapath: Datapath, work_dir: Path,
+    chain: bool = False, cache_dir: Path | None = None,
+) -> UnitSim:
+    """Simulate the unit holding `weights` (and `thresholds`) on `inputs`; compare every
+    output element with `reference`."""
+    mh, mw = np.asarray(weights).shape
+    t_bits = 0 if thresholds is None else int(np.log2(np.asarray(thresholds).shape[1] + 1))
+    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain)
+    write_memories(cfg, weights, thresholds, work_dir)
+    expected = reference(weights, thresholds, inputs, cfg.acc_bits)
+    return run_unit(cfg, inputs, expected, work_dir, cache_dir)
+
+
+# -- random instances and synthesis --------------------------------------------------------------
+
+
+def random_weights(mh: int, mw: int, w_bits: int, datapath: Datapath,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Uniform over the datapath's weight values: all W-bit integers, or 0 and ±2^k."""
+    if datapath == "pot":
+        r = pot_exponents(w_bits)
+        levels = np.array([0] + [s * 2**k for k in range(r) for s in (1, -1)])
+        return rng.choice(levels, size=(mh, mw))
+    return rng.integers(-(1 << (w_bits - 1)), 1 << (w_bits - 1), size=(mh, mw))
+
+
+def random_thresholds(mh: int, t_bits: int, lo: int, hi: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Sorted thresholds per channel, drawn from [lo, hi]."""
+    return np.sort(rng.integers(lo, hi + 1, size=(mh, (1 << t_bits) - 1)), axis=1)
+
+
+def synthesize_unit(
+    mw: int, mh: int, pe: int, simd: int, a_bits: int, w_bits: int, datapath: Datapath,
+    work_dir: Path, family: str = "xc7", t_bits: int = 0, chain: bool = False,
+    pin: bool = True, dsp: bool = True, seed: int = 0,
+) -> yosys.SynthResult:
+    """Yosys resources of one unit holding random weights (and thresholds) of its kind.
+
+    The memories are writable, so the weights stay data: the numbers are those of the
+    datapath, not of one weight matrix folded into constants.
+    """
+    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain, pin)
+    rng = np.random.default_rng(seed)
+    work_dir = work_dir.resolve()
+    hdl = work_dir / "hdl"
+    hdl.mkdir(parents=True, exist_ok=True)
+    copies = [Path(shutil.copy(src, hdl / src.name)) for src in sources()]
+    half = 1 << (cfg.acc_bits - 2)
+    thresholds = random_thresholds(mh, t_bits, -half, half, rng) if t_bits else None
+    write_memories(cfg, random_weights(mh, mw, w_bits, datapath, rng), thresholds, work_dir)
+    return yosys.synthesize(copies, TOP, work_dir, family, params=cfg.params(), dsp=dsp)
