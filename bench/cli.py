@@ -319,10 +319,26 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_collect(args: argparse.Namespace) -> int:
-    from bench.report.collect import collect, write_tables
+def _collect_reporting_bad_files(results_dir: str) -> Any:
+    """The collected DataFrame; every record file left out is listed with its reason."""
+    from bench.report.collect import bad_record_files, collect
 
-    df = collect(args.results_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = collect(results_dir)
+    bad = bad_record_files(results_dir)
+    if bad:
+        print(f"qnnbench: {len(bad)} record file(s) left out (not valid records):",
+              file=sys.stderr)
+        for problem in bad:
+            print(f"  {problem}", file=sys.stderr)
+    return df
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from bench.report.collect import write_tables
+
+    df = _collect_reporting_bad_files(args.results_dir)
     if df.empty:
         print(f"qnnbench: error: no records under {args.results_dir}/runs", file=sys.stderr)
         return EXIT_FAILED
@@ -342,10 +358,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             get_board(args.board)
         except ValueError as err:
             raise SpecError(f"board: {err}") from None
-    from bench.report.collect import collect, write_tables
+    from bench.report.collect import write_tables
     from bench.report.write import write_report
 
-    df = collect(args.results_dir)
+    df = _collect_reporting_bad_files(args.results_dir)
     if df.empty:
         print(f"qnnbench: error: no records under {args.results_dir}/runs", file=sys.stderr)
         return EXIT_FAILED

@@ -104,3 +104,16 @@ def test_table_columns_and_types_come_from_the_schema():
     assert kinds["weight_bits"] == "int" and kinds["accuracy"] == "float"
     assert kinds["fits"] == "bool" and kinds["model"] == "str"
     assert "traceback" not in kinds and "per_layer" not in kinds
+
+
+def test_collect_and_report_list_the_files_they_leave_out(tmp_path, capsys):
+    from bench.cli import main
+
+    write(tmp_path / "runs", "good.json", json.dumps(V1_RECORD))
+    bad = write(tmp_path / "runs", "bad.json", '{"hello": "world"}')
+    assert main(["collect", "--results-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "collected 1 records" in captured.out
+    assert "1 record file(s) left out" in captured.err and str(bad) in captured.err
+    assert main(["report", "--results-dir", str(tmp_path)]) == 0
+    assert str(bad) in capsys.readouterr().err
