@@ -25,6 +25,9 @@ BAD_ARGS = [
     (["--clk-ns", "-1"], "0.5..100"),
     (["--data-dir", "/nonexistent/dir"], "not a directory"),
     (["--quant", "pot", "--bits", "6"], "pot weights need 1..5 bits"),
+    (["--input-size", "0"], "1..1024"),
+    (["--input-size", "x"], "an integer in 1..1024"),
+    (["--model", "cnv", "--input-size", "32"], "input_size applies to the MLPs"),
 ]
 
 
@@ -76,6 +79,20 @@ def test_run_id_depends_on_everything_but_data_dir():
     assert make_spec(pe=8).run_id() != base.run_id()
     assert make_spec(seed=1).run_id() != base.run_id()
     assert make_spec(simd=4).run_id() == base.run_id()  # SIMD defaults to PE (4)
+    padded = make_spec(input_size=32)
+    assert padded.run_id() != base.run_id() and "-in32-" in padded.run_id()
+    assert padded.training_fields()["input_size"] == 32
+
+
+def test_native_geometry_keeps_the_ids_of_earlier_versions():
+    """Runs and cached models from before input_size existed keep their ids."""
+    from bench.core.spec import stable_hash
+
+    spec = make_spec()
+    assert "input_size" not in spec.identity_fields()
+    assert "input_size" not in spec.training_fields()
+    assert spec.run_id().endswith(stable_hash(spec.identity_fields())[:10])
+    assert spec.run_id().startswith("tfc-digits-w4a4-int-pe4simd4-Pynq-Z1-")
 
 
 @pytest.mark.parametrize("args,message", [
