@@ -87,7 +87,7 @@ def test_dockerignore_keeps_results_caches_and_venv_out_but_not_what_is_copied()
     wanted = [p.relative_to(ROOT).as_posix() for src in sources
               for p in [ROOT / src, *(ROOT / src).rglob("*")]
               if p.is_file() and "__pycache__" not in p.parts]
-    assert "finn_builds/configs/tfc_paper_a.json" in wanted and "Makefile" in wanted
+    assert "bench/foldings/tfc_paper_a.json" in wanted and "Makefile" in wanted
     dropped = [path for path in wanted if _dockerignored(path, patterns)]
     assert not dropped, f"copied into the image but dropped by .dockerignore: {dropped}"
 
