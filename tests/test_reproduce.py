@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bench.run.outcome import outcome, record_outcome
+from bench.studies.paper import PAPER_FOLDINGS
 from bench.studies.reproduce import (
-    PAPER_FOLDINGS,
-    accuracy_tfc_table,
     baseline_phases,
-    paper_folding_table,
     reproduction_points,
     run_reproduction,
-    span_table,
     split_applicable,
 )
+from bench.studies.reproduce_tables import accuracy_tfc_table, paper_folding_table, span_table
 
 
 def test_full_study_has_every_paper_point():
