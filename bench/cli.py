@@ -317,6 +317,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     seeds = _seeds(args.seeds) if _blank_to_none(args.seeds) else None
     if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
         raise SpecError(f"--data-dir: {args.data_dir!r} is not a directory")
+    default_tfc = QUICK_TFC_EPOCHS if args.quick else FULL_TFC_EPOCHS
+    default_cnv = FULL_CNV_EPOCHS if args.full else CNV_EPOCHS
+    tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc), "--tfc-epochs")
+    cnv_epochs = _positive_int(args.cnv_epochs or str(default_cnv), "--cnv-epochs")
     writable_results_dir(args.results_dir)
     from bench.core.errors import UserError
     from bench.core.progress import say, sweep_progress
@@ -331,10 +335,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     subset: dict[str, Any] = dict(QUICK_SUBSET) if args.quick else {}
     if seeds is not None:
         subset["seeds"] = seeds
-    default_tfc = QUICK_TFC_EPOCHS if args.quick else FULL_TFC_EPOCHS
-    default_cnv = FULL_CNV_EPOCHS if args.full else CNV_EPOCHS
-    tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc), "--tfc-epochs")
-    cnv_epochs = _positive_int(args.cnv_epochs or str(default_cnv), "--cnv-epochs")
     if jobs is None:
         jobs = free_cores()
     points = reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs, **subset)

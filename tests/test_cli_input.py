@@ -147,3 +147,32 @@ def test_duplicate_points_count_once(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("bits: [2, 2, 3]\nseeds: [0, 0]\nepochs: 1\n")
     assert len(load_sweep(spec)) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--seeds", "0,x"], "--seeds must be integers"),
+    (["--seeds", "-1"], "--seeds must be integers"),
+    (["--quick", "--full"], "not both"),
+    (["--jobs", "0"], "--jobs must be a positive integer"),
+    (["--cnv-epochs", "0"], "--cnv-epochs must be a positive integer"),
+    (["--data-dir", "/nonexistent/dir", "--dataset", "mnist"], "not a directory"),
+])
+def test_reproduce_options_are_checked_before_any_work(args, message, tmp_path, capsys):
+    results = tmp_path / "r"
+    assert main(["reproduce", *args, "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not results.exists()
+
+
+def test_reproduce_make_variables_reach_the_command():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    dry = subprocess.run(["make", "-n", "reproduce", "SEEDS=0,1", "FULL=1", "JOBS=2"],
+                         cwd=root, capture_output=True, text=True, check=True).stdout
+    line = " ".join(dry.replace("\\\n", " ").split())
+    assert "--seeds '0,1'" in line and "--full" in line and "--jobs '2'" in line
+    auto = subprocess.run(["make", "-n", "reproduce"], cwd=root, capture_output=True,
+                          text=True, check=True).stdout
+    assert "--jobs 'auto'" in auto and "--full" not in auto
