@@ -22,9 +22,14 @@ CLK_NS ?=
 QUANT ?=
 TARGET ?=
 FP32 ?=
+INPUT_SIZE ?=
+SEEDS ?=
+FULL ?=
 RESULTS ?= results
 SPEC ?= finn_builds/example_sweep.yaml
 JOBS ?= 1
+# `make reproduce` uses the free cores unless JOBS is given.
+REPRO_JOBS = $(if $(filter command line environment,$(origin JOBS)),$(JOBS),auto)
 QUICK ?=
 # `make test` also runs docker-test when Docker can be used; DOCKER_TEST=no leaves it out.
 DOCKER_TEST ?= auto
@@ -36,6 +41,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--data-dir,$(DATA_DIR)) $(call opt,--epochs,$(EPOCHS)) \
 	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
+	$(call opt,--input-size,$(INPUT_SIZE)) \
 	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
 	--results-dir '$(RESULTS)'
 
@@ -60,9 +66,10 @@ sweep: install
 	$(BIN)/qnnbench sweep '$(SPEC)' --results-dir '$(RESULTS)' --jobs '$(JOBS)'
 
 reproduce: install
-	$(BIN)/qnnbench reproduce --results-dir '$(RESULTS)' --jobs '$(JOBS)' \
+	$(BIN)/qnnbench reproduce --results-dir '$(RESULTS)' --jobs '$(REPRO_JOBS)' \
 		$(call opt,--dataset,$(DATASET)) $(call opt,--data-dir,$(DATA_DIR)) \
-		$(if $(filter 1 yes true,$(QUICK)),--quick)
+		$(call opt,--seeds,$(SEEDS)) \
+		$(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(filter 1 yes true,$(FULL)),--full)
 
 report: install
 	$(BIN)/qnnbench report --results-dir '$(RESULTS)'

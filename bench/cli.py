@@ -15,8 +15,18 @@ from typing import Any, NoReturn
 
 from bench.core import interrupt
 from bench.core.spec import DEFAULTS, RunSpec, SpecError, make_spec
+from bench.studies.schedule import (
+    CNV_EPOCHS,
+    FULL_CNV_EPOCHS,
+    FULL_TFC_EPOCHS,
+    QUICK_TFC_EPOCHS,
+    SEEDS,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# `run` of a point whose folding cannot exist at its input geometry: no numbers, but no
+# fault either (sweeps and the reproduction count such points apart and exit 0).
+EXIT_NOT_APPLICABLE = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quant", help="weight quantizer (default int)")
     run.add_argument("--pe", help=f"requested PE for every layer (default {DEFAULTS['pe']})")
     run.add_argument("--simd", help="requested SIMD for every layer (default: same as PE)")
+    run.add_argument("--input-size", help="MLPs: zero-pad images to N x N before the "
+                     "network, e.g. 32 gives TFC 1,024 inputs on 28x28 MNIST (default: as "
+                     "stored)")
     run.add_argument("--epochs", help=f"training epochs (default {DEFAULTS['epochs']})")
     run.add_argument("--seed", help="random seed (default 0)")
     run.add_argument("--board", help=f"target board (default {DEFAULTS['board']})")
@@ -94,11 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("--dataset", default="digits", help="digits (default), mnist, "
                        "fashion_mnist or cifar10 (with --data-dir)")
     repro.add_argument("--data-dir", help="directory holding the data set files")
-    repro.add_argument("--jobs", default="1", help="local worker processes (default 1)")
+    repro.add_argument("--jobs", default="auto", help="local worker processes (default "
+                       "auto: the cores not busy with other work)")
     repro.add_argument("--quick", action="store_true", help="TFC only at 2/4/8 bits "
-                       "(power-of-two at 2/4), 5 epochs unless --tfc-epochs; all tables")
-    repro.add_argument("--tfc-epochs", help="TFC training epochs (40; 5 with --quick)")
-    repro.add_argument("--cnv-epochs", default="10", help="CNV training epochs (10)")
+                       "(power-of-two at 2/4), one seed, 5 epochs unless --tfc-epochs; "
+                       "all tables")
+    repro.add_argument("--full", action="store_true", help="the paper's complete schedule: "
+                       f"TFC {FULL_TFC_EPOCHS} and CNV {FULL_CNV_EPOCHS} epochs")
+    repro.add_argument("--seeds", help="TFC training seeds, comma-separated (default "
+                       f"{','.join(map(str, SEEDS))}; 0 with --quick)")
+    repro.add_argument("--tfc-epochs", help=f"TFC training epochs ({FULL_TFC_EPOCHS}; 5 with "
+                       "--quick)")
+    repro.add_argument("--cnv-epochs", help=f"CNV training epochs ({CNV_EPOCHS}; "
+                       f"{FULL_CNV_EPOCHS} with --full)")
     repro.add_argument("--quiet", action="store_true", help="no progress output")
 
     collect = sub.add_parser(
@@ -139,6 +160,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         "pe": _blank_to_none(args.pe),
         "simd": _blank_to_none(args.simd),
         "epochs": _blank_to_none(args.epochs),
+        "input_size": _blank_to_none(args.input_size),
         "seed": _blank_to_none(args.seed),
         "board": _blank_to_none(args.board),
         "clk_ns": _blank_to_none(args.clk_ns),
@@ -215,7 +237,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"qnnbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     print_run_summary(outcome)
-    return EXIT_OK if outcome.record.status == "ok" else EXIT_FAILED
+    from bench.run.outcome import record_outcome
+
+    kind = record_outcome(outcome.record)
+    return {"ok": EXIT_OK, "not_applicable": EXIT_NOT_APPLICABLE}.get(kind, EXIT_FAILED)
 
 
 def _positive_int(value: str, what: str) -> int:
@@ -245,14 +270,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             points, Path(args.results_dir), jobs=jobs, dask_scheduler=args.dask_scheduler,
             retry_failed=args.retry_failed, on_event=on_event, log=say,
         )
+    not_applicable, failed = _split_failed(Path(args.results_dir), tally.failed_ids)
     say(
-        f"done: {tally.ok} ran, {tally.cached} already finished, {tally.failed} failed"
+        f"done: {tally.ok} ran, {tally.cached} already finished, "
+        f"{len(not_applicable)} not applicable, {len(failed)} failed"
         + (f", {tally.front_points} extra Pareto front points" if tally.front_points else "")
         + f"; records in {Path(args.results_dir) / 'runs'}"
     )
-    for run_id in tally.failed_ids:
+    for run_id in not_applicable:
+        say(f"[yellow]not applicable:[/] {run_id} (folding invalid for this network)")
+    for run_id in failed:
         say(f"[red]failed:[/] {run_id} (see its record; --retry-failed reruns it)")
-    return EXIT_FAILED if tally.failed else EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _split_failed(results_dir: Path, run_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Unsuccessful runs as (not applicable by design, failed)."""
+    from bench.run.outcome import record_outcome
+    from bench.run.store import Store
+
+    store, not_applicable, failed = Store(results_dir), [], []
+    for run_id in run_ids:
+        record = store.load_record(run_id)
+        kind = record_outcome(record) if record is not None else "failed"
+        (not_applicable if kind == "not_applicable" else failed).append(run_id)
+    return not_applicable, failed
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
@@ -285,27 +327,41 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     if args.dataset not in DATASETS:
         raise SpecError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
-    jobs = _positive_int(args.jobs, "--jobs")
+    if args.quick and args.full:
+        raise SpecError("give either --quick (QUICK=1) or --full (FULL=1), not both")
+    jobs = None if args.jobs == "auto" else _positive_int(args.jobs, "--jobs")
+    seeds = _seeds(args.seeds) if _blank_to_none(args.seeds) else None
+    if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
+        raise SpecError(f"--data-dir: {args.data_dir!r} is not a directory")
+    default_tfc = QUICK_TFC_EPOCHS if args.quick else FULL_TFC_EPOCHS
+    default_cnv = FULL_CNV_EPOCHS if args.full else CNV_EPOCHS
+    tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc), "--tfc-epochs")
+    cnv_epochs = _positive_int(args.cnv_epochs or str(default_cnv), "--cnv-epochs")
     writable_results_dir(args.results_dir)
     from bench.core.errors import UserError
     from bench.core.progress import say, sweep_progress
     from bench.studies.reproduce import (
         QUICK_SUBSET,
-        QUICK_TFC_EPOCHS,
+        free_cores,
         reproduction_points,
         run_reproduction,
+        split_applicable,
     )
 
-    subset = QUICK_SUBSET if args.quick else {}
-    default_tfc_epochs = QUICK_TFC_EPOCHS if args.quick else 40
-    tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc_epochs), "--tfc-epochs")
-    cnv_epochs = _positive_int(args.cnv_epochs, "--cnv-epochs")
-    total = len(reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs,
-                                    **subset))
+    subset: dict[str, Any] = dict(QUICK_SUBSET) if args.quick else {}
+    if seeds is not None:
+        subset["seeds"] = seeds
+    if jobs is None:
+        jobs = free_cores()
+    points = reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs, **subset)
+    total = len(split_applicable(points)[0])
+    say(f"reproduce on {args.dataset}: TFC {tfc_epochs} epochs, seeds "
+        f"{','.join(map(str, subset.get('seeds', SEEDS)))}; CNV {cnv_epochs} epochs; "
+        f"{jobs} worker(s)")
     start = time.perf_counter()
     try:
         with sweep_progress(total, enabled=not args.quiet) as on_event:
-            paths, tally = run_reproduction(
+            paths, tally, outcomes = run_reproduction(
                 Path(args.results_dir), args.dataset, args.data_dir, jobs, tfc_epochs,
                 cnv_epochs, on_event=on_event, log=say, **subset,
             )
@@ -313,10 +369,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"qnnbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     minutes = (time.perf_counter() - start) / 60
-    say(f"reproduction done in {minutes:.1f} min: {tally.ok} ran, {tally.cached} cached, "
-        f"{tally.failed} failed (the paper's invalid foldings fail by design)")
+    say(f"reproduction done in {minutes:.1f} min: {outcomes.ok} ok ({tally.cached} of the "
+        f"points run were cached), {outcomes.not_applicable} not applicable (foldings "
+        f"invalid at their input geometry, by design), {outcomes.failed} failed")
+    for run_id in outcomes.failed_ids:
+        say(f"[red]failed:[/] {run_id} (see its record)")
     say(f"tables: {paths['tables']}\nreport: {paths['html']}")
-    return EXIT_OK
+    return EXIT_FAILED if outcomes.failed else EXIT_OK
+
+
+def _seeds(value: str) -> tuple[int, ...]:
+    """`--seeds 0,1,2` (SEEDS=0,1,2): distinct seeds, each a valid RunSpec seed."""
+    from bench.core.spec import MAX_SEED
+
+    seeds = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) > MAX_SEED:
+            raise SpecError(f"--seeds must be integers in 0..{MAX_SEED} separated by commas, "
+                            f"got {value!r}")
+        if int(part) not in seeds:
+            seeds.append(int(part))
+    return tuple(seeds)
 
 
 def _collect_reporting_bad_files(results_dir: str) -> Any:

@@ -25,6 +25,9 @@ BAD_ARGS = [
     (["--clk-ns", "-1"], "0.5..100"),
     (["--data-dir", "/nonexistent/dir"], "not a directory"),
     (["--quant", "pot", "--bits", "6"], "pot weights need 1..5 bits"),
+    (["--input-size", "0"], "1..1024"),
+    (["--input-size", "x"], "an integer in 1..1024"),
+    (["--model", "cnv", "--input-size", "32"], "input_size applies to the MLPs"),
 ]
 
 
@@ -76,6 +79,20 @@ def test_run_id_depends_on_everything_but_data_dir():
     assert make_spec(pe=8).run_id() != base.run_id()
     assert make_spec(seed=1).run_id() != base.run_id()
     assert make_spec(simd=4).run_id() == base.run_id()  # SIMD defaults to PE (4)
+    padded = make_spec(input_size=32)
+    assert padded.run_id() != base.run_id() and "-in32-" in padded.run_id()
+    assert padded.training_fields()["input_size"] == 32
+
+
+def test_native_geometry_keeps_the_ids_of_earlier_versions():
+    """Runs and cached models from before input_size existed keep their ids."""
+    from bench.core.spec import stable_hash
+
+    spec = make_spec()
+    assert "input_size" not in spec.identity_fields()
+    assert "input_size" not in spec.training_fields()
+    assert spec.run_id().endswith(stable_hash(spec.identity_fields())[:10])
+    assert spec.run_id().startswith("tfc-digits-w4a4-int-pe4simd4-Pynq-Z1-")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -130,3 +147,32 @@ def test_duplicate_points_count_once(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("bits: [2, 2, 3]\nseeds: [0, 0]\nepochs: 1\n")
     assert len(load_sweep(spec)) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--seeds", "0,x"], "--seeds must be integers"),
+    (["--seeds", "-1"], "--seeds must be integers"),
+    (["--quick", "--full"], "not both"),
+    (["--jobs", "0"], "--jobs must be a positive integer"),
+    (["--cnv-epochs", "0"], "--cnv-epochs must be a positive integer"),
+    (["--data-dir", "/nonexistent/dir", "--dataset", "mnist"], "not a directory"),
+])
+def test_reproduce_options_are_checked_before_any_work(args, message, tmp_path, capsys):
+    results = tmp_path / "r"
+    assert main(["reproduce", *args, "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not results.exists()
+
+
+def test_reproduce_make_variables_reach_the_command():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    dry = subprocess.run(["make", "-n", "reproduce", "SEEDS=0,1", "FULL=1", "JOBS=2"],
+                         cwd=root, capture_output=True, text=True, check=True).stdout
+    line = " ".join(dry.replace("\\\n", " ").split())
+    assert "--seeds '0,1'" in line and "--full" in line and "--jobs '2'" in line
+    auto = subprocess.run(["make", "-n", "reproduce"], cwd=root, capture_output=True,
+                          text=True, check=True).stdout
+    assert "--jobs 'auto'" in auto and "--full" not in auto

@@ -516,3 +516,44 @@ def test_published_checksums_are_well_formed() -> None:
         assert source.mirrors and all(m.endswith("/") for m in source.mirrors)
         for digest in source.files.values():
             assert len(digest) == 64 and set(digest) <= set("0123456789abcdef")
+
+
+# -- input geometry and MNIST-format files from digits ------------------------------------
+
+
+def test_zero_padding_centres_images_in_the_frame() -> None:
+    from bench.stages.dataset import STORED_SHAPES, zero_pad
+
+    digits = load_dataset("digits")
+    assert digits.input_shape == STORED_SHAPES["digits"]
+    padded = zero_pad(digits, 32)
+    assert padded.input_shape == (1, 32, 32)
+    assert np.array_equal(padded.x_train[:, :, 12:20, 12:20], digits.x_train)
+    assert padded.x_train.sum() == digits.x_train.sum()  # only zeros were added
+    assert np.array_equal(padded.y_test, digits.y_test)
+    assert fingerprint(padded) != fingerprint(digits)  # a new cache key for training
+    assert zero_pad(digits, None) is digits and zero_pad(digits, 8) is digits
+
+
+@pytest.mark.parametrize(("size", "hint"), [(6, "try input_size 8"), (31, "try input_size 8")])
+def test_zero_padding_refuses_frames_that_do_not_fit(size: int, hint: str) -> None:
+    from bench.stages.dataset import zero_pad
+
+    with pytest.raises(DatasetError, match=hint) as err:
+        zero_pad(load_dataset("digits"), size)
+    assert "\n" not in str(err.value)
+
+
+def test_digits_idx_files_load_as_mnist(tmp_path: Path) -> None:
+    from bench.stages.digits_idx import main
+
+    assert main([str(tmp_path), "--train", "50", "--test", "20"]) == 0
+    ds = load_dataset("mnist", data_dir=tmp_path)
+    assert ds.x_train.shape == (50, 1, 28, 28) and ds.x_test.shape == (20, 1, 28, 28)
+    assert set(np.unique(ds.y_train)) <= set(range(10)) and len(np.unique(ds.y_train)) == 10
+    # a 20x20 digit box shifted at most 2 pixels: the outer 2-pixel border stays empty
+    assert ds.x_train[:, :, :2].max() == 0 and ds.x_train[:, :, :, -2:].max() == 0
+    assert ds.x_train.max() > 200
+    again = tmp_path / "again"
+    main([str(again), "--train", "50", "--test", "20"])
+    assert fingerprint(load_dataset("mnist", data_dir=again)) == fingerprint(ds)

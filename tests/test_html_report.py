@@ -103,7 +103,7 @@ def test_html_is_self_contained(report: dict[str, Path]) -> None:
     assert not dom.links and dom.scripts_with_src == 0
     assert "http://" not in html and "https://" not in html
     assert dom.tables == ["accuracy", "hardware", "utilization", "pareto", "failures",
-                          "configuration", "versions"]
+                          "configuration", "versions"]  # no folding is invalid: no table
     assert "step_hw_codegen" in dom.cells  # the failed record, in the failures table
     # table cells are the record values
     assert "24,414" in dom.cells and "93.31" in dom.cells and "97.22" in dom.cells
@@ -122,6 +122,21 @@ def test_html_without_figures_says_why(tmp_path: Path) -> None:
     assert dom.images == []
     assert html.count("Figure skipped:") == len(FIGURES)
     assert "failures" in dom.tables and "step_hw_codegen" in dom.cells
+
+
+def test_not_applicable_foldings_are_not_counted_as_failures() -> None:
+    invalid = {**failed_record(), "run_id": "tfc-digits-w8a8-int-layers-tfc_paper_f-x",
+               "failed_stage": "fold", "error": "FoldingError: layer MVAU_hls_3: PE=8 does "
+               "not divide its output size 10; valid PE values: 1, 2, 5, 10"}
+    df = records_to_frame([make_record(2, 4), invalid])
+    html = render_html(df, build_tables(df), figures=[])
+    assert '<div class="card"><span>not applicable</span><b>1</b></div>' in html
+    assert '<div class="card"><span>failed</span><b>0</b></div>' in html  # not red
+    dom = parse(html)
+    assert "PE=8 does not divide" in " ".join(dom.cells)
+    failing = records_to_frame([make_record(2, 4), invalid, failed_record()])
+    html = render_html(failing, build_tables(failing), figures=[])
+    assert '<div class="card bad"><span>failed</span><b>1</b></div>' in html
 
 
 def test_mixed_tool_versions_are_flagged() -> None:

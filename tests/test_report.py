@@ -160,7 +160,7 @@ def test_markdown_and_latex_rendering() -> None:
     df = records_to_frame([*sweep_records(), make_record(2, 4, quant="pot")])
     tables = build_tables(df)
     assert [t.key for t in tables] == ["accuracy", "hardware", "utilization", "pareto",
-                                       "failures"]
+                                       "not_applicable", "failures"]
     hw = tables[1]
     md = table_to_markdown(hw).splitlines()
     body = [line for line in md if line.startswith("|")]

@@ -28,6 +28,11 @@ from bench.core.errors import SpecError
 # Kept in sync with models/ by a test; duplicated here so that validating a spec does not
 # import torch (a cached run must answer in well under a second of Python start-up).
 MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "lenet5")
+# Models whose input width follows the image: these can take images zero-padded to a
+# square frame (`input_size`), as the paper's code did to feed 28x28 MNIST to a TFC
+# whose foldings were written for 1,024 inputs. The convolutional models pad on their own.
+MLP_MODELS = ("tfc", "sfc", "lfc")
+MAX_INPUT_SIZE = 1024
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
@@ -71,6 +76,7 @@ FIELD_HINTS = {
     "clk_ns": f"a clock period in ns, {CLK_NS_RANGE[0]:g}..{CLK_NS_RANGE[1]:g}",
     "lr": f"a number in (0, {MAX_LR:g}]",
     "fps": f"an integer in 1..{MAX_TARGET_FPS}",
+    "input_size": f"an integer in 1..{MAX_INPUT_SIZE}",
 }
 
 
@@ -228,6 +234,9 @@ class RunSpec(BaseModel):
     act_bits: int = DEFAULTS["act_bits"]
     weight_quant: str = DEFAULTS["weight_quant"]
     input_bits: int = 8
+    # Input geometry: None feeds images as the data set has them; N zero-pads each image
+    # to an N x N frame before it reaches the network (and the accelerator), MLPs only.
+    input_size: int | None = None
     # Training recipe (the paper's: Adam, lr 0.01, batch 100, lr x0.1 late in training).
     epochs: int = DEFAULTS["epochs"]
     seed: int = DEFAULTS["seed"]
@@ -266,9 +275,14 @@ class RunSpec(BaseModel):
         return v
 
     _no_bools = field_validator(
-        "weight_bits", "act_bits", "input_bits", "epochs", "seed", "batch_size", "lr",
-        "clk_ns", mode="before",
+        "weight_bits", "act_bits", "input_bits", "input_size", "epochs", "seed",
+        "batch_size", "lr", "clk_ns", mode="before",
     )(lambda cls, v: _not_bool(v))
+
+    @field_validator("input_size")
+    @classmethod
+    def _input_size(cls, v: int | None) -> int | None:
+        return v if v is None else _within(v, 1, MAX_INPUT_SIZE)
 
     @field_validator("epochs")
     @classmethod
@@ -320,6 +334,15 @@ class RunSpec(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _input_size_for_mlps(self) -> RunSpec:
+        if self.input_size is not None and self.model not in MLP_MODELS:
+            raise ValueError(
+                f"input_size applies to the MLPs ({', '.join(MLP_MODELS)}); {self.model} "
+                "pads its input to a fixed frame itself"
+            )
+        return self
+
     @property
     def folding_strategy(self) -> str:
         return self.folding.strategy
@@ -328,16 +351,17 @@ class RunSpec(BaseModel):
 
     def training_fields(self) -> dict[str, Any]:
         """What determines the trained weights (not the folding or the target)."""
-        return self.model_dump(
+        fields = self.model_dump(
             include={
                 "model", "dataset", "weight_bits", "act_bits", "weight_quant", "input_bits",
-                "epochs", "seed", "batch_size", "lr",
+                "input_size", "epochs", "seed", "batch_size", "lr",
             }
         )
+        return _without_native_geometry(fields)
 
     def identity_fields(self) -> dict[str, Any]:
         # Asking for the FP32 baseline adds a number to the same run; it is not a new run.
-        fields = self.model_dump(exclude={"data_dir", "fp32_baseline"})
+        fields = _without_native_geometry(self.model_dump(exclude={"data_dir", "fp32_baseline"}))
         if isinstance(self.folding, UniformFolding):
             fields["folding"]["simd"] = self.folding.effective_simd
         if isinstance(self.folding, LayersFolding):
@@ -361,10 +385,19 @@ class RunSpec(BaseModel):
     def run_id(self) -> str:
         """Readable prefix plus a hash of everything that determines the result."""
         digest = stable_hash(self.identity_fields())[:10]
+        geometry = "" if self.input_size is None else f"-in{self.input_size}"
         return (
-            f"{self.model}-{self.dataset}-w{self.weight_bits}a{self.act_bits}-{self.weight_quant}"
-            f"-{self.folding.label()}-{self.board}-{digest}"
+            f"{self.model}-{self.dataset}{geometry}-w{self.weight_bits}a{self.act_bits}"
+            f"-{self.weight_quant}-{self.folding.label()}-{self.board}-{digest}"
         )
+
+
+def _without_native_geometry(fields: dict[str, Any]) -> dict[str, Any]:
+    """Images as the data set has them hash as before input_size existed, so runs and
+    cached models from earlier versions keep their ids."""
+    if fields.get("input_size") is None:
+        fields.pop("input_size", None)
+    return fields
 
 
 def stable_hash(obj: Any) -> str:

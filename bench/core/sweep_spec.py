@@ -41,6 +41,7 @@ class SweepSpec(BaseModel):
     epochs: int = DEFAULTS["epochs"]
     fp32_baseline: bool = False
     seeds: list[int] = Field(default_factory=lambda: [DEFAULTS["seed"]])
+    input_size: int | None = None  # MLPs: zero-pad images to input_size x input_size
     folding: list[dict[str, Any]] = Field(
         default_factory=lambda: [{"strategy": "uniform", "pe": DEFAULTS["pe"]}]
     )
@@ -63,7 +64,7 @@ class SweepSpec(BaseModel):
             raise ValueError("must hold numbers or names, got true/false")
         return v
 
-    @field_validator("epochs", "clk_ns", mode="before")
+    @field_validator("epochs", "clk_ns", "input_size", mode="before")
     @classmethod
     def _no_bool(cls, v: Any) -> Any:
         if isinstance(v, bool):
@@ -144,7 +145,7 @@ def expand(
                 model=model, dataset=dataset, weight_bits=wbits, act_bits=abits,
                 weight_quant=quant, seed=seed, epochs=sweep.epochs, folding=folding,
                 board=sweep.board, clk_ns=sweep.clk_ns, data_dir=sweep.data_dir,
-                fp32_baseline=sweep.fp32_baseline,
+                fp32_baseline=sweep.fp32_baseline, input_size=sweep.input_size,
             ))
         except SpecError as err:
             if str(err) not in seen_problems:

@@ -301,6 +301,24 @@ def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"]
 
 
+def outcomes(df: pd.DataFrame) -> pd.Series:
+    """Each row's outcome: ok, not_applicable (a folding invalid by design) or failed."""
+    from bench.run.outcome import outcome
+
+    if df.empty or "status" not in df.columns:
+        return pd.Series([], dtype=object, index=df.index)
+    return pd.Series([
+        outcome(r.get("status"), r.get("failed_stage"), r.get("error"))
+        for r in df.to_dict("records")
+    ], index=df.index, dtype=object)
+
+
+def outcome_counts(df: pd.DataFrame) -> dict[str, int]:
+    """How many rows are ok, not applicable and failed."""
+    counts = outcomes(df).value_counts()
+    return {k: int(counts.get(k, 0)) for k in ("ok", "not_applicable", "failed")}
+
+
 # -- files --------------------------------------------------------------------------------
 
 def write_tables(df: pd.DataFrame, out_dir: Path | str) -> dict[str, Path]:

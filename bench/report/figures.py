@@ -59,12 +59,20 @@ def _line_style(w: Any, a: Any) -> str:
     return "-" if w == a else "--"
 
 
+def _frame_labels(df: pd.DataFrame) -> list[str]:
+    """', 32×32 input' for runs on zero-padded images, '' for images as stored."""
+    if "input_size" not in df.columns:
+        return [""] * len(df)
+    return [f", {int(v)}×{int(v)} input" if pd.notna(v) else "" for v in df["input_size"]]
+
+
 def fig_accuracy_vs_bits(df: pd.DataFrame) -> Figure:
     """Accuracy against bit width, one line per model + quantizer; FP32 dashed if known."""
     ok = has_values(ok_rows(df), "accuracy", "weight_bits", "act_bits")
     if ok.empty:
         raise FigureSkipped("no successful run with an accuracy")
-    series_keys = ["model", "dataset", "weight_quant"]
+    ok = ok.assign(frame=_frame_labels(ok))  # padded and native inputs are other models
+    series_keys = ["model", "dataset", "weight_quant", "frame"]
     per_train = (
         ok.groupby([*series_keys, "weight_bits", "act_bits", "seed", "epochs"], dropna=False)
         .agg(accuracy=("accuracy", "mean"), fp32=("fp32_accuracy", "mean")).reset_index()
@@ -77,9 +85,9 @@ def fig_accuracy_vs_bits(df: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.add_subplot()
     for i, (key, group) in enumerate(per_train.groupby(series_keys, dropna=False, sort=True)):
-        model, dataset, quant = key
+        model, dataset, quant, frame = key
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
-        label = f"{model} ({quant})" + (f" on {dataset}" if several_datasets else "")
+        label = f"{model} ({quant}{frame})" + (f" on {dataset}" if several_datasets else "")
         stats = group.groupby(["weight_bits", "act_bits"])["accuracy"].agg(["mean", "std"])
         xs = [position[(int(w), int(a))] for w, a in stats.index]
         order = np.argsort(xs)

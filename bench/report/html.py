@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.report.collect import outcome_counts
 from bench.report.figures import FigureResult
 from bench.report.table import Table, bits_text, clock_text
 
@@ -69,7 +70,8 @@ window.addEventListener("load", function () {
 # Run settings listed in the configuration section: column → label.
 CONFIG_FIELDS = [
     ("model", "model"), ("dataset", "data set"), ("weight_quant", "weight quantizer"),
-    ("bits_label", "bit widths (W/A)"), ("input_bits", "input bits"), ("epochs", "epochs"),
+    ("bits_label", "bit widths (W/A)"), ("input_bits", "input bits"), ("input_size", "input frame"),
+    ("epochs", "epochs"),
     ("batch_size", "batch size"), ("lr", "learning rate"), ("seed", "seeds"),
     ("folding_strategy", "folding strategy"), ("folding_label", "foldings"),
     ("device", "board"), ("part", "part"), ("clk_ns", "clock"),
@@ -195,14 +197,16 @@ def render_html(
     """The whole report as one HTML string."""
     generated_at = generated_at or datetime.now(UTC).isoformat(timespec="seconds")
     n = len(df)
-    n_ok = int((df["status"] == "ok").sum()) if n and "status" in df.columns else 0
-    n_failed = n - n_ok
+    outcomes = outcome_counts(df)
+    n_ok, n_na, n_failed = outcomes["ok"], outcomes["not_applicable"], outcomes["failed"]
     span = ""
     if n and "created_at" in df.columns and df["created_at"].notna().any():
         created = df["created_at"].dropna().astype(str)
         span = f" · runs from {created.min()} to {created.max()}"
-    cards = [("records", str(n), False), ("successful", str(n_ok), False),
-             ("failed", str(n_failed), n_failed > 0)]
+    cards = [("records", str(n), False), ("successful", str(n_ok), False)]
+    if n_na:  # foldings that cannot exist at this geometry: by design, not a fault
+        cards.append(("not applicable", str(n_na), False))
+    cards.append(("failed", str(n_failed), n_failed > 0))
     if n_ok and "accuracy" in df.columns and df["accuracy"].notna().any():
         best = df.loc[df["accuracy"].idxmax()]
         cards.append((f"best accuracy ({bits_text(best.weight_bits, best.act_bits)})",

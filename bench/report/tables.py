@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.devices import BOARDS, Board, get_board
-from bench.report.collect import ok_rows
+from bench.report.collect import ok_rows, outcomes
 from bench.report.table import (
     COLUMN_LABELS,
     Table,
@@ -323,24 +323,36 @@ def pareto_table(df: pd.DataFrame) -> Table:
 
 def failures_table(df: pd.DataFrame) -> Table:
     """Runs that failed, with the stage and the first line of the error."""
-    title = "Failed runs"
+    return _unfinished_table(df, "failed", "failures", "Failed runs", "no failed runs")
+
+
+def not_applicable_table(df: pd.DataFrame) -> Table:
+    """Foldings that cannot exist on the network at its input geometry (not failures)."""
+    return _unfinished_table(
+        df, "not_applicable", "not_applicable",
+        "Not applicable: foldings invalid for the network's dimensions (by design)",
+        "every folding fits its network",
+    )
+
+
+def _unfinished_table(df: pd.DataFrame, kind: str, key: str, title: str, none: str) -> Table:
     if df.empty or "status" not in df.columns:
-        return empty_table("failures", title, "no records")
-    failed = df[df["status"].notna() & (df["status"] != "ok")]
-    if failed.empty:
-        return empty_table("failures", title, "no failed runs")
+        return empty_table(key, title, "no records")
+    rows_of = df[outcomes(df) == kind]
+    if rows_of.empty:
+        return empty_table(key, title, none)
     header = ["run", "W/A", "folding", "stage", "error"]
     rows = []
-    for _, r in failed.iterrows():
+    for _, r in rows_of.iterrows():
         error = str(r.get("error") or "")
         rows.append([str(r.run_id), bits_text(r.weight_bits, r.act_bits, r.weight_quant),
                      str(r.folding_label or ""), str(r.get("failed_stage") or ""),
                      error if len(error) <= 160 else error[:157] + "..."])
-    return Table(key="failures", title=title, header=header, rows=rows,
-                 data=failed.reset_index(drop=True), align=["l"] * 5)
+    return Table(key=key, title=title, header=header, rows=rows,
+                 data=rows_of.reset_index(drop=True), align=["l"] * 5)
 
 
 def build_tables(df: pd.DataFrame, board: str | None = None) -> list[Table]:
     """All report tables, in report order (empty ones included, with their note)."""
     return [accuracy_table(df), hardware_table(df), utilization_table(df, board),
-            pareto_table(df), failures_table(df)]
+            pareto_table(df), not_applicable_table(df), failures_table(df)]

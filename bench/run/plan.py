@@ -51,8 +51,10 @@ class Choice:
 
 def _load_data(ctx: RunContext, entry: Path | None) -> Any:
     from bench.stages.data import load_dataset
+    from bench.stages.dataset import zero_pad
 
-    return load_dataset(ctx.spec.dataset, data_dir=resolve_data_dir(ctx.spec.data_dir))
+    data = load_dataset(ctx.spec.dataset, data_dir=resolve_data_dir(ctx.spec.data_dir))
+    return zero_pad(data, ctx.spec.input_size)
 
 
 def _recipe(ctx: RunContext) -> dict[str, Any]:

@@ -168,6 +168,7 @@ def identity(spec: RunSpec) -> dict[str, Any]:
         "run_id": spec.run_id(), "model": spec.model, "dataset": spec.dataset,
         "weight_bits": spec.weight_bits, "act_bits": spec.act_bits,
         "input_bits": spec.input_bits, "weight_quant": spec.weight_quant, "seed": spec.seed,
+        "input_size": spec.input_size,
         "epochs": spec.epochs, "batch_size": spec.batch_size, "lr": spec.lr,
         "target": spec.target, "folding_strategy": spec.folding_strategy,
         "folding_id": spec.folding.label(), "folding_spec": spec.folding.model_dump(),

@@ -40,6 +40,7 @@ class Record(BaseModel):
     weight_bits: int
     act_bits: int
     input_bits: int | None = None
+    input_size: int | None = None  # images zero-padded to this square frame (None: as stored)
     weight_quant: str
     seed: int
     epochs: int

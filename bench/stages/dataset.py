@@ -10,6 +10,12 @@ import numpy as np
 from bench.core.errors import DatasetError
 
 NUM_CLASSES = 10
+# (C, H, W) of each data set's images as stored (the IDX and CIFAR loaders enforce these),
+# so a study can reason about input geometry before any data is loaded.
+STORED_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+}
 
 
 @dataclass(frozen=True)
@@ -78,3 +84,36 @@ def fingerprint(ds: Dataset) -> str:
         h.update(f"{label}:{arr.dtype.str}:{arr.shape};".encode())
         h.update(memoryview(arr).cast("B"))
     return h.hexdigest()[:16]
+
+
+def zero_pad(ds: Dataset, size: int | None) -> Dataset:
+    """The data set with every image centred in a size x size frame of zero pixels.
+
+    This is the input geometry of a run (`RunSpec.input_size`): the host pads, so the
+    network, the exported graph and the accelerator all see size x size images, as in the
+    paper's code, which fed 28x28 MNIST to TFC as 32x32 (1,024 inputs). `None`, or a
+    frame the images already fill, leaves the data set unchanged.
+    """
+    if size is None:
+        return ds
+    _, height, width = ds.input_shape
+    if (height, width) == (size, size):
+        return ds
+    if height > size or width > size or (size - height) % 2 or (size - width) % 2:
+        raise DatasetError(
+            f"{ds.name}: cannot zero-pad {height}x{width} images to {size}x{size} (the frame "
+            f"must be at least as large, with an even margin); try input_size "
+            f"{_next_frame(height, width)} or leave it unset"
+        )
+    top, left = (size - height) // 2, (size - width) // 2
+    pad = ((0, 0), (0, 0), (top, top), (left, left))
+    return Dataset(ds.name, np.pad(ds.x_train, pad), ds.y_train, np.pad(ds.x_test, pad),
+                   ds.y_test, ds.num_classes)
+
+
+def _next_frame(height: int, width: int) -> int:
+    """The smallest frame a height x width image can be centred in."""
+    size = max(height, width)
+    while (size - height) % 2 or (size - width) % 2:
+        size += 1
+    return size

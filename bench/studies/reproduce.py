@@ -6,73 +6,223 @@ precision and up to 62x throughput from folding (FINN's cycle model gives 64x fo
 configurations). This module runs the same study as one sweep, plus CNV at 2/4/8 bits,
 integer vs power-of-two weights, and FINN's estimates for published designs next to their
 on-board measurements, then writes tables, figures and the HTML report.
+
+Each paper folding runs on the input geometry it was written for: (a)-(d) and (f) on
+images zero-padded to 32x32 (1,024 inputs, as the paper's code fed MNIST to TFC), (e) on
+the data set's own images (784 inputs on MNIST). A folding that cannot exist at that
+geometry is *not applicable*: it is checked by arithmetic before anything is trained and
+counted apart from failures. TFC trains at several seeds so the accuracy table can say
+which differences are larger than seed noise; hardware tables use seed 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.core.spec import FOLDINGS_DIR, RunSpec, make_spec
-from bench.report.table import Table
-from bench.run.executor import Tally, run_sweep
+from bench.core.spec import LayersFolding, RunSpec, make_spec, stable_hash
+from bench.run.executor import Tally, group_points, run_sweep
+from bench.run.outcome import record_outcome
+from bench.run.record import Record
 from bench.run.store import Store
+from bench.studies.paper import (
+    CNV_BITS,
+    CONFIGS,
+    HARDWARE_SEED,
+    PAPER_FOLDINGS,
+    PAPER_INPUT_SIZE,
+    POT_BITS,
+    TFC_BITS,
+    TFC_CLASSES,
+    TFC_HIDDEN,
+    tfc_inputs,
+)
+from bench.studies.reproduce_tables import reproduction_tables, table_csv, tables_markdown
+from bench.studies.schedule import CNV_EPOCHS, FULL_TFC_EPOCHS, SEEDS
 
-CONFIGS = FOLDINGS_DIR
-PAPER_FOLDINGS = ("a", "b", "c", "d", "e", "f")
-TFC_BITS = (2, 3, 4, 5, 6, 7, 8)
-POT_BITS = (2, 3, 4)
-CNV_BITS = (2, 4, 8)
-PAPER_SPAN = 62  # measured on the board
-PAPER_CYCLE_SPAN = 64  # 4,096 vs 64 cycles per image in FINN's cycle model
-# CNV on the offline default: 10 epochs (a quarter of the recipe, to stay well inside the
-# 30-minute budget on 2 cores), uniform folding (FINN's published CNV
-# folding needs 3-channel input; on CIFAR-10 the reproduction uses it).
+# CNV trains at full width for CNV_EPOCHS by default (see `schedule`); FINN's published CNV
+# folding needs 3-channel input, so elsewhere it gets a uniform folding.
 CNV_UNIFORM = {"strategy": "uniform", "pe": 16, "simd": 16}
-# `reproduce --quick`: TFC only at fewer bit widths and epochs; every table is still written.
-QUICK_SUBSET = {"tfc_bits": (2, 4, 8), "pot_bits": (2, 4), "cnv_bits": ()}
-QUICK_TFC_EPOCHS = 5
+# `reproduce --quick`: TFC only at fewer bit widths and epochs, one seed; every table is
+# still written.
+QUICK_SUBSET = {"tfc_bits": (2, 4, 8), "pot_bits": (2, 4), "cnv_bits": (), "seeds": (0,)}
+
+
+def paper_folding(name: str) -> dict[str, str]:
+    return {"strategy": "layers", "file": str(CONFIGS / f"tfc_paper_{name}.json")}
 
 
 def reproduction_points(
-    dataset: str = "digits", data_dir: str | None = None, tfc_epochs: int = 40,
-    cnv_epochs: int = 10, tfc_bits: tuple[int, ...] = TFC_BITS,
+    dataset: str = "digits", data_dir: str | None = None, tfc_epochs: int = FULL_TFC_EPOCHS,
+    cnv_epochs: int = CNV_EPOCHS, tfc_bits: tuple[int, ...] = TFC_BITS,
     pot_bits: tuple[int, ...] = POT_BITS, cnv_bits: tuple[int, ...] = CNV_BITS,
+    seeds: tuple[int, ...] = SEEDS,
 ) -> list[RunSpec]:
+    """Every point of the study, not-applicable ones included (see `split_applicable`).
+
+    CNV comes first so that, with several workers, the longest groups start first.
+    Seeds other than the hardware seed train TFC once per bit width (folding (a) at the
+    1,024-input geometry): their accuracy is what they are for.
+    """
     common = {"dataset": dataset, "data_dir": data_dir, "board": "Pynq-Z1", "clk_ns": 10.0}
     points = []
-    for bits in tfc_bits:
-        for name in PAPER_FOLDINGS:
-            folding = {"strategy": "layers", "file": str(CONFIGS / f"tfc_paper_{name}.json")}
-            points.append(make_spec(model="tfc", weight_bits=bits, act_bits=bits,
-                                    epochs=tfc_epochs, folding=folding, fp32_baseline=True,
-                                    **common))
-    for bits in pot_bits:
-        folding = {"strategy": "layers", "file": str(CONFIGS / "tfc_paper_a.json")}
-        points.append(make_spec(model="tfc", weight_bits=bits, act_bits=bits,
-                                weight_quant="pot", epochs=tfc_epochs, folding=folding,
-                                **common))
-    cnv_folding = CNV_UNIFORM
+    cnv_folding: dict[str, Any] = CNV_UNIFORM
     if dataset == "cifar10":
         cnv_folding = {"strategy": "layers", "file": str(CONFIGS / "cnv_finn_w1a1.json")}
     for bits in cnv_bits:
         points.append(make_spec(model="cnv", weight_bits=bits, act_bits=bits,
                                 epochs=cnv_epochs, folding=cnv_folding, fp32_baseline=True,
                                 **common))
+    hardware_seed = seeds[0] if HARDWARE_SEED not in seeds else HARDWARE_SEED
+    for seed in (hardware_seed, *[s for s in seeds if s != hardware_seed]):
+        names = PAPER_FOLDINGS if seed == hardware_seed else ("a",)
+        for bits in tfc_bits:
+            for name in names:
+                points.append(make_spec(
+                    model="tfc", weight_bits=bits, act_bits=bits, epochs=tfc_epochs,
+                    folding=paper_folding(name), input_size=PAPER_INPUT_SIZE[name],
+                    seed=seed, fp32_baseline=True, **common,
+                ))
+        for bits in pot_bits:
+            points.append(make_spec(
+                model="tfc", weight_bits=bits, act_bits=bits, weight_quant="pot",
+                epochs=tfc_epochs, folding=paper_folding("a"), input_size=PAPER_INPUT_SIZE["a"],
+                seed=seed, **common,
+            ))
     return points
+
+
+def not_applicable_reason(spec: RunSpec) -> str | None:
+    """Why a TFC layers folding cannot exist at the spec's input geometry, or None.
+
+    The same check the fold stage makes on the built graph (`layers_folding`), on TFC's
+    known layer dimensions, so nothing is trained for a point that cannot be folded.
+    """
+    from bench.stages.folding import FoldingError, Layer, layers_folding
+
+    if spec.model != "tfc" or not isinstance(spec.folding, LayersFolding):
+        return None
+    dims = [(tfc_inputs(spec.dataset, spec.input_size), TFC_HIDDEN),
+            (TFC_HIDDEN, TFC_HIDDEN), (TFC_HIDDEN, TFC_HIDDEN), (TFC_HIDDEN, TFC_CLASSES)]
+    layers = [Layer(f"MVAU_hls_{i}", "MVAU_hls", pe_dim=out, simd_dim=inp)
+              for i, (inp, out) in enumerate(dims)]
+    try:
+        layers_folding(layers, spec.folding.config)
+    except FoldingError as err:
+        return f"FoldingError: {err}"
+    return None
+
+
+def split_applicable(points: list[RunSpec]) -> tuple[list[RunSpec], list[tuple[RunSpec, str]]]:
+    """Points to run, and not-applicable points nothing needs to be trained for.
+
+    A not-applicable point that shares its trained model with runnable points still runs
+    (the fold stage rejects it in milliseconds and its record says so); one whose whole
+    group is not applicable (folding (e) on a 1,024- or 64-input TFC) is recorded
+    without training a model nobody can fold.
+    """
+    run, skip = [], []
+    for group in group_points(points):
+        reasons = [not_applicable_reason(p) for p in group]
+        if all(reasons):
+            skip += [(p, r) for p, r in zip(group, reasons, strict=True) if r]
+        else:
+            run += group
+    return run, skip
+
+
+def baseline_phases(points: list[RunSpec]) -> list[list[RunSpec]]:
+    """The points in two phases: first one group per FP32 baseline, then the rest.
+
+    Groups that share a baseline would otherwise each train it when they run at the same
+    time in different workers; after the first phase every baseline is cached.
+    """
+    first, rest, owned = [], [], set()
+    for group in group_points(points):
+        key = stable_hash(group[0].baseline_fields()) if group[0].fp32_baseline else None
+        if key is not None and key not in owned:
+            owned.add(key)
+            first += group
+        else:
+            rest += group
+    return [phase for phase in (first, rest) if phase]
+
+
+def not_applicable_record(spec: RunSpec, reason: str) -> Record:
+    from bench.run.point import identity
+
+    return Record(**{
+        **identity(spec), "status": "failed", "error": reason[:500], "failed_stage": "fold",
+        "failed_step": "geometry check before training",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    })
+
+
+@dataclass
+class Outcomes:
+    """The study's points by outcome (not-applicable ones are not failures)."""
+
+    ok: int = 0
+    not_applicable: int = 0
+    failed: int = 0
+    failed_ids: tuple[str, ...] = ()
+
+
+@contextmanager
+def _threads_per_worker(jobs: int) -> Iterator[None]:
+    """Give each worker its share of the free cores, not one thread per core each.
+
+    PyTorch starts one thread per core; with other work on the machine (or several
+    workers) its threads wait on each other and training runs several times slower
+    than on one thread. Spawned workers read OMP_NUM_THREADS when torch starts; a serial
+    run sets this process's thread count. A value the user set wins.
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    threads = max(1, free_cores() // max(1, jobs))
+    if jobs > 1:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        try:
+            yield
+        finally:
+            del os.environ["OMP_NUM_THREADS"]
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def free_cores() -> int:
+    """Cores not busy with other work (1-minute load average), at least 1."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:
+        busy = 0
+    return max(1, min(cores, cores - busy))
 
 
 def run_reproduction(
     results_dir: Path, dataset: str = "digits", data_dir: str | None = None, jobs: int = 1,
-    tfc_epochs: int = 40, cnv_epochs: int = 10,
+    tfc_epochs: int = FULL_TFC_EPOCHS, cnv_epochs: int = CNV_EPOCHS,
     on_event: Callable[[dict[str, Any], Tally], None] = lambda event, tally: None,
     log: Callable[[str], None] = lambda msg: None,
-    **subset: tuple[int, ...],
-) -> tuple[dict[str, Path], Tally]:
+    **subset: Any,
+) -> tuple[dict[str, Path], Tally, Outcomes]:
     """Run (or resume) the reproduction sweep and write RESULTS/reproduce/*.
 
-    `subset` (tfc_bits=, pot_bits=, cnv_bits=) narrows the study, for tests.
+    `subset` (tfc_bits=, pot_bits=, cnv_bits=, seeds=) narrows the study, for tests.
     """
     from bench.report.collect import collect, write_tables
     from bench.report.write import write_report
@@ -80,11 +230,26 @@ def run_reproduction(
 
     out = Path(results_dir) / "reproduce"
     points = reproduction_points(dataset, data_dir, tfc_epochs, cnv_epochs, **subset)
-    log(f"reproduce: {len(points)} run points on {dataset} -> {out}")
-    # Failed points are retried: the paper's invalid foldings fail again in milliseconds
-    # (everything before folding is cached), anything else gets another chance.
-    tally = run_sweep(points, out, jobs=jobs, retry_failed=True, on_event=on_event, log=log)
-    records = [r.model_dump() for r in Store(out).iter_records() if r.dataset == dataset]
+    runnable, skipped = split_applicable(points)
+    log(f"reproduce: {len(points)} run points on {dataset} -> {out} ({len(skipped)} not "
+        "applicable at their input geometry, recorded without training)")
+    store = Store(out)
+    for spec, reason in skipped:
+        store.write_record(not_applicable_record(spec, reason))
+    # Failed points are retried: not-applicable foldings are rejected again in
+    # milliseconds (everything before folding is cached), anything else gets another chance.
+    tally = Tally(total=len(runnable))
+
+    def count(event: dict[str, Any], _: Tally) -> None:
+        tally.add(event)
+        on_event(event, tally)
+
+    with _threads_per_worker(jobs):
+        for phase in baseline_phases(runnable):
+            run_sweep(phase, out, jobs=jobs, retry_failed=True, on_event=count, log=log)
+    wanted = {p.run_id() for p in points}
+    records = [r.model_dump() for r in store.iter_records() if r.run_id in wanted]
+    outcomes = _outcomes(records)
     log("estimating published designs for the validation table")
     validation = validation_rows(Store(out))
     tables = reproduction_tables(records, validation)
@@ -98,194 +263,16 @@ def run_reproduction(
     paths["tables"].write_text(tables_markdown(tables))
     for table in tables:
         csv = out / f"{table.key}.csv"
-        csv.write_text(_table_csv(table))
+        csv.write_text(table_csv(table))
         paths[f"{table.key}_csv"] = csv
-    return paths, tally
+    return paths, tally, outcomes
 
 
-# -- tables ---------------------------------------------------------------------------------
-
-
-def _ok(records: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
-    return [
-        r for r in records
-        if r.get("status") == "ok" and all(r.get(k) == v for k, v in match.items())
-    ]
-
-
-def _paper_name(record: dict[str, Any]) -> str | None:
-    spec = record.get("folding_spec") or {}
-    stem = Path(str(spec.get("file", ""))).stem
-    label = record.get("folding_id") or ""
-    if not stem and label.startswith("layers-"):
-        stem = label.removeprefix("layers-")
-    return stem.removeprefix("tfc_paper_") if stem.startswith("tfc_paper_") else None
-
-
-def paper_folding_table(records: list[dict[str, Any]]) -> Table:
-    rows, starts = [], []
-    for bits in TFC_BITS:
-        starts.append(len(rows))
-        for name in PAPER_FOLDINGS:
-            matches = [
-                r for r in records
-                if r.get("model") == "tfc" and r.get("weight_quant") == "int"
-                and r.get("weight_bits") == bits and _paper_name(r) == name
-            ]
-            if not matches:
-                continue
-            r = matches[0]
-            head = [f"W{bits}A{bits}" if name == PAPER_FOLDINGS[0] else "", name]
-            if r["status"] != "ok":
-                reason = str(r.get("error", "")).split(": ", 1)[-1]
-                rows.append([*head, "invalid", "", "", "", "", "", reason[:90]])
-                continue
-            rows.append([
-                *head, f"{r['est_fps']:,.0f}", f"{r['est_latency_ns'] / 1000:,.2f}",
-                f"{r['est_max_cycles']:,}", f"{r['lut']:,.0f}", f"{r['bram18']:,.0f}",
-                f"{r['dsp']:,.0f}", "yes" if r["fits"] else "no (over budget)",
-            ])
-    return Table(
-        key="paper_foldings",
-        title="TFC with the paper's folding configurations (Pynq-Z1, 100 MHz, FINN estimates)",
-        header=["W/A", "folding", "FPS", "latency (µs)", "cycles", "LUT", "BRAM18", "DSP",
-                "fits / why not"],
-        rows=rows, align=list("llrrrrrrl"), group_starts=starts,
-        note="Foldings tfc_paper_*.json (shipped with qnn-bench). (e) needs 784 inputs and "
-        "(f) is invalid by construction (PE 8 on a 10-output layer); both are rejected "
-        "before FINN runs.",
+def _outcomes(records: list[dict[str, Any]]) -> Outcomes:
+    kinds = [(r["run_id"], record_outcome(r)) for r in records]
+    return Outcomes(
+        ok=sum(k == "ok" for _, k in kinds),
+        not_applicable=sum(k == "not_applicable" for _, k in kinds),
+        failed=sum(k == "failed" for _, k in kinds),
+        failed_ids=tuple(i for i, k in kinds if k == "failed"),
     )
-
-
-def span_table(records: list[dict[str, Any]]) -> Table:
-    rows = []
-    for bits in TFC_BITS:
-        ok = [r for r in _ok(records, model="tfc", weight_quant="int", weight_bits=bits)
-              if _paper_name(r)]
-        if len(ok) < 2:
-            continue
-        slow = min(ok, key=lambda r: r["est_fps"])
-        fast = max(ok, key=lambda r: r["est_fps"])
-        span = fast["est_fps"] / slow["est_fps"]
-        rows.append([
-            f"W{bits}A{bits}", f"{_paper_name(slow)}: {slow['est_fps']:,.0f}",
-            f"{_paper_name(fast)}: {fast['est_fps']:,.0f}", f"{span:,.0f}×",
-            f"{PAPER_SPAN}× measured, {PAPER_CYCLE_SPAN}× cycle model",
-        ])
-    return Table(
-        key="folding_span", title="Throughput span across the paper's foldings",
-        header=["W/A", "slowest (FPS)", "fastest (FPS)", "span", "paper"],
-        rows=rows, align=list("lrrrl"),
-    )
-
-
-def accuracy_tfc_table(records: list[dict[str, Any]]) -> Table:
-    rows = []
-    for quant in ("int", "pot"):
-        cells = []
-        for bits in TFC_BITS:
-            ok = _ok(records, model="tfc", weight_quant=quant, weight_bits=bits)
-            cells.append(f"{100 * ok[0]['accuracy']:.2f}" if ok else "–")
-        rows.append([f"TFC ({quant})", *cells])
-    cnv = []
-    for bits in TFC_BITS:
-        ok = _ok(records, model="cnv", weight_bits=bits)
-        cnv.append(f"{100 * ok[0]['accuracy']:.2f}" if ok else "–")
-    rows.append(["CNV (int)", *cnv])
-    for row, model in ((rows[0], "tfc"), (rows[-1], "cnv")):
-        baseline = [r["fp32_accuracy"] for r in _ok(records, model=model)
-                    if r.get("fp32_accuracy") is not None]
-        row.append(f"{100 * baseline[0]:.2f}" if baseline else "–")
-    rows[1].append("")
-    return Table(
-        key="accuracy", title="Top-1 test accuracy (%) by bit width (W = A)",
-        header=["model", *[f"{b} bits" for b in TFC_BITS], "FP32"], rows=rows,
-        align=["l", *"r" * (len(TFC_BITS) + 1)],
-        note="Paper (TFC, Fashion-MNIST, 40 epochs): A2W2 87.15, A4W4 87.76, A8W8 87.71 %.",
-    )
-
-
-def pot_table(records: list[dict[str, Any]]) -> Table:
-    rows = []
-    for bits in POT_BITS:
-        for quant in ("int", "pot"):
-            ok = [r for r in _ok(records, model="tfc", weight_quant=quant, weight_bits=bits)
-                  if _paper_name(r) == "a"]
-            if not ok:
-                continue
-            r = ok[0]
-            wtypes = sorted({t.get("weight", "?") for t in r["layer_datatypes"].values()})
-            distinct = max(r.get("weight_distinct_values", {}).values(), default=0)
-            rows.append([
-                f"W{bits}A{bits}", quant, f"{100 * r['accuracy']:.2f}", ", ".join(wtypes),
-                str(distinct), f"{r['lut']:,.0f}", f"{r['bram18']:,.0f}", f"{r['dsp']:,.0f}",
-            ])
-    return Table(
-        key="int_vs_pot",
-        title="Integer vs power-of-two weights (TFC, folding a)",
-        header=["W/A", "weights", "accuracy (%)", "FINN weight type", "distinct weights",
-                "LUT", "BRAM18", "DSP"],
-        rows=rows, align=list("llrlrrrr"),
-        note="FINN stores power-of-two weights as plain integers, so its estimates do not "
-        "credit shift-based multipliers; the distinct-value count shows the smaller set.",
-    )
-
-
-def cnv_table(records: list[dict[str, Any]]) -> Table:
-    rows = []
-    for bits in CNV_BITS:
-        for r in _ok(records, model="cnv", weight_bits=bits):
-            rows.append([
-                f"W{bits}A{bits}", r.get("folding_id") or "", f"{100 * r['accuracy']:.2f}",
-                f"{r['est_fps']:,.0f}", f"{r['lut']:,.0f}", f"{r['bram18']:,.0f}",
-                f"{r['dsp']:,.0f}", "yes" if r["fits"] else "no",
-            ])
-    return Table(
-        key="cnv", title="CNV by bit width (FINN estimates, Pynq-Z1, 100 MHz)",
-        header=["W/A", "folding", "accuracy (%)", "FPS", "LUT", "BRAM18", "DSP", "fits"],
-        rows=rows, align=list("llrrrrrl"),
-        note="" if rows else "no CNV runs in these results (`reproduce --quick` skips CNV)",
-    )
-
-
-def validation_table(rows_in: list[dict[str, Any]]) -> Table:
-    rows = [
-        [r["design"], f"{r['board']} @ {r['clock_mhz']:.0f} MHz",
-         f"{r['est_max_cycles']:,} ({r['published_est_cycles']:,})", f"{r['est_fps']:,.0f}",
-         r["measured"], f"{r['est_over_measured']:.2f}", r["est_bottleneck"]]
-        for r in rows_in
-    ]
-    return Table(
-        key="validation", title="FINN estimates vs published on-board measurements",
-        header=["design", "board", "est. cycles (published est.)", "est. FPS",
-                "measured FPS", "est. / measured", "bottleneck"],
-        rows=rows, align=list("llrrrrl"),
-        note="Published foldings from FINN's BNN-PYNQ examples; weights do not affect these "
-        "estimates. TFC on the board is limited by its I/O, not the accelerator.",
-    )
-
-
-def reproduction_tables(
-    records: list[dict[str, Any]], validation: list[dict[str, Any]]
-) -> list[Table]:
-    return [
-        accuracy_tfc_table(records), paper_folding_table(records), span_table(records),
-        pot_table(records), cnv_table(records), validation_table(validation),
-    ]
-
-
-def tables_markdown(tables: list[Table]) -> str:
-    from bench.report.text import table_to_markdown
-
-    return "# Reproduction tables\n\n" + "\n".join(table_to_markdown(t) for t in tables)
-
-
-def _table_csv(table: Table) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(table.header)
-    writer.writerows(table.rows)
-    return buffer.getvalue()
