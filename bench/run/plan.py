@@ -428,8 +428,8 @@ def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lut_share(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> float | None:
-    """FINN's LUT estimate of the measured layers over that of all layers (None if the
-    estimate is zero throughout, or rows recorded before estimates were on every row)."""
+    """FINN's LUT estimate of the measured layers over that of all layers (None if FINN
+    estimates no LUTs at all): how much of the estimated design the measurement covers."""
     total = sum(float(r.get("est_lut") or 0.0) for r in rows)
     return sum(float(r.get("est_lut") or 0.0) for r in measured) / total if total else None
 
