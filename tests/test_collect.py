@@ -251,3 +251,29 @@ def test_rows_are_sorted_by_bits_then_parallelism() -> None:
     df = records_to_frame(records)
     assert list(zip(df["weight_bits"], df["requested_pe"], strict=True)) == [
         (2, 1), (2, 16), (8, 1), (8, 16)]
+
+
+def rtl_layers(bits: int) -> list[dict]:
+    """Layer rows as `--target rtl` records them: two measured types, one HLS layer."""
+    return [
+        {"node": "MVAU_rtl_0", "op_type": "MVAU_rtl", "impl": "rtl", "reason": "",
+         "est_lut": 400.0, "est_dsp": 4.0, "est_bram18": 0.0, "est_cycles": 100,
+         "lut": 300, "lutram": 100, "ff": 500, "dsp": 2, "bram18": 0,
+         "sim_cycles_per_input": 100.0, "sim_ok": True},
+        {"node": "Thresholding_rtl_0", "op_type": "Thresholding_rtl", "impl": "rtl",
+         "reason": "", "est_lut": 50.0 * bits, "est_dsp": 0.0, "est_bram18": 0.0,
+         "est_cycles": 16, "lut": 25 * bits, "lutram": 0, "ff": 80, "dsp": 0, "bram18": 0,
+         "sim_cycles_per_input": 16.0, "sim_ok": True},
+        {"node": "Thresholding_rtl_1", "op_type": "Thresholding_rtl", "impl": "rtl",
+         "reason": "", "est_lut": 50.0 * bits, "est_dsp": 0.0, "est_bram18": 0.0,
+         "est_cycles": 16, "lut": 25 * bits, "lutram": 0, "ff": 80, "dsp": 0, "bram18": 0,
+         "sim_cycles_per_input": 32.0, "sim_ok": True},
+        {"node": "Pool_hls_0", "op_type": "Pool_hls", "impl": "hls",
+         "reason": "FINN has no RTL variant of Pool", "est_lut": 150.0, "est_cycles": 10},
+    ]
+
+
+def rtl_record(bits: int) -> dict:
+    return make_record(bits, 4, run_id=f"rtl-w{bits}", target="rtl",
+                       rtl_layers=rtl_layers(bits), rtl_lut=300 + 50 * bits, rtl_ff=660,
+                       rtl_bram18=0, rtl_dsp=2, rtl_coverage=0.75, rtl_sim_ok=True)

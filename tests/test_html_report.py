@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_collect import failed_record, make_record, sweep_records
+from test_collect import failed_record, make_record, rtl_record, sweep_records
 
 from bench.report.collect import records_to_frame
 from bench.report.figures import FIGURES
@@ -80,7 +80,7 @@ def parse(html: str) -> _Dom:
 
 
 def report_records() -> list[dict[str, Any]]:
-    return [*sweep_records(), make_record(2, 4, quant="pot", accuracy=0.91)]
+    return [*sweep_records(), make_record(2, 4, quant="pot", accuracy=0.91), rtl_record(4)]
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,8 @@ def test_html_is_self_contained(report: dict[str, Path]) -> None:
         assert img["alt"]
     assert not dom.links and dom.scripts_with_src == 0
     assert "http://" not in html and "https://" not in html
-    assert dom.tables == ["accuracy", "hardware", "utilization", "pareto", "failures",
+    assert dom.tables == ["accuracy", "hardware", "utilization", "pareto", "rtl",
+                          "rtl_unmeasured", "failures",
                           "configuration", "versions"]  # no folding is invalid: no table
     assert "step_hw_codegen" in dom.cells  # the failed record, in the failures table
     # table cells are the record values

@@ -9,14 +9,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_collect import failed_record, make_record, sweep_records, write_records
+from test_collect import (
+    failed_record,
+    make_record,
+    rtl_record,
+    sweep_records,
+    write_records,
+)
 
 from bench.report.collect import collect, records_to_frame
 from bench.report.figures import (
     FIGURES,
+    FigureSkipped,
     fig_accuracy_vs_bits,
     fig_fps_vs_folding,
     fig_resources_vs_folding,
+    fig_rtl_vs_estimate,
 )
 from bench.report.style import BIT_COLORS, bits_color
 from bench.report.tables import (
@@ -26,6 +34,7 @@ from bench.report.tables import (
     pareto_mask,
     pareto_optimal,
     pareto_table,
+    rtl_tables,
     utilization_table,
 )
 from bench.report.text import latex_escape, table_to_latex, table_to_markdown
@@ -160,7 +169,7 @@ def test_markdown_and_latex_rendering() -> None:
     df = records_to_frame([*sweep_records(), make_record(2, 4, quant="pot")])
     tables = build_tables(df)
     assert [t.key for t in tables] == ["accuracy", "hardware", "utilization", "pareto",
-                                       "not_applicable", "failures"]
+                                       "not_applicable", "rtl", "rtl_unmeasured", "failures"]
     hw = tables[1]
     md = table_to_markdown(hw).splitlines()
     body = [line for line in md if line.startswith("|")]
@@ -258,8 +267,8 @@ def test_degenerate_inputs_do_not_crash(tmp_path: Path, case: str) -> None:
     if case in ("empty", "only_failed"):
         assert made == set()
         assert md.count("_skipped:") == len(FIGURES)
-    if case in ("single", "mixed_precision"):
-        assert made == {f.key for f in FIGURES}
+    if case in ("single", "mixed_precision"):  # no --target rtl record: that one is skipped
+        assert made == {f.key for f in FIGURES} - {"rtl_vs_estimate"}
     if case == "mixed_precision":
         labels = [t.get_text() for t in fig_accuracy_vs_bits(df).axes[0].get_xticklabels()]
         assert labels == ["W2A4", "W4A2"]
@@ -270,7 +279,7 @@ def test_degenerate_inputs_do_not_crash(tmp_path: Path, case: str) -> None:
 
 
 def test_write_report_from_collected_frame_without_run_directory(tmp_path: Path) -> None:
-    write_records(tmp_path / "results" / "runs", sweep_records())
+    write_records(tmp_path / "results" / "runs", [*sweep_records(), rtl_record(4)])
     df = collect(tmp_path / "results")
     shutil.rmtree(tmp_path / "results")  # reports only need the DataFrame
     paths = write_report(df, tmp_path / "out", title="TFC sweep")
@@ -283,4 +292,50 @@ def test_write_report_from_collected_frame_without_run_directory(tmp_path: Path)
     assert md.count("](figures/") == 2 * len(FIGURES)  # image and PDF link each
     tex = paths["latex"].read_text()
     non_empty = [t for t in build_tables(df) if not t.empty]
-    assert tex.count(r"\begin{tabular}") == len(non_empty) == 5
+    assert tex.count(r"\begin{tabular}") == len(non_empty) == 7
+
+
+# -- estimated vs measured RTL layers ---------------------------------------------------------
+
+def test_rtl_table_sums_layer_types_and_gives_ratios() -> None:
+    df = records_to_frame([make_record(2, 4), rtl_record(2), rtl_record(8)])
+    table, unmeasured = rtl_tables(df)
+    assert "Yosys synth_xilinx, before place and route" in table.title
+    data = table.data.set_index(["weight_bits", "op_type"])
+    mvau = data.loc[(2, "MVAU_rtl")]
+    assert mvau["layers"] == 1
+    assert mvau["lut_total"] == 400 and mvau["ratio_lut"] == pytest.approx(1.0)  # logic+RAM
+    assert mvau["ratio_dsp"] == pytest.approx(0.5)
+    thr = data.loc[(8, "Thresholding_rtl")]
+    assert thr["layers"] == 2 and thr["est_lut"] == 800 and thr["lut_total"] == 400
+    assert thr["ratio_lut"] == pytest.approx(0.5)
+    assert thr["ratio_cycles"] == pytest.approx(48 / 32)
+    assert pd.isna(thr["ratio_dsp"]), "a zero estimate has no ratio"
+    assert table.column("layer type")[:2] == ["MVAU", "Thresholding"]
+    assert len(table.rows) == 4  # two records x two measured types; the HLS layer is not
+    assert unmeasured.rows == [["tfc", "W2A2", "Pool_hls", "HLS", "1", "150",
+                                "FINN has no RTL variant of Pool"],
+                               ["tfc", "W8A8", "Pool_hls", "HLS", "1", "150",
+                                "FINN has no RTL variant of Pool"]]
+
+
+def test_rtl_table_and_figure_are_skipped_without_rtl_records() -> None:
+    df = records_to_frame(sweep_records())
+    assert all(t.empty and "--target rtl" in t.note for t in rtl_tables(df))
+    with pytest.raises(FigureSkipped, match="--target rtl"):
+        fig_rtl_vs_estimate(df)
+
+
+def test_rtl_figure_plots_ratios_per_layer_type() -> None:
+    df = records_to_frame([rtl_record(2), rtl_record(8)])
+    fig = fig_rtl_vs_estimate(df)
+    lut, ff, dsp, cycles = fig.axes[:4]
+    assert "before place and route" in fig.get_suptitle()
+    assert [t.get_text() for t in lut.get_xticklabels()] == ["MVAU", "Thresholding"]
+    ratios = sorted(float(y) for c in lut.collections for _, y in c.get_offsets())
+    assert ratios == pytest.approx([0.5, 0.5, 1.0, 1.0])
+    assert sorted(float(y) for c in ff.collections for _, y in c.get_offsets()) == [
+        160, 160, 500, 500]
+    # thresholds have no DSP estimate: only the MVAU points are drawn
+    assert len([1 for c in dsp.collections for _ in c.get_offsets()]) == 2
+    assert cycles.get_yscale() == "log"

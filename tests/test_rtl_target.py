@@ -27,6 +27,7 @@ def test_rtl_fields_are_typed_columns():
     columns = scalar_columns()
     assert {columns[k] for k in ("rtl_lut", "rtl_ff", "rtl_bram18", "rtl_dsp")} == {"int"}
     assert columns["rtl_coverage"] == "float" and columns["rtl_sim_ok"] == "bool"
+    assert columns["rtl_lut_coverage"] == "float"
     assert {"rtl_layers", "rtl_tool_versions"} <= set(JSON_FIELDS)
 
 
@@ -52,6 +53,9 @@ def test_tfc_w4a4_measured_end_to_end(tmp_path):
     assert record.rtl_sim_ok is True
     assert record.rtl_lut > 0 and record.rtl_ff > 0
     assert 0 < record.rtl_coverage <= 1
+    estimated = sum(r["est_lut"] for r in record.rtl_layers)
+    assert record.rtl_lut_coverage == pytest.approx(
+        sum(r["est_lut"] for r in record.rtl_layers if "lut" in r) / estimated)
     measured = [r for r in record.rtl_layers if "lut" in r]
     assert measured and len(measured) == round(record.rtl_coverage * len(record.rtl_layers))
     assert {r["op_type"] for r in measured} <= {"MVAU_rtl", "Thresholding_rtl"}

@@ -95,6 +95,22 @@ folding:
     assert layers.config["MVAU_hls_0"] == {"PE": 16, "SIMD": 64}
 
 
+def test_target_applies_to_every_point_and_is_checked(tmp_path):
+    spec = write_spec(tmp_path, """
+models: [tfc]
+bits: [2, 4]
+target: rtl
+folding:
+  - {strategy: uniform, pe: 2, simd: 8}
+  - {strategy: uniform, pe: 4, simd: 8}
+""")
+    points = load_sweep(spec)
+    assert len(points) == 4 and {p.target for p in points} == {"rtl"}
+    assert load_sweep(write_spec(tmp_path, "models: [tfc]\n"))[0].target == "estimate"
+    with pytest.raises(SpecError, match="target"):
+        load_sweep(write_spec(tmp_path, "models: [tfc]\ntarget: gates\n"))
+
+
 # -- running (slow) ---------------------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ class SweepSpec(BaseModel):
     )
     board: str = DEFAULTS["board"]
     clk_ns: float = DEFAULTS["clk_ns"]
+    target: str = RunSpec.model_fields["target"].default  # estimate, rtl, synth, bitfile
     data_dir: str | None = None
 
     @field_validator("models", "datasets", "quant", "seeds", "folding", mode="before")
@@ -146,6 +147,7 @@ def expand(
                 weight_quant=quant, seed=seed, epochs=sweep.epochs, folding=folding,
                 board=sweep.board, clk_ns=sweep.clk_ns, data_dir=sweep.data_dir,
                 fp32_baseline=sweep.fp32_baseline, input_size=sweep.input_size,
+                target=sweep.target,
             ))
         except SpecError as err:
             if str(err) not in seen_problems:

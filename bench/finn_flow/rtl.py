@@ -21,10 +21,14 @@ from bench.finn_flow.builder import HW_GRAPH_STEPS
 from bench.finn_flow.env import prepare_finn, quiet
 from bench.finn_flow.graph import HwGraph, build_hw_graph, load_graph
 
-# RTL op types whose synthesis and simulation are verified here. FINN's other RTL layers
-# (ConvolutionInputGenerator, FMPadding, StreamingDataWidthConverter, StreamingFIFO) are
-# reported as RTL but not measured until their flow is checked the same way.
-RTL_OP_TYPES = ("Thresholding_rtl", "MVAU_rtl")
+# RTL op types whose synthesis and simulation are verified here (each has a test that
+# synthesizes it, simulates it bit-exact, and fails on a changed memory word or geometry).
+# FINN's other RTL layers are reported as RTL but not measured until they are checked the
+# same way. Data-width converters and FIFOs are not in this graph: FINN inserts them later
+# (InsertDWC, InsertFIFO in its stitching steps), and pooling has no RTL variant in FINN.
+RTL_OP_TYPES = (
+    "Thresholding_rtl", "MVAU_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
+)
 
 
 @dataclass
@@ -211,16 +215,25 @@ def generate_layer_hdl(
                     rtllib / "memstream/hdl/memstream_axi.sv",
                     rtllib / "memstream/hdl/memstream.sv"]
         weight_width = int(inst.get_instream_width(1))
-    res = inst.node_res_estimation(fpga_part)
+    cycles, res = layer_estimates(model, node_name, fpga_part)
     return LayerHdl(
         node=node_name, op_type=node.op_type, top=inst.get_nodeattr("gen_top_module"),
         hdl_dir=out_dir.resolve(), sources=_unique(sources),
         in_width=int(inst.get_instream_width_padded(0)),
         out_width=int(inst.get_outstream_width_padded(0)),
         out_bits=int(inst.get_outstream_width(0)), weight_streamer=streamer,
-        weight_width=weight_width, exp_cycles=int(inst.get_exp_cycles()),
-        estimates={k: float(v) for k, v in res.items()},
+        weight_width=weight_width, exp_cycles=cycles, estimates=res,
     )
+
+
+def layer_estimates(model: Any, node_name: str, fpga_part: str) -> tuple[int, dict[str, float]]:
+    """FINN's expected cycles and resource estimate (LUT, BRAM_18K, URAM, DSP) of a node,
+    RTL or HLS, so measured layers can be weighed against the whole graph's estimate."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    inst = getCustomOp(model.get_node_from_name(node_name))
+    res = inst.node_res_estimation(fpga_part)
+    return int(inst.get_exp_cycles()), {k: float(v) for k, v in res.items()}
 
 
 def _relocatable(hdl_dir: Path) -> None:

@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bench.report.collect import ok_rows
+from bench.report.rtl import SOURCE as RTL_SOURCE
+from bench.report.rtl import rtl_comparison
 from bench.report.style import MARKERS, QUANT_MARKERS, SERIES_COLORS, bits_color
 from bench.report.table import bits_text, clock_text, folding_order, has_values
 from bench.report.tables import board_capacity, pareto_optimal
@@ -342,6 +344,56 @@ def fig_pareto(df: pd.DataFrame) -> Figure:
     return fig
 
 
+# (panel title, column of rtl_comparison, y label); FINN estimates no flip-flops
+_RTL_PANELS = (("LUT", "ratio_lut", "measured / estimated"),
+               ("FF", "ff", "measured flip-flops (no FINN estimate)"),
+               ("DSP", "ratio_dsp", "measured / estimated"),
+               ("cycles per input", "ratio_cycles", "measured / estimated"))
+
+
+def fig_rtl_vs_estimate(df: pd.DataFrame) -> Figure:
+    """Measured/estimated ratio per layer type (LUT, DSP, cycles) and measured FF; one
+    point per record, colour = bit width, marker = model."""
+    comp = rtl_comparison(df)
+    if comp.empty:
+        raise FigureSkipped("no record with measured RTL layers (--target rtl)")
+    types = sorted(comp["op_type"].astype(str).unique())
+    index = {t: i for i, t in enumerate(types)}
+    models = sorted(comp["model"].astype(str).unique())
+    series = list(comp.groupby(["model", "weight_bits", "act_bits", "weight_quant"],
+                               dropna=False, sort=True))
+    fig = Figure(figsize=(10.0, 6.4), layout="constrained")
+    axes = fig.subplots(2, 2).ravel()
+    handles: dict[str, Any] = {}
+    for ax, (title, col, ylabel) in zip(axes, _RTL_PANELS, strict=True):
+        for k, ((model, w, a, quant), group) in enumerate(series):
+            values = group[[col, "op_type"]].dropna()
+            values = values[values[col] > 0]
+            xs = [index[str(t)] + _dodge(k, len(series)) for t in values["op_type"]]
+            marker = MARKERS[models.index(str(model)) % len(MARKERS)]
+            label = f"{model} {bits_text(w, a, quant)}"
+            ax.scatter(xs, values[col], color=bits_color(w), marker=marker, s=40,
+                       edgecolors="black", linewidths=0.4, zorder=3)
+            handles.setdefault(label, Line2D([], [], linestyle="none", marker=marker,
+                                             markersize=7, markerfacecolor=bits_color(w),
+                                             markeredgecolor="black", label=label))
+        if col.startswith("ratio"):
+            ax.axhline(1.0, color="#555555", linestyle="--", linewidth=1)
+        if ax.collections:
+            ax.set_yscale("log")
+        ax.set_xticks(range(len(types)))
+        ax.set_xticklabels([t.removesuffix("_rtl") for t in types], fontsize="small",
+                           rotation=15)
+        ax.set_xlim(-0.6, len(types) - 0.4)
+        ax.set_title(title)
+        ax.set_ylabel(ylabel, fontsize="small")
+        ax.grid(True, which="major", alpha=0.3)
+    fig.suptitle(f"FINN's estimate vs measured RTL layers ({RTL_SOURCE})")
+    fig.legend(handles=list(handles.values()), loc="outside right upper", fontsize="small",
+               title="model, bits")
+    return fig
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     key: str
@@ -373,6 +425,13 @@ FIGURES = [
                "coloured by accuracy. Ringed points are Pareto-optimal in accuracy (max), "
                "FPS (max) and LUTs (min) within their data set; the dashed line is the "
                "board's LUT capacity.", fig_pareto),
+    FigureSpec("rtl_vs_estimate", "Estimated vs measured RTL layers",
+               "For records run with --target rtl: per layer type, the measured resources "
+               f"and cycles over FINN's estimate, summed over that type's layers ({RTL_SOURCE}; "
+               "LUTs are logic plus memory LUTs; cycles are Verilator's measured cycles per "
+               "input). FINN estimates no flip-flops, so the FF panel shows measured counts. "
+               "The dashed line is agreement; a missing point means a zero estimate.",
+               fig_rtl_vs_estimate),
 ]
 
 

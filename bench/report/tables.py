@@ -1,4 +1,5 @@
-"""The standard tables of a report: accuracy, hardware, utilization, Pareto, failures.
+"""The standard tables of a report: accuracy, hardware, utilization, Pareto, measured RTL
+layers (`rtl`), failures.
 
 Each is a function of the collected DataFrame only; inputs without the data a table needs
 give an empty table with a note, never an exception.
@@ -14,6 +15,7 @@ import pandas as pd
 
 from bench.core.devices import BOARDS, Board, get_board
 from bench.report.collect import ok_rows, outcomes
+from bench.report.rtl import rtl_table, rtl_unmeasured_table
 from bench.report.table import (
     COLUMN_LABELS,
     Table,
@@ -352,7 +354,16 @@ def _unfinished_table(df: pd.DataFrame, kind: str, key: str, title: str, none: s
                  data=rows_of.reset_index(drop=True), align=["l"] * 5)
 
 
+def rtl_tables(df: pd.DataFrame) -> list[Table]:
+    """Estimated vs measured RTL layers, and the layers left to FINN's estimate.
+
+    Both are empty (with a note) unless some record was run with `--target rtl`; a
+    reproduction can append them to its own tables as they are.
+    """
+    return [rtl_table(df), rtl_unmeasured_table(df)]
+
+
 def build_tables(df: pd.DataFrame, board: str | None = None) -> list[Table]:
     """All report tables, in report order (empty ones included, with their note)."""
     return [accuracy_table(df), hardware_table(df), utilization_table(df, board),
-            pareto_table(df), not_applicable_table(df), failures_table(df)]
+            pareto_table(df), not_applicable_table(df), *rtl_tables(df), failures_table(df)]

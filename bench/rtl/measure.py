@@ -24,7 +24,7 @@ import numpy as np
 
 from bench.finn_flow import rtl as finn_hdl
 from bench.finn_flow.rtl import LayerHdl
-from bench.rtl import rtllib, verilator, yosys
+from bench.rtl import rtllib, synth_cache, verilator, yosys
 
 TOP = "tb_top"
 
@@ -32,9 +32,13 @@ TOP = "tb_top"
 def measure_graph(
     model: Any, inputs: np.ndarray, work_dir: Path, fpga_part: str, clk_ns: float,
     hls_reasons: dict[str, str] | None = None, synth: bool = True, simulate: bool = True,
-    cache_dir: Path | None = None,
+    cache_dir: Path | None = None, synth_cache_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict per HW node: measured numbers for RTL nodes, the reason for HLS ones."""
+    """One dict per HW node: measured numbers for RTL nodes, the reason for the others.
+
+    Every row carries FINN's estimate (`est_*`), so the share of the graph's estimate
+    that the measured layers cover can be computed from the rows alone.
+    """
     names = finn_hdl.rtl_nodes(model)
     streams = finn_hdl.layer_streams(model, inputs, names) if simulate else {}
     rows = []
@@ -44,33 +48,42 @@ def measure_graph(
                 model, node.name, work_dir / node.name, fpga_part, clk_ns)
             rows.append(measure_layer(
                 layer, streams.get(node.name), fpga_part, synth=synth,
-                samples=len(inputs), cache_dir=cache_dir))
-        elif node.op_type.endswith("_rtl"):
-            rows.append({"node": node.name, "op_type": node.op_type, "impl": "rtl",
-                         "reason": "no verified open-source flow for this op type yet"})
+                samples=len(inputs), cache_dir=cache_dir, synth_cache_dir=synth_cache_dir))
+            continue
+        if node.op_type.endswith("_rtl"):
+            row = {"node": node.name, "op_type": node.op_type, "impl": "rtl",
+                   "reason": "no verified open-source flow for this op type yet"}
         else:
             reason = (hls_reasons or {}).get(node.name) or "FINN chose HLS"
-            rows.append({"node": node.name, "op_type": node.op_type, "impl": "hls",
-                         "reason": reason})
+            row = {"node": node.name, "op_type": node.op_type, "impl": "hls", "reason": reason}
+        cycles, estimates = finn_hdl.layer_estimates(model, node.name, fpga_part)
+        rows.append({**row, **_estimate_fields(cycles, estimates)})
     return rows
 
 
 def measure_layer(
     layer: LayerHdl, streams: tuple[list[int], list[int]] | None, fpga_part: str,
     synth: bool = True, samples: int = 1, cache_dir: Path | None = None,
+    synth_cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Synthesize and/or simulate one layer whose HDL FINN has generated."""
+    """Synthesize and/or simulate one layer whose HDL FINN has generated.
+
+    `cache_dir` keeps compiled Verilator models, `synth_cache_dir` synthesis results,
+    both keyed by the HDL (see `synth_cache`); `synth_seconds` is what synthesizing took
+    when it ran, and `synth_cached` says whether this row reused it.
+    """
     sources = prepare_sources(layer)
     row: dict[str, Any] = {
         "node": layer.node, "op_type": layer.op_type, "impl": "rtl", "reason": "",
-        "est_cycles": layer.exp_cycles,
-        **{f"est_{_key(k)}": v for k, v in layer.estimates.items() if _key(k)},
+        **_estimate_fields(layer.exp_cycles, layer.estimates),
     }
     if synth:
-        res = yosys.synthesize(sources, TOP, layer.hdl_dir, yosys.family_for_part(fpga_part))
+        res = synth_cache.synthesize_cached(
+            sources, TOP, layer.hdl_dir, yosys.family_for_part(fpga_part),
+            memory_files(layer), synth_cache_dir)
         row.update(lut=res.lut, lutram=res.lutram, ff=res.ff, carry=res.carry,
                    bram18=res.bram18, dsp=res.dsp, logic_delay=res.logic_delay,
-                   synth_seconds=round(res.seconds, 2))
+                   synth_seconds=round(res.seconds, 2), synth_cached=res.cached)
     if streams is not None:
         row.update(check_simulation(layer, sources, streams, samples, cache_dir))
     return row
@@ -108,8 +121,18 @@ def check_simulation(
     }
 
 
-def _key(finn_key: str) -> str:
-    return {"LUT": "lut", "BRAM_18K": "bram18", "URAM": "uram", "DSP": "dsp"}.get(finn_key, "")
+def _estimate_fields(cycles: int, estimates: dict[str, float]) -> dict[str, Any]:
+    """FINN's estimate as row fields: est_cycles, est_lut, est_bram18, est_uram, est_dsp."""
+    keys = {"LUT": "lut", "BRAM_18K": "bram18", "URAM": "uram", "DSP": "dsp"}
+    return {"est_cycles": cycles,
+            **{f"est_{keys[k]}": v for k, v in estimates.items() if k in keys}}
+
+
+def memory_files(layer: LayerHdl) -> list[Path]:
+    """The memory-initialisation files FINN wrote beside the layer's HDL (weights,
+    thresholds): `$readmemh` reads them, so they change the synthesized memories."""
+    return sorted(p for p in layer.hdl_dir.iterdir()
+                  if p.is_file() and p.suffix in (".dat", ".mem"))
 
 
 # -- sources -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ deep inside a subprocess call.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import importlib.metadata
 import importlib.util
@@ -20,6 +21,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +128,16 @@ def run(
         raise RtlToolError(f"{Path(cmd[0]).name} failed with code {proc.returncode}{where}:\n"
                            f"{tail}")
     return proc.stdout
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path`: sweeps with --jobs share the tool caches, and
+    two processes must not build the same cache entry into one directory at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

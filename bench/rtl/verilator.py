@@ -21,7 +21,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.rtl.tools import TOOLS, RtlToolError, find_executable, run, tool_versions
+from bench.rtl.tools import (
+    TOOLS,
+    RtlToolError,
+    file_lock,
+    find_executable,
+    run,
+    tool_versions,
+)
 
 RESET_CYCLES = 16
 CACHE_ENV = "QNNBENCH_RTL_CACHE"
@@ -60,6 +67,14 @@ def build_model(
     cache_dir = cache_dir or default_cache_dir()
     key = _model_key(sources, top, params or {}, defines or {})
     model_dir = cache_dir / f"{top}-{key[:16]}"
+    with file_lock(cache_dir / f"{top}-{key[:16]}.lock"):
+        return _build_model(sources, top, model_dir, params, defines)
+
+
+def _build_model(
+    sources: list[Path], top: str, model_dir: Path, params: dict[str, int] | None,
+    defines: dict[str, str] | None,
+) -> tuple[Path, float]:
     exe = model_dir / "obj" / "Vtb_top"
     if exe.is_file():
         return exe, 0.0

@@ -40,6 +40,11 @@ FAMILIES = {"xc7": "xc7", "xczu": "xcup", "xcku": "xcu", "xcvu": "xcu"}
 PRIMITIVES = ("DSP48E1", "DSP48E2", "LUT6_2", "SRL16E")  # no DSP58: no Versal family
 PRIMITIVE_LIBRARIES = ("cells_sim.v", "cells_xtra.v")
 PRIMITIVES_FILE = "xilinx_primitives.v"
+# slang options. FINN's sliding-window wrapper template declares its port widths with
+# parameters that the module body declares later (Verilog-1995 style, accepted by Vivado
+# and Verilator); slang needs `--allow-use-before-declare` for that. Timing controls in
+# simulation-only code are ignored.
+SLANG_ARGS = ("--ignore-timing", "--allow-use-before-declare")
 
 _LUTS = {f"LUT{i}" for i in range(1, 7)}
 _LUTRAM_LUTS = {
@@ -69,6 +74,7 @@ class SynthResult:
     cells: dict[str, int] = field(default_factory=dict)
     log: Path | None = None
     seconds: float = 0.0
+    cached: bool = False  # taken from the synthesis cache (`synth_cache`)
 
 
 def family_for_part(fpga_part: str) -> str:
@@ -87,7 +93,7 @@ def synthesize(
     family: str = "xc7",
     params: dict[str, int] | None = None,
     defines: dict[str, str] | None = None,
-    slang_args: tuple[str, ...] = ("--ignore-timing",),
+    slang_args: tuple[str, ...] = SLANG_ARGS,
     dsp: bool = True,
 ) -> SynthResult:
     """Synthesize `top` from `sources` for a Xilinx family; return primitive counts.

@@ -411,7 +411,7 @@ def _rtl_measure(ctx: RunContext, entry: Path) -> dict[str, Any]:
     rows = measure.measure_graph(
         graph, ctx["data"].x_test[:RTL_SAMPLES], entry / "layers", board.part,
         ctx.spec.clk_ns, ctx["rtl_graph"].hls_reasons,
-        cache_dir=ctx.store.cache_dir / "verilator",
+        cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys",
     )
     return {"layers": rows, "tool_versions": dict(tool_versions())}
 
@@ -423,9 +423,17 @@ def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
         "rtl_layers": rows,
         **{f"rtl_{k}": sum(int(r[k]) for r in measured) for k in ("lut", "ff", "bram18", "dsp")},
         "rtl_coverage": len(measured) / len(rows) if rows else 0.0,
+        "rtl_lut_coverage": _lut_share(measured, rows),
         "rtl_sim_ok": bool(measured) and all(r.get("sim_ok") is True for r in measured),
         "rtl_tool_versions": dict(meta["tool_versions"]),
     }
+
+
+def _lut_share(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> float | None:
+    """FINN's LUT estimate of the measured layers over that of all layers (None if FINN
+    estimates no LUTs at all): how much of the estimated design the measurement covers."""
+    total = sum(float(r.get("est_lut") or 0.0) for r in rows)
+    return sum(float(r.get("est_lut") or 0.0) for r in measured) / total if total else None
 
 
 def _rtl_determines(ctx: RunContext) -> dict[str, Any]:

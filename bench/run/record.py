@@ -95,6 +95,7 @@ class Record(BaseModel):
     rtl_bram18: int | None = None
     rtl_dsp: int | None = None
     rtl_coverage: float | None = None  # measured layers / all HW layers
+    rtl_lut_coverage: float | None = None  # FINN's LUT estimate: measured layers / all
     rtl_sim_ok: bool | None = None  # every measured layer bit-exact against FINN
     rtl_tool_versions: dict[str, str] | None = None
     # with Vivado only
