@@ -22,6 +22,12 @@ CLK_NS ?=
 QUANT ?=
 TARGET ?=
 FP32 ?=
+QONNX ?=
+INPUT_SCALE ?=
+INPUT_OFFSET ?=
+HW_ACC_SAMPLES ?=
+DEVICE ?=
+AUGMENT ?=
 RESULTS ?= results
 SPEC ?= finn_builds/example_sweep.yaml
 JOBS ?= 1
@@ -37,6 +43,10 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
 	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
+	$(call opt,--qonnx,$(QONNX)) $(call opt,--input-scale,$(INPUT_SCALE)) \
+	$(call opt,--input-offset,$(INPUT_OFFSET)) \
+	$(call opt,--hw-accuracy-samples,$(HW_ACC_SAMPLES)) $(call opt,--device,$(DEVICE)) \
+	$(call opt,--augment,$(AUGMENT)) \
 	--results-dir '$(RESULTS)'
 
 .PHONY: install bench sweep reproduce report perf test test-fast docker-test lint clean
