@@ -73,6 +73,18 @@ def _input_shape(graph: Any) -> tuple[int, ...]:
     return tuple(int(d.dim_value) if d.dim_value > 0 else 1 for d in dims)
 
 
+# Ops by which a graph maps its input before quantizing it (e.g. 2x - 1): a quantizer
+# reached from the input only through these is the input quantizer.
+_INPUT_MAPPING_OPS = ("Mul", "Add", "Sub", "Div", "Flatten", "Reshape", "Transpose")
+
+
+def _traced_source(name: str, producers: dict[str, Any]) -> str:
+    """Follow a tensor back through input-mapping ops to where it comes from."""
+    while name in producers and producers[name].op_type in _INPUT_MAPPING_OPS:
+        name = producers[name].input[0]
+    return name
+
+
 def _bit_widths(graph: Any) -> tuple[int | None, int | None, str | None]:
     """Widest weight and activation quantizers, and the weight quantizer kind.
 
@@ -93,6 +105,7 @@ def _bit_widths(graph: Any) -> tuple[int | None, int | None, str | None]:
             return numpy_helper.to_array(node.attribute[0].t)
         return None
 
+    producers = {o: n for n in graph.node for o in n.output}
     weights: list[int] = []
     acts: list[int] = []
     kinds: set[str] = set()
@@ -110,7 +123,7 @@ def _bit_widths(graph: Any) -> tuple[int | None, int | None, str | None]:
         if source in inits or source in const_outputs:
             weights.append(bits)
             kinds.add("binary" if bits == 1 else "int")
-        elif source not in graph_inputs:
+        elif _traced_source(source, producers) not in graph_inputs:
             acts.append(bits)
     quant = None
     if kinds:

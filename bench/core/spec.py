@@ -494,7 +494,8 @@ class RunSpec(BaseModel):
         digest = stable_hash(self.identity_fields())[:10]
         model = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.model).strip("-")
         return (
-            f"{model}-{self.dataset}-w{self.weight_bits}a{self.act_bits}-{self.weight_quant}"
+            f"{model}-{self.dataset}-w{self.weight_bits or 'x'}a{self.act_bits or 'x'}"
+            f"-{self.weight_quant or 'float'}"
             f"-{self.folding.label()}-{self.board}-{digest}"
         )
 
