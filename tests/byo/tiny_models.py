@@ -19,7 +19,6 @@ def tiny_mlp(input_shape: tuple[int, int, int], num_classes: int,
     features = int(np.prod(input_shape))
     return nn.Sequential(
         nn.Flatten(),
-        QuantIdentity(bit_width=8, return_quant_tensor=False),
         QuantLinear(features, 16, bias=False, weight_bit_width=weight_bits),
         nn.BatchNorm1d(16),
         QuantReLU(bit_width=act_bits, return_quant_tensor=False),
