@@ -129,12 +129,13 @@ def _is_hw(node: Any) -> bool:
     return "fpgadataflow" in node.domain or node.op_type == "StreamingDataflowPartition"
 
 
-def first_unmapped_node(model: Any) -> str | None:
+def first_unmapped_node(model: Any, float_layers: bool = True) -> str | None:
     """The first node FINN did not turn into an integer hardware layer, in one phrase.
 
     A non-HW node with HW layers both before and after it cuts the dataflow graph; failing
     that, the first non-HW node that is not a host-side op; failing that, the first HW
-    layer with a float output inside the graph.
+    layer with a float output inside the graph (unless `float_layers` is False: the
+    parent graph, whose partition node carries the float output scale).
     """
     if model is None:
         return None
@@ -148,11 +149,13 @@ def first_unmapped_node(model: Any) -> str | None:
         node = candidates[0]
         return (f"first node FINN could not map to hardware: {node.name or '(unnamed)'} "
                 f"({node.op_type})")
+    if not float_layers:
+        return None
     # FINN maps some float ops to float HW layers, which integer layers after them cannot
     # take: the first such layer inside the graph is where the integer dataflow breaks.
     outputs = {o.name for o in model.graph.output}
     for node in nodes:
-        if _is_hw(node) and not set(node.output) & outputs and any(
+        if "fpgadataflow" in node.domain and not set(node.output) & outputs and any(
             not model.get_tensor_datatype(o).is_integer() for o in node.output
         ):
             return (f"first node FINN could not map to an integer hardware layer: "
@@ -175,7 +178,7 @@ def _require_one_partition(parent_path: Path) -> None:
     graph or keeps the layer outside): estimates of such a graph would miss them."""
     parent = load_graph(parent_path)
     partitions = parent.get_nodes_by_op_type("StreamingDataflowPartition")
-    found = first_unmapped_node(parent)
+    found = first_unmapped_node(parent, float_layers=False)
     if len(partitions) != 1 or found is not None:
         detail = found or f"{len(partitions)} dataflow partitions instead of one"
         raise FinnStepError("step_create_dataflow_partition",
