@@ -25,6 +25,12 @@ FP32 ?=
 INPUT_SIZE ?=
 SEEDS ?=
 FULL ?=
+QONNX ?=
+INPUT_SCALE ?=
+INPUT_OFFSET ?=
+HW_ACC_SAMPLES ?=
+DEVICE ?=
+AUGMENT ?=
 RESULTS ?= results
 SPEC ?= finn_builds/example_sweep.yaml
 JOBS ?= 1
@@ -43,6 +49,10 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
 	$(call opt,--input-size,$(INPUT_SIZE)) \
 	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
+	$(call opt,--qonnx,$(QONNX)) $(call opt,--input-scale,$(INPUT_SCALE)) \
+	$(call opt,--input-offset,$(INPUT_OFFSET)) \
+	$(call opt,--hw-accuracy-samples,$(HW_ACC_SAMPLES)) $(call opt,--device,$(DEVICE)) \
+	$(call opt,--augment,$(AUGMENT)) \
 	--results-dir '$(RESULTS)'
 
 .PHONY: install bench sweep reproduce report perf test test-fast docker-test lint clean

@@ -49,8 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one point: train (QAT), export to QONNX, build the FINN hardware "
         "graph, verify it against Brevitas, fold and estimate. Cached stages are reused.",
     )
-    run.add_argument("--model", help=f"model name (default {DEFAULTS['model']})")
-    run.add_argument("--dataset", help=f"data set (default {DEFAULTS['dataset']})")
+    run.add_argument("--model", help=f"model name (default {DEFAULTS['model']}), or an "
+                     "external Brevitas module as package.module:factory")
+    run.add_argument("--qonnx", help="an external QONNX file to benchmark (no training; bit "
+                     "widths are read from the graph)")
+    run.add_argument("--dataset", help=f"data set (default {DEFAULTS['dataset']}); npz (with "
+                     "--data-dir); none: hardware only, for --qonnx")
+    run.add_argument("--input-scale", help="model input = data * scale + offset (default: "
+                     "1/255 for a float-input model, 1 for an integer-input one)")
+    run.add_argument("--input-offset", help="see --input-scale (default 0)")
+    run.add_argument("--hw-accuracy-samples", help="test samples for hw_accuracy (default: "
+                     "the whole test set; 0 skips it)")
+    run.add_argument("--device", help="training device: auto (default; CUDA when "
+                     "available), cpu or cuda")
+    run.add_argument("--augment", choices=("yes", "no"), help="training augmentation "
+                     "(random crop and flip; default yes for cifar10, no otherwise)")
     run.add_argument("--data-dir", help="directory holding the data set files")
     run.add_argument("--bits", help="weight and activation bits, 1..8")
     run.add_argument("--wbits", help=f"weight bits (default {DEFAULTS['weight_bits']})")
@@ -166,12 +179,43 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         "clk_ns": _blank_to_none(args.clk_ns),
         "target": _blank_to_none(args.target),
         "fp32_baseline": args.fp32_baseline or None,
+        "qonnx": _blank_to_none(args.qonnx),
+        "input_scale": _number(_blank_to_none(args.input_scale), "--input-scale"),
+        "input_offset": _number(_blank_to_none(args.input_offset), "--input-offset"),
+        "hw_accuracy_samples": _blank_to_none(args.hw_accuracy_samples),
+        "train_device": _blank_to_none(args.device),
+        "augment": {"yes": True, "no": False}.get(args.augment or ""),
     }
     if fields["data_dir"] and not Path(fields["data_dir"]).expanduser().is_dir():
         raise SpecError(f"data_dir: {fields['data_dir']!r} is not a directory")
     spec = make_spec(**fields)
+    require_training_setup(spec)
     _require_tools_for(spec.target)
     return spec
+
+
+def _number(value: str | None, what: str) -> float | None:
+    """A float from the command line, including fractions such as 1/255."""
+    if value is None:
+        return None
+    try:
+        if "/" in value:
+            num, _, den = value.partition("/")
+            return float(num) / float(den)
+        return float(value)
+    except (ValueError, ZeroDivisionError):
+        raise SpecError(f"{what} must be a number (e.g. 0.5 or 1/255), got {value!r}") from None
+
+
+def require_training_setup(spec: RunSpec) -> None:
+    """Before any work: an external module must import, a CUDA device must exist."""
+    if spec.is_external or (":" not in spec.model and spec.train_device != "cuda"):
+        return
+    from bench.stages.train import load_factory, resolve_device
+
+    if ":" in spec.model:
+        load_factory(spec.model)
+    resolve_device(spec.train_device)
 
 
 def _require_tools_for(target: str) -> None:

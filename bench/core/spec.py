@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,6 +36,16 @@ MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "lenet5")
 MLP_MODELS = ("tfc", "sfc", "lfc")
 MAX_INPUT_SIZE = 1024
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
+# Beyond the built-in data sets: a user's npz file, and none (hardware only, external models).
+EXTRA_DATASETS: tuple[str, ...] = ("npz", "none")
+# (C, H, W) of the built-in data sets, to refuse an external model that cannot take them
+# before any work (an npz file's shape is checked once it is loaded).
+DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+}
+TRAIN_DEVICES = ("auto", "cpu", "cuda")
+MAX_INPUT_SCALE = 1e6
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "rtl", "synth", "bitfile")
@@ -77,6 +89,17 @@ FIELD_HINTS = {
     "lr": f"a number in (0, {MAX_LR:g}]",
     "fps": f"an integer in 1..{MAX_TARGET_FPS}",
     "input_size": f"an integer in 1..{MAX_INPUT_SIZE}",
+    "hw_accuracy_samples": "an integer >= 0 (0 skips hw_accuracy)",
+    "input_scale": "a nonzero number",
+    "input_offset": "a number",
+}
+
+# Fields added for external models, the hardware graph's accuracy and GPU training. At
+# these values a spec means exactly what it meant before they existed, so they are left
+# out of the run's identity and cache keys: existing run ids and checkpoints stay valid.
+NEUTRAL_FIELDS: dict[str, Any] = {
+    "qonnx": None, "qonnx_sha256": None, "input_size": None, "input_scale": None,
+    "input_offset": None, "hw_accuracy_samples": None, "train_device": "auto", "augment": None,
 }
 
 
@@ -224,15 +247,22 @@ def load_folding_file(path: Path) -> dict[str, dict[str, Any]]:
 
 
 class RunSpec(BaseModel):
-    """One point of the design space: what to train and how to fold it."""
+    """One point of the design space: what to train and how to fold it.
+
+    An external QONNX model (`qonnx`, a path) is not trained: its `model` is the file's
+    label (`qonnx:<name>@<hash8>`), its bit widths are read from the graph (None for a
+    graph without quantizers, which then fails in its run) and `qonnx_sha256` ties the
+    run to the file's content. An external Brevitas module is a `model` of the form
+    `package.module:factory`, trained like the built-in ones.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = DEFAULTS["model"]
     dataset: str = DEFAULTS["dataset"]
-    weight_bits: int = DEFAULTS["weight_bits"]
-    act_bits: int = DEFAULTS["act_bits"]
-    weight_quant: str = DEFAULTS["weight_quant"]
+    weight_bits: int | None = DEFAULTS["weight_bits"]
+    act_bits: int | None = DEFAULTS["act_bits"]
+    weight_quant: str | None = DEFAULTS["weight_quant"]
     input_bits: int = 8
     # Input geometry: None feeds images as the data set has them; N zero-pads each image
     # to an N x N frame before it reaches the network (and the accelerator), MLPs only.
@@ -251,32 +281,97 @@ class RunSpec(BaseModel):
     target: str = "estimate"
     # Where the data lives does not change the result, so it is not part of the run id.
     data_dir: str | None = None
+    # External QONNX model: where the file is (not identity) and its content hash (identity).
+    qonnx: str | None = None
+    qonnx_sha256: str | None = None
+    # How data becomes the model's input: x * input_scale + input_offset. None: the
+    # graph's own input if it takes integers, else the data set's default (pixels / 255).
+    input_scale: float | None = None
+    input_offset: float | None = None
+    # Test samples the hardware graph's accuracy is measured on (None: all; 0: skipped).
+    hw_accuracy_samples: int | None = None
+    # Training: where (auto picks CUDA when available), and data augmentation (None: the
+    # data set's default, on for cifar10).
+    train_device: str = "auto"
+    augment: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _external_file(cls, data: Any) -> Any:
+        """Fill an external model's label, hash and bit widths from its file."""
+        if not isinstance(data, dict) or data.get("qonnx") is None:
+            return data
+        from bench.core import qonnx_file
+
+        try:
+            info = qonnx_file.describe(str(data["qonnx"]))
+        except ValueError as err:
+            raise ValueError(f"qonnx: {err}") from None
+        found = {"model": info.label, "qonnx_sha256": info.sha256,
+                 "weight_bits": info.weight_bits, "act_bits": info.act_bits,
+                 "weight_quant": info.weight_quant}
+        for key, value in found.items():
+            if key in data and data[key] != value:
+                what = ("the file changed since this spec was made" if key == "qonnx_sha256"
+                        else "it is read from the QONNX file")
+                raise ValueError(f"{key}: give no {key} with an external QONNX model ({what})")
+        return {**data, **found}
 
     @field_validator("model")
     @classmethod
     def _model(cls, v: str) -> str:
+        if v.startswith("qonnx:"):
+            return v
+        if ":" in v:
+            return _factory_path(v)
         return _one_of(v.lower(), MODEL_NAMES, "model")
 
     @field_validator("dataset")
     @classmethod
     def _dataset(cls, v: str) -> str:
-        return _one_of(v.lower(), DATASETS, "dataset")
+        return _one_of(v.lower(), DATASETS + EXTRA_DATASETS, "dataset")
+
+    @field_validator("train_device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        return _one_of(v.lower(), TRAIN_DEVICES, "train device")
+
+    @field_validator("hw_accuracy_samples")
+    @classmethod
+    def _hw_samples(cls, v: int | None) -> int | None:
+        return v if v is None else _within(v, 0, 10**9)
+
+    @field_validator("input_scale")
+    @classmethod
+    def _scale(cls, v: float | None) -> float | None:
+        if v is not None and not (0 < abs(v) <= MAX_INPUT_SCALE):  # also false for NaN
+            raise ValueError(f"must be a nonzero number of magnitude <= {MAX_INPUT_SCALE:g}, "
+                             f"got {v}")
+        return v
+
+    @field_validator("input_offset")
+    @classmethod
+    def _offset(cls, v: float | None) -> float | None:
+        if v is not None and not abs(v) <= MAX_INPUT_SCALE:
+            raise ValueError(f"must be a number of magnitude <= {MAX_INPUT_SCALE:g}, got {v}")
+        return v
 
     @field_validator("weight_quant")
     @classmethod
-    def _quant(cls, v: str) -> str:
-        return _one_of(v.lower(), WEIGHT_QUANTS, "weight quantizer")
+    def _quant(cls, v: str | None) -> str | None:
+        return v if v is None else _one_of(v.lower(), WEIGHT_QUANTS, "weight quantizer")
 
     @field_validator("weight_bits", "act_bits")
     @classmethod
-    def _bits(cls, v: int) -> int:
-        if not MIN_BITS <= v <= MAX_BITS:
+    def _bits(cls, v: int | None) -> int | None:
+        if v is not None and not MIN_BITS <= v <= MAX_BITS:
             raise ValueError(f"must be in {MIN_BITS}..{MAX_BITS}, got {v}")
         return v
 
     _no_bools = field_validator(
         "weight_bits", "act_bits", "input_bits", "input_size", "epochs", "seed",
-        "batch_size", "lr", "clk_ns", mode="before",
+        "batch_size", "lr", "clk_ns", "hw_accuracy_samples", "input_scale", "input_offset",
+        mode="before",
     )(lambda cls, v: _not_bool(v))
 
     @field_validator("input_size")
@@ -328,7 +423,8 @@ class RunSpec(BaseModel):
     def _pot_bits(self) -> RunSpec:
         # n-bit power-of-two weights become INT(2^(n-1)) integers in FINN: past 5 bits
         # that is wider than the integer weights it is meant to replace.
-        if self.weight_quant == "pot" and self.weight_bits > POT_MAX_BITS:
+        if (self.weight_quant == "pot" and self.weight_bits is not None
+                and self.weight_bits > POT_MAX_BITS):
             raise ValueError(
                 f"pot weights need 1..{POT_MAX_BITS} bits, got weight_bits={self.weight_bits}"
             )
@@ -343,6 +439,37 @@ class RunSpec(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _external_consistent(self) -> RunSpec:
+        if self.model.startswith("qonnx:") and self.qonnx is None:
+            raise ValueError("a qonnx: model needs the file (qonnx)")
+        if not self.is_external:
+            if self.weight_bits is None or self.act_bits is None or self.weight_quant is None:
+                raise ValueError("weight_bits, act_bits and weight_quant are required")
+            if self.dataset == "none":
+                raise ValueError("dataset 'none' is for external QONNX models (a model that "
+                                 "is trained needs data)")
+        elif self.fp32_baseline:
+            raise ValueError("fp32_baseline needs training; an external QONNX model has none")
+        if self.dataset == "none" and self.target == "rtl":
+            raise ValueError("target 'rtl' simulates test samples; dataset 'none' has none")
+        shape = DATASET_SHAPES.get(self.dataset)
+        if self.is_external and shape is not None:
+            from bench.core import qonnx_file
+
+            check_input_shape(qonnx_file.describe(self.qonnx).input_shape,  # type: ignore[arg-type]
+                              shape, self.dataset)
+        return self
+
+    @property
+    def is_external(self) -> bool:
+        """An external QONNX model: not trained, its file plays the role of the export."""
+        return self.qonnx is not None
+
+    @property
+    def has_data(self) -> bool:
+        return self.dataset != "none"
+
     @property
     def folding_strategy(self) -> str:
         return self.folding.strategy
@@ -351,17 +478,20 @@ class RunSpec(BaseModel):
 
     def training_fields(self) -> dict[str, Any]:
         """What determines the trained weights (not the folding or the target)."""
-        fields = self.model_dump(
+        return _without_neutral(self.model_dump(
             include={
                 "model", "dataset", "weight_bits", "act_bits", "weight_quant", "input_bits",
-                "input_size", "epochs", "seed", "batch_size", "lr",
+                "input_size", "epochs", "seed", "batch_size", "lr", "input_scale",
+                "input_offset", "augment", "qonnx_sha256",
             }
-        )
-        return _without_native_geometry(fields)
+        ))
 
     def identity_fields(self) -> dict[str, Any]:
         # Asking for the FP32 baseline adds a number to the same run; it is not a new run.
-        fields = _without_native_geometry(self.model_dump(exclude={"data_dir", "fp32_baseline"}))
+        # Where the external file lives is not identity either; its content hash is.
+        # Images as the data set has them (no input_size) hash as before the field existed.
+        fields = _without_neutral(self.model_dump(exclude={"data_dir", "fp32_baseline"}))
+        fields.pop("qonnx", None)
         if isinstance(self.folding, UniformFolding):
             fields["folding"]["simd"] = self.folding.effective_simd
         if isinstance(self.folding, LayersFolding):
@@ -373,6 +503,8 @@ class RunSpec(BaseModel):
         return {
             **self.training_fields(), "board": self.board, "clk_ns": self.clk_ns,
             "fp32_baseline": self.fp32_baseline, "target": self.target,
+            **_without_neutral({"hw_accuracy_samples": self.hw_accuracy_samples,
+                                "train_device": self.train_device}),
         }
 
     def baseline_fields(self) -> dict[str, Any]:
@@ -385,19 +517,40 @@ class RunSpec(BaseModel):
     def run_id(self) -> str:
         """Readable prefix plus a hash of everything that determines the result."""
         digest = stable_hash(self.identity_fields())[:10]
+        model = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.model).strip("-")
         geometry = "" if self.input_size is None else f"-in{self.input_size}"
         return (
-            f"{self.model}-{self.dataset}{geometry}-w{self.weight_bits}a{self.act_bits}"
-            f"-{self.weight_quant}-{self.folding.label()}-{self.board}-{digest}"
+            f"{model}-{self.dataset}{geometry}-w{self.weight_bits or 'x'}"
+            f"a{self.act_bits or 'x'}-{self.weight_quant or 'float'}"
+            f"-{self.folding.label()}-{self.board}-{digest}"
         )
 
 
-def _without_native_geometry(fields: dict[str, Any]) -> dict[str, Any]:
-    """Images as the data set has them hash as before input_size existed, so runs and
-    cached models from earlier versions keep their ids."""
-    if fields.get("input_size") is None:
-        fields.pop("input_size", None)
-    return fields
+def _without_neutral(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items()
+            if not (k in NEUTRAL_FIELDS and v == NEUTRAL_FIELDS[k])}
+
+
+def check_input_shape(graph_shape: tuple[int, ...], data_shape: tuple[int, int, int],
+                      dataset: str) -> None:
+    """An external model's input must take one sample of the data: (1, C, H, W) or flat."""
+    sample = tuple(graph_shape[1:])
+    if sample == tuple(data_shape) or sample == (int(np.prod(data_shape)),):
+        return
+    raise ValueError(
+        f"the model's input shape {tuple(graph_shape)} does not fit {dataset}'s samples "
+        f"(C, H, W) = {tuple(data_shape)}; expected (1, {', '.join(map(str, data_shape))}) "
+        f"or (1, {int(np.prod(data_shape))})"
+    )
+
+
+def _factory_path(value: str) -> str:
+    """`package.module:factory`: both parts must be dotted Python names."""
+    module, _, name = value.partition(":")
+    ident = r"[A-Za-z_][A-Za-z0-9_]*"
+    if not re.fullmatch(rf"{ident}(\.{ident})*", module) or not re.fullmatch(ident, name):
+        raise ValueError(f"external model {value!r} must read package.module:factory")
+    return value
 
 
 def stable_hash(obj: Any) -> str:

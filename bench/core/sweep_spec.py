@@ -49,6 +49,12 @@ class SweepSpec(BaseModel):
     clk_ns: float = DEFAULTS["clk_ns"]
     target: str = RunSpec.model_fields["target"].default  # estimate, rtl, synth, bitfile
     data_dir: str | None = None
+    # External models (a `models` entry ending in .onnx is a QONNX file) and their input.
+    input_scale: float | None = None
+    input_offset: float | None = None
+    hw_accuracy_samples: int | None = None
+    device: str | None = None
+    augment: bool | None = None
 
     @field_validator("models", "datasets", "quant", "seeds", "folding", mode="before")
     @classmethod
@@ -141,13 +147,21 @@ def expand(
         foldings or [{"strategy": "uniform"}],
     )
     for model, dataset, (wbits, abits), quant, seed, folding in combos:
+        # An external QONNX file brings its own bit widths and quantizer: those lists do
+        # not multiply it (it is one model).
+        external = str(model).endswith(".onnx")
+        model_fields = (
+            {"qonnx": str(_resolve(str(model), base_dir))} if external
+            else {"model": model, "weight_bits": wbits, "act_bits": abits, "weight_quant": quant}
+        )
         try:
             points.append(make_spec(
-                model=model, dataset=dataset, weight_bits=wbits, act_bits=abits,
-                weight_quant=quant, seed=seed, epochs=sweep.epochs, folding=folding,
-                board=sweep.board, clk_ns=sweep.clk_ns, data_dir=sweep.data_dir,
-                fp32_baseline=sweep.fp32_baseline, input_size=sweep.input_size,
-                target=sweep.target,
+                **model_fields, dataset=dataset, seed=seed, epochs=sweep.epochs,
+                folding=folding, board=sweep.board, clk_ns=sweep.clk_ns,
+                data_dir=sweep.data_dir, fp32_baseline=sweep.fp32_baseline or None,
+                input_scale=sweep.input_scale, input_offset=sweep.input_offset,
+                hw_accuracy_samples=sweep.hw_accuracy_samples, train_device=sweep.device,
+                augment=sweep.augment, input_size=sweep.input_size, target=sweep.target,
             ))
         except SpecError as err:
             if str(err) not in seen_problems:
@@ -175,7 +189,8 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 
 def _resolve(file: str, base_dir: Path) -> Path:
-    """Relative folding files: from the working directory, beside the spec, or packaged."""
+    """Relative folding and model files: from the working directory, beside the spec, or
+    (folding files) packaged."""
     path = Path(file).expanduser()
     if path.is_absolute() or path.exists() or not (base_dir / path).exists():
         return path

@@ -5,9 +5,11 @@
 * `transforms`: our own graph passes, as QONNX transformations;
 * `graph`: the hardware graph built once per model, folded and estimated in memory;
 * `execute`: FINN's Python simulation of that graph (the bit-exact reference);
+* `external`: external QONNX files (checks, input mapping, batched QONNX execution);
 * `synth`: the Vivado targets past the estimates.
 """
 
+from bench.finn_flow import external
 from bench.finn_flow.builder import FinnStepError
 from bench.finn_flow.env import prepare_finn, vivado_available
 from bench.finn_flow.graph import (
@@ -36,7 +38,7 @@ from bench.finn_flow.synth import (
 __all__ = [
     "SYNTH_TARGETS", "Estimate", "FinnStepError", "FoldableGraph", "HwGraph",
     "VivadoMissing", "build_hw_graph", "describe_plan", "estimate", "estimate_from_reports",
-    "foldable_layers", "layer_datatypes", "load_graph", "parse_synth_report", "prepare_finn",
-    "run_estimate_build", "run_synthesis", "steps_past_estimates", "synthesis_plan",
-    "vivado_available", "weight_initializers",
+    "external", "foldable_layers", "layer_datatypes", "load_graph", "parse_synth_report",
+    "prepare_finn", "run_estimate_build", "run_synthesis", "steps_past_estimates",
+    "synthesis_plan", "vivado_available", "weight_initializers",
 ]

@@ -19,6 +19,7 @@ import numpy as np
 from bench.finn_flow.builder import (
     ESTIMATE_STEPS,
     HW_GRAPH_STEPS,
+    FinnStepError,
     Step,
     make_config,
     run_builder,
@@ -83,6 +84,12 @@ class HwGraph:
 
         return execute_hw_graph(self, inputs, work_dir)
 
+    def execute_many(self, inputs: np.ndarray, work_dir: Path) -> np.ndarray:
+        """The same outputs as `execute`, faster, over processes for large sets."""
+        from bench.finn_flow.execute import execute_many
+
+        return execute_many(self, inputs, work_dir)
+
 
 def build_hw_graph(
     qonnx_path: Path, out_dir: Path, fpga_part: str, clk_ns: float,
@@ -96,11 +103,86 @@ def build_hw_graph(
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = make_config(steps, str(out_dir / "finn"), fpga_part, clk_ns, ["estimate_reports"],
                       standalone_thresholds=standalone_thresholds)
-    intermediate = run_builder(qonnx_path, cfg) / "intermediate_models"
+    try:
+        intermediate = run_builder(qonnx_path, cfg) / "intermediate_models"
+    except FinnStepError as err:
+        # FINN's own message rarely says which layer it could not handle: name it.
+        found = first_unmapped_node(_last_model(out_dir / "finn", steps))
+        if found is None:
+            raise
+        said = str(err).removeprefix(f"FINN step {err.step} failed: ")
+        raise FinnStepError(err.step, f"{found}; FINN said: {said}") from err
+    _require_one_partition(intermediate / "dataflow_parent.onnx")
     hw = HwGraph(out_dir)
     (intermediate / f"{step_name(steps[-1])}.onnx").replace(hw.graph_path)
     (intermediate / "dataflow_parent.onnx").replace(hw.parent_path)
     return hw
+
+
+# Ops FINN leaves to the host around the accelerator: input reshaping, the output scale,
+# the final top-k. Any other op outside the dataflow partition is a layer FINN did not map.
+HOST_OPS = ("Mul", "Add", "Div", "Sub", "Flatten", "Reshape", "Transpose", "TopK", "ArgMax",
+            "Identity", "Squeeze", "Unsqueeze")
+
+
+def _is_hw(node: Any) -> bool:
+    return "fpgadataflow" in node.domain or node.op_type == "StreamingDataflowPartition"
+
+
+def first_unmapped_node(model: Any, float_layers: bool = True) -> str | None:
+    """The first node FINN did not turn into an integer hardware layer, in one phrase.
+
+    A non-HW node with HW layers both before and after it cuts the dataflow graph; failing
+    that, the first non-HW node that is not a host-side op; failing that, the first HW
+    layer with a float output inside the graph (unless `float_layers` is False: the
+    parent graph, whose partition node carries the float output scale).
+    """
+    if model is None:
+        return None
+    nodes = list(model.graph.node)
+    hw_at = [i for i, n in enumerate(nodes) if _is_hw(n)]
+    candidates = []
+    if hw_at:
+        candidates = [n for n in nodes[hw_at[0]:hw_at[-1]] if not _is_hw(n)]
+    candidates = candidates or [n for n in nodes if not _is_hw(n) and n.op_type not in HOST_OPS]
+    if candidates:
+        node = candidates[0]
+        return (f"first node FINN could not map to hardware: {node.name or '(unnamed)'} "
+                f"({node.op_type})")
+    if not float_layers:
+        return None
+    # FINN maps some float ops to float HW layers, which integer layers after them cannot
+    # take: the first such layer inside the graph is where the integer dataflow breaks.
+    outputs = {o.name for o in model.graph.output}
+    for node in nodes:
+        if "fpgadataflow" in node.domain and not set(node.output) & outputs and any(
+            not model.get_tensor_datatype(o).is_integer() for o in node.output
+        ):
+            return (f"first node FINN could not map to an integer hardware layer: "
+                    f"{node.name or '(unnamed)'} ({node.op_type}, float output)")
+    return None
+
+
+def _last_model(finn_dir: Path, steps: Sequence[Step]) -> Any:
+    """The model after the last step FINN finished, or None if it saved none."""
+    saved = finn_dir / "intermediate_models"
+    for step in reversed([step_name(s) for s in steps]):
+        path = saved / f"{step}.onnx"
+        if path.is_file():
+            return load_graph(path)
+    return None
+
+
+def _require_one_partition(parent_path: Path) -> None:
+    """A build that succeeded may still leave layers to the host (FINN then splits the
+    graph or keeps the layer outside): estimates of such a graph would miss them."""
+    parent = load_graph(parent_path)
+    partitions = parent.get_nodes_by_op_type("StreamingDataflowPartition")
+    found = first_unmapped_node(parent, float_layers=False)
+    if len(partitions) != 1 or found is not None:
+        detail = found or f"{len(partitions)} dataflow partitions instead of one"
+        raise FinnStepError("step_create_dataflow_partition",
+                            f"the graph is not one dataflow graph: {detail}")
 
 
 def run_estimate_build(

@@ -194,10 +194,16 @@ def ok_record(ctx: RunContext, choice: Any) -> Record:
     })
 
 
+# Fields of stages that ran before a failure and say what was run (not results of it).
+FAILED_RECORD_FIELDS = ("model_source", "model_sha256", "input_datatype", "input_scale",
+                        "input_offset", "train_device", "augment")
+
+
 def failed_record(ctx: RunContext, failure: StageFailed) -> Record:
     err = failure.error
     return Record(**{
         **identity(ctx.spec),
+        **{k: ctx.fields[k] for k in FAILED_RECORD_FIELDS if k in ctx.fields},
         "status": "failed",
         "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
         "failed_stage": failure.stage,

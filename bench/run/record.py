@@ -37,19 +37,33 @@ class Record(BaseModel):
     run_id: str
     model: str
     dataset: str
-    weight_bits: int
-    act_bits: int
+    weight_bits: int | None  # None: an external graph without quantizers (a failed run)
+    act_bits: int | None
     input_bits: int | None = None
     input_size: int | None = None  # images zero-padded to this square frame (None: as stored)
-    weight_quant: str
+    weight_quant: str | None
     seed: int
     epochs: int
     batch_size: int | None = None
     lr: float | None = None
     target: str | None = None
-    # accuracy
+    # external models: where the model came from and how data becomes its input
+    model_source: str | None = None  # "zoo", "qonnx:<file name>", "brevitas:<pkg.mod:fn>"
+    model_sha256: str | None = None  # of the QONNX file, or of the module's source
+    input_datatype: str | None = None  # the graph's own input datatype (e.g. FLOAT32)
+    input_scale: float | None = None  # the model's input = data * input_scale + offset
+    input_offset: float | None = None
+    preprocess_inserted: bool | None = None  # FINN pre-processing added before the graph
+    preprocess_max_abs_err: float | None = None  # that step against the float model
+    # accuracy (PyTorch for trained models, QONNX execution for external ones)
     accuracy: float | None = None
     fp32_accuracy: float | None = None
+    # the hardware graph's accuracy in FINN's Python execution, and on how many samples
+    hw_accuracy: float | None = None
+    hw_accuracy_samples: int | None = None
+    # training
+    train_device: str | None = None  # cpu or cuda (`device` is the board)
+    augment: bool | None = None
     # folding
     folding: list[dict[str, Any]] | None = None
     folding_strategy: str | None = None
@@ -132,11 +146,15 @@ class Record(BaseModel):
             if not self.error or not self.failed_stage:
                 raise ValueError("a failed record needs error and failed_stage")
             return self
-        missing = [name for name in OK_REQUIRED if getattr(self, name) is None]
+        # Hardware only (dataset none): there is nothing to measure accuracy on.
+        required = [n for n in OK_REQUIRED if not (n == "accuracy" and self.dataset == "none")]
+        missing = [name for name in required if getattr(self, name) is None]
         if missing:
             raise ValueError("an ok record needs " + ", ".join(missing))
-        if not 0.0 <= self.accuracy <= 1.0:  # type: ignore[operator]
-            raise ValueError(f"accuracy must be in 0..1, got {self.accuracy}")
+        for name in ("accuracy", "hw_accuracy"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in 0..1, got {value}")
         if not self.est_fps > 0:  # type: ignore[operator]
             raise ValueError(f"est_fps must be positive, got {self.est_fps}")
         return self

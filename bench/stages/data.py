@@ -31,8 +31,10 @@ from bench.stages.data_files import (
     download_dataset,
     expected_files_text,
     find_files,
+    find_npz,
     how_to_get_text,
     load_files,
+    load_npz,
     search_dirs_text,
 )
 from bench.stages.dataset import NUM_CLASSES, Dataset, fingerprint
@@ -48,6 +50,7 @@ def load_dataset(
     data_dir: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
+    test_only: bool = False,
 ) -> Dataset:
     """Load data set ``name`` (one of :data:`DATASETS`).
 
@@ -58,7 +61,12 @@ def load_dataset(
     ``name`` live in ``cache_dir/<name>/``. Used only when ``data_dir`` is None.
     ``download``: whether missing cache files may be fetched from the internet.
     ``digits`` ignores all three: it ships with scikit-learn.
+    ``test_only``: only the test split is needed (an external model is evaluated, not
+    trained), so only the test files must exist; the training split comes back empty.
+    ``npz``: the arrays x_train, y_train, x_test, y_test of ``data_dir``'s .npz file.
     """
+    if name == "npz":
+        return _load_npz(data_dir, test_only)
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if name == "digits":
@@ -71,10 +79,10 @@ def load_dataset(
                 f"{name}: data directory {root} does not exist or is not a directory; "
                 f"pass DATA_DIR=<directory containing {expected_files_text(name)}>"
             )
-        files = find_files(name, root)
+        files = find_files(name, root, test_only)
         if files is None:
             raise DatasetError(
-                f"{name}: could not find {expected_files_text(name)} in "
+                f"{name}: could not find {expected_files_text(name, test_only)} in "
                 f"{search_dirs_text(name, root)}; {how_to_get_text(name)}, or omit DATA_DIR "
                 f"to download automatically"
             )
@@ -97,6 +105,17 @@ def load_dataset(
                 f"in {target}; delete that directory and try again"
             )
     return load_files(name, files)
+
+
+def _load_npz(data_dir: str | os.PathLike[str] | None, test_only: bool) -> Dataset:
+    if data_dir is None:
+        raise DatasetError("npz: pass DATA_DIR=<directory holding one .npz file with x_train, "
+                           "y_train, x_test, y_test>")
+    root = Path(os.fspath(data_dir)).expanduser()
+    path = find_npz(root) if root.is_dir() else None
+    if path is None:
+        raise DatasetError(f"npz: {root} holds no data.npz and not exactly one .npz file")
+    return load_npz(path, test_only)
 
 
 # ----------------------------------------------------------------------------- digits

@@ -46,20 +46,21 @@ def _candidate_dirs(name: str, root: Path) -> list[Path]:
     return [root, root / _TORCHVISION_DIR[name] / "raw"]
 
 
-def find_files(name: str, root: Path) -> list[Path] | None:
+def find_files(name: str, root: Path, test_only: bool = False) -> list[Path] | None:
     """Return the paths of all required files from the first directory that has all of them.
 
     Requiring one complete directory (instead of mixing files from several) avoids pairing the
-    images of one download with the labels of another.
+    images of one download with the labels of another. `test_only`: only the test split's
+    files are required (an external model is evaluated, not trained).
     """
     for directory in _candidate_dirs(name, root):
         if name == "cifar10":
-            paths = [directory / f for f in _CIFAR_FILES]
+            paths = [directory / f for f in (_CIFAR_FILES[-1:] if test_only else _CIFAR_FILES)]
             if all(p.is_file() for p in paths):
                 return paths
             continue
         found: list[Path] = []
-        for base in _IDX_FILES:
+        for base in _IDX_FILES[2:] if test_only else _IDX_FILES:
             # Prefer the un-gzipped file: torchvision keeps both and it is faster to read.
             match = next(
                 (p for p in (directory / base, directory / f"{base}.gz") if p.is_file()), None
@@ -72,10 +73,12 @@ def find_files(name: str, root: Path) -> list[Path] | None:
     return None
 
 
-def expected_files_text(name: str) -> str:
+def expected_files_text(name: str, test_only: bool = False) -> str:
     if name == "cifar10":
-        return f"{_CIFAR_DIR}/{{{','.join(_CIFAR_FILES)}}}"
-    return ", ".join(f"{f}.gz" for f in _IDX_FILES) + " (or un-gzipped)"
+        files = _CIFAR_FILES[-1:] if test_only else _CIFAR_FILES
+        return f"{_CIFAR_DIR}/{{{','.join(files)}}}"
+    files = _IDX_FILES[2:] if test_only else _IDX_FILES
+    return ", ".join(f"{f}.gz" for f in files) + " (or un-gzipped)"
 
 
 def search_dirs_text(name: str, root: Path) -> str:
@@ -87,6 +90,9 @@ def default_cache_root() -> Path:
 
 
 def load_files(name: str, files: list[Path]) -> Dataset:
+    if name == "cifar10" and len(files) == 1:  # test split only
+        x_test, y_test = _load_cifar_batch(files[0])
+        return test_only_dataset(name, np.ascontiguousarray(x_test), y_test, NUM_CLASSES)
     if name == "cifar10":
         return _load_cifar10(files)
     return _load_idx_dataset(name, files)
@@ -176,10 +182,73 @@ def _load_idx_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, n
 
 
 def _load_idx_dataset(name: str, files: list[Path]) -> Dataset:
-    train_images, train_labels, test_images, test_labels = files
-    x_train, y_train = _load_idx_split(train_images, train_labels)
-    x_test, y_test = _load_idx_split(test_images, test_labels)
+    x_test, y_test = _load_idx_split(*files[-2:])
+    if len(files) == 2:  # test split only
+        return test_only_dataset(name, x_test, y_test, NUM_CLASSES)
+    x_train, y_train = _load_idx_split(*files[:2])
     return Dataset(name, x_train, y_train, x_test, y_test, NUM_CLASSES)
+
+
+def test_only_dataset(name: str, x_test: np.ndarray, y_test: np.ndarray,
+                      num_classes: int) -> Dataset:
+    """A data set with an empty training split, for evaluating a model trained elsewhere."""
+    empty_x = np.zeros((0, *x_test.shape[1:]), dtype=np.uint8)
+    return Dataset(name, empty_x, np.zeros(0, np.int64), x_test, y_test, num_classes)
+
+
+# ----------------------------------------------------------------------------- npz
+
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def find_npz(root: Path) -> Path | None:
+    """`data.npz` in the directory, else its only .npz file."""
+    if (root / "data.npz").is_file():
+        return root / "data.npz"
+    found = sorted(root.glob("*.npz"))
+    return found[0] if len(found) == 1 else None
+
+
+def _npz_images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
+    """uint8 images as (N, C, H, W); (N, H, W) gets one channel, (N, H, W, 1|3) is moved."""
+    if x.dtype != np.uint8:
+        raise DatasetError(f"{path}: {key} must hold uint8 pixels 0..255, got {x.dtype}")
+    if x.ndim == 3:
+        return x[:, None, :, :].copy()
+    if x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    if x.ndim == 4:
+        return np.ascontiguousarray(x)
+    raise DatasetError(f"{path}: {key} must have shape (N, C, H, W) or (N, H, W), got {x.shape}")
+
+
+def load_npz(path: Path, test_only: bool = False) -> Dataset:
+    """A user's data set in one .npz file: x_train, y_train, x_test, y_test (only the test
+    arrays with `test_only`). Labels are 0..K-1; K is the number of classes."""
+    needed = NPZ_KEYS[2:] if test_only else NPZ_KEYS
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in needed if k not in data.files]
+            if missing:
+                raise DatasetError(f"{path}: missing array(s) {', '.join(missing)} (an npz data "
+                                   f"set holds {', '.join(needed)})")
+            arrays = {k: data[k] for k in needed}
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path}: not a readable npz file ({err})") from None
+    xs = {k: _npz_images(path, k, arrays[k]) for k in needed if k.startswith("x")}
+    ys = {}
+    for k in (k for k in needed if k.startswith("y")):
+        y = arrays[k]
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise DatasetError(f"{path}: {k} must be integer labels of shape (N,), "
+                               f"got {y.dtype} {y.shape}")
+        ys[k] = y.astype(np.int64)
+    classes = max(int(y.max()) + 1 if y.size else 0 for y in ys.values())
+    classes = max(classes, 2)
+    if test_only:
+        return test_only_dataset("npz", xs["x_test"], ys["y_test"], classes)
+    return Dataset("npz", xs["x_train"], ys["y_train"], xs["x_test"], ys["y_test"], classes)
 
 
 # ----------------------------------------------------------------------------- CIFAR-10
