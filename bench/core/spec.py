@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import (
@@ -26,6 +26,25 @@ from pydantic import (
 
 from bench.core.devices import BOARDS, get_board
 from bench.core.errors import SpecError
+from bench.core.folding_spec import (
+    DEFAULT_PE,
+    FOLDING_STRATEGIES,
+    FoldingSpec,
+    LayersFolding,
+    UniformFolding,
+)
+from bench.core.limits import (
+    CLK_NS_RANGE,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LR,
+    MAX_PARALLEL,
+    MAX_SEED,
+    MAX_TARGET_FPS,
+    not_bool,
+    short,
+    within,
+)
 
 # Kept in sync with models/ by a test; duplicated here so that validating a spec does not
 # import torch (a cached run must answer in well under a second of Python start-up).
@@ -51,15 +70,6 @@ MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "rtl", "synth", "bitfile")
 POT_MAX_BITS = 5
 
-# Bounds on numbers: what FINN, PyTorch and a clock can represent, so an absurd value is
-# a one-line error before any work instead of a record nobody can tabulate.
-MAX_PARALLEL = 2**16  # PE / SIMD (FINN's layer dimensions are far smaller)
-MAX_SEED = 2**32 - 1  # numpy's seed range
-CLK_NS_RANGE = (0.5, 100.0)  # 2 GHz .. 10 MHz
-MAX_EPOCHS = 100_000
-MAX_BATCH = 100_000
-MAX_LR = 10.0
-MAX_TARGET_FPS = 10**9
 
 DEFAULTS: dict[str, Any] = {
     "model": "tfc",
@@ -67,7 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "weight_bits": 4,
     "act_bits": 4,
     "weight_quant": "int",
-    "pe": 4,
+    "pe": DEFAULT_PE,
     "simd": None,
     "board": "Pynq-Z1",
     "clk_ns": 10.0,
@@ -101,149 +111,6 @@ NEUTRAL_FIELDS: dict[str, Any] = {
     "qonnx": None, "qonnx_sha256": None, "input_size": None, "input_scale": None,
     "input_offset": None, "hw_accuracy_samples": None, "train_device": "auto", "augment": None,
 }
-
-
-class UniformFolding(BaseModel):
-    """Every layer asks for the same PE/SIMD and gets the largest valid value not above it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    strategy: Literal["uniform"] = "uniform"
-    pe: int = DEFAULTS["pe"]
-    simd: int | None = None
-
-    _no_bools = field_validator("pe", "simd", mode="before")(lambda cls, v: _not_bool(v))
-
-    @field_validator("pe", "simd")
-    @classmethod
-    def _parallelism(cls, v: int | None) -> int | None:
-        return v if v is None else _within(v, 1, MAX_PARALLEL)
-
-    @property
-    def effective_simd(self) -> int:
-        return self.simd if self.simd is not None else self.pe
-
-    def label(self) -> str:
-        return f"pe{self.pe}simd{self.effective_simd}"
-
-
-class LayersFolding(BaseModel):
-    """Per-layer PE/SIMD from a file in FINN's folding-config JSON format.
-
-    The file's content (not its path) is part of the run's identity, so editing the file
-    gives a new run and moving it does not.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    strategy: Literal["layers"] = "layers"
-    file: str
-    config: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-    @field_validator("file")
-    @classmethod
-    def _exists(cls, v: str) -> str:
-        return str(find_folding_file(v))
-
-    def model_post_init(self, _context: Any) -> None:
-        if not self.config:
-            object.__setattr__(self, "config", load_folding_file(Path(self.file).expanduser()))
-
-    def label(self) -> str:
-        return f"layers-{Path(self.file).stem}"
-
-
-class TargetFpsFolding(BaseModel):
-    """FINN's own auto-folding (SetFolding) for a target throughput, for comparison."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    strategy: Literal["target_fps"] = "target_fps"
-    fps: int
-
-    _no_bools = field_validator("fps", mode="before")(lambda cls, v: _not_bool(v))
-
-    @field_validator("fps")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        return _within(v, 1, MAX_TARGET_FPS)
-
-    def label(self) -> str:
-        return f"fps{self.fps}"
-
-
-class ParetoFolding(BaseModel):
-    """Search per-layer foldings for the FPS-vs-LUT Pareto front within a device budget."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    strategy: Literal["pareto"] = "pareto"
-    max_utilization: float = 0.8
-
-    _no_bools = field_validator("max_utilization", mode="before")(lambda cls, v: _not_bool(v))
-
-    @field_validator("max_utilization")
-    @classmethod
-    def _fraction(cls, v: float) -> float:
-        if not 0 < v <= 1:
-            raise ValueError(f"must be in (0, 1], got {v}")
-        return v
-
-    def label(self) -> str:
-        return f"pareto{self.max_utilization:g}"
-
-
-FoldingSpec = Annotated[
-    UniformFolding | LayersFolding | TargetFpsFolding | ParetoFolding,
-    Field(discriminator="strategy"),
-]
-FOLDING_STRATEGIES = ("uniform", "layers", "target_fps", "pareto")
-
-
-# Folding files that ship with qnn-bench (the paper's and FINN's published ones); a bare
-# file name such as `tfc_paper_a.json` finds them from any working directory.
-FOLDINGS_DIR = Path(__file__).resolve().parents[1] / "foldings"
-
-
-def packaged_foldings() -> list[str]:
-    return sorted(p.name for p in FOLDINGS_DIR.glob("*.json"))
-
-
-def find_folding_file(file: str) -> Path:
-    """A folding file by path, or by the name of one that ships with qnn-bench."""
-    path = Path(file).expanduser()
-    if path.is_file():
-        return path
-    packaged = FOLDINGS_DIR / file
-    if path.name == file and packaged.is_file():
-        return packaged
-    if path.exists():
-        raise ValueError(f"folding file {file!r} is not a regular file")
-    raise ValueError(
-        f"folding file {file!r} does not exist (packaged ones: {', '.join(packaged_foldings())})"
-    )
-
-
-def load_folding_file(path: Path) -> dict[str, dict[str, Any]]:
-    """Read a FINN folding config; check its shape (layer names are checked on the graph)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read folding file {str(path)!r}: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"folding file {str(path)!r} must hold a JSON object")
-    config = {}
-    for node, attrs in data.items():
-        if node == "Defaults" or node.startswith("_"):
-            continue  # FINN's defaults section and our comment keys
-        if not isinstance(attrs, dict):
-            raise ValueError(f"folding file {str(path)!r}: entry {node!r} must be an object")
-        for key in ("PE", "SIMD"):
-            if key in attrs and (not isinstance(attrs[key], int) or attrs[key] < 1):
-                raise ValueError(
-                    f"folding file {str(path)!r}: {node}.{key} must be a positive integer, "
-                    f"got {attrs[key]!r}"
-                )
-        config[node] = {k: v for k, v in attrs.items() if k in ("PE", "SIMD")}
-    if not config:
-        raise ValueError(f"folding file {str(path)!r} names no layers")
-    return config
 
 
 class RunSpec(BaseModel):
@@ -339,7 +206,7 @@ class RunSpec(BaseModel):
     @field_validator("hw_accuracy_samples")
     @classmethod
     def _hw_samples(cls, v: int | None) -> int | None:
-        return v if v is None else _within(v, 0, 10**9)
+        return v if v is None else within(v, 0, 10**9)
 
     @field_validator("input_scale")
     @classmethod
@@ -372,27 +239,27 @@ class RunSpec(BaseModel):
         "weight_bits", "act_bits", "input_bits", "input_size", "epochs", "seed",
         "batch_size", "lr", "clk_ns", "hw_accuracy_samples", "input_scale", "input_offset",
         mode="before",
-    )(lambda cls, v: _not_bool(v))
+    )(lambda cls, v: not_bool(v))
 
     @field_validator("input_size")
     @classmethod
     def _input_size(cls, v: int | None) -> int | None:
-        return v if v is None else _within(v, 1, MAX_INPUT_SIZE)
+        return v if v is None else within(v, 1, MAX_INPUT_SIZE)
 
     @field_validator("epochs")
     @classmethod
     def _epochs(cls, v: int) -> int:
-        return _within(v, 1, MAX_EPOCHS)
+        return within(v, 1, MAX_EPOCHS)
 
     @field_validator("batch_size")
     @classmethod
     def _batch(cls, v: int) -> int:
-        return _within(v, 1, MAX_BATCH)
+        return within(v, 1, MAX_BATCH)
 
     @field_validator("seed")
     @classmethod
     def _seed(cls, v: int) -> int:
-        return _within(v, 0, MAX_SEED)
+        return within(v, 0, MAX_SEED)
 
     @field_validator("lr")
     @classmethod
@@ -404,7 +271,7 @@ class RunSpec(BaseModel):
     @field_validator("clk_ns")
     @classmethod
     def _clock(cls, v: float) -> float:
-        return _within(v, *CLK_NS_RANGE)
+        return within(v, *CLK_NS_RANGE)
 
     @field_validator("target")
     @classmethod
@@ -417,7 +284,7 @@ class RunSpec(BaseModel):
         try:
             return get_board(v).name
         except ValueError:
-            raise ValueError(f"unknown board {_short(v)}; allowed: {', '.join(BOARDS)}") from None
+            raise ValueError(f"unknown board {short(v)}; allowed: {', '.join(BOARDS)}") from None
 
     @model_validator(mode="after")
     def _pot_bits(self) -> RunSpec:
@@ -553,28 +420,23 @@ def _factory_path(value: str) -> str:
     return value
 
 
+def source_hash(*paths: Path) -> str:
+    """A short hash of source files (names and contents): code changes invalidate caches."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def stable_hash(obj: Any) -> str:
     """SHA-256 of a JSON rendering with sorted keys: equal inputs give equal keys anywhere."""
     blob = json.dumps(obj, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
-def _not_bool(value: Any) -> Any:
-    """YAML's `true` is not the number 1 here."""
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number, got {str(value).lower()}")
-    return value
-
-
-def _within(value: Any, low: float, high: float) -> Any:
-    if not low <= value <= high:  # also false for NaN
-        raise ValueError(f"must be in {low:g}..{high:g}, got {value}")
-    return value
-
-
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
-        raise ValueError(f"unknown {what} {_short(value)}; allowed: {', '.join(allowed)}")
+        raise ValueError(f"unknown {what} {short(value)}; allowed: {', '.join(allowed)}")
     return value
 
 
@@ -604,19 +466,13 @@ def describe_validation_error(err: ValidationError) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] in ("int_parsing", "int_parsing_size", "float_parsing", "int_from_float",
                          "int_type", "float_type"):
-            msg = f"must be {FIELD_HINTS.get(field, 'a number')}, got {_short(e.get('input'))}"
+            msg = f"must be {FIELD_HINTS.get(field, 'a number')}, got {short(e.get('input'))}"
         elif e["type"] == "union_tag_invalid":
             msg = f"unknown folding strategy; allowed: {', '.join(FOLDING_STRATEGIES)}"
         elif e["type"] == "extra_forbidden":
             msg = "is not a known field"
         parts.append(f"{field}: {msg}")
     return "; ".join(parts)
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    """A value for an error message, never longer than a line."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def resolve_data_dir(data_dir: str | None) -> Path | None:

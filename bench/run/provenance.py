@@ -6,11 +6,12 @@ training loop must not reuse checkpoints trained by the old code.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from bench.core.spec import source_hash
 
 _PACKAGES = (
     ("torch", "torch"), ("brevitas", "brevitas"), ("qonnx", "qonnx"), ("finn", "finn-plus"),
@@ -26,13 +27,6 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             result[name] = "missing"
     return result
-
-
-def source_hash(*paths: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def models_source_hash() -> str:

@@ -117,7 +117,7 @@ def load_factory(path: str) -> Any:
 
 def factory_source_hash(path: str) -> str:
     """A hash of the source file defining the factory: editing it retrains."""
-    from bench.run.provenance import source_hash
+    from bench.core.spec import source_hash
 
     module = importlib.import_module(path.partition(":")[0])
     source = inspect.getsourcefile(module)

@@ -6,7 +6,7 @@ Shared by the runner (`bench.studies.reproduce`) and its tables
 
 from __future__ import annotations
 
-from bench.core.spec import FOLDINGS_DIR
+from bench.core.folding_spec import FOLDINGS_DIR
 from bench.stages.dataset import STORED_SHAPES
 
 CONFIGS = FOLDINGS_DIR

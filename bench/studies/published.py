@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.core.spec import FOLDINGS_DIR, load_folding_file, make_spec
+from bench.core.folding_spec import FOLDINGS_DIR, load_folding_file
+from bench.core.spec import make_spec
 from bench.run.store import Store
 
 CONFIGS = FOLDINGS_DIR

@@ -1,0 +1,302 @@
+"""Stages from a model to a verified hardware graph: export (or an external QONNX file),
+FINN's hardware graph, verification, accuracy of the hardware graph, the foldable view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.core.devices import get_board
+from bench.core.spec import source_hash
+from bench.run.stage import RunContext, Stage
+from bench.run.stages_model import (
+    DEFAULT_INPUT_SCALE,
+    EXPORT_CHECK_SAMPLES,
+    VERIFY_SAMPLES,
+    _model_of,
+)
+
+# -- export, hardware graph, verification ---------------------------------------------------
+
+
+@dataclass
+class Exported:
+    path: Path
+    meta: dict[str, Any]
+
+
+def _exported(ctx: RunContext) -> Exported:
+    """The QONNX graph FINN builds from: exported from PyTorch, or an external file."""
+    return ctx.artifacts.get("export") or ctx["external"]
+
+
+def _test_inputs(ctx: RunContext, samples: int | None = None) -> np.ndarray:
+    """Test samples as the graph takes them; random ones of its input type without data."""
+    if not ctx.spec.is_external:
+        return ctx["data"].x_test[:samples]
+    from bench import finn_flow
+
+    path = ctx["external"].path
+    if ctx["data"] is None:
+        return finn_flow.external.random_inputs(path, samples or VERIFY_SAMPLES, ctx.spec.seed)
+    x = ctx["data"].x_test[:samples]
+    return x.reshape(len(x), *ctx["external"].meta["input_shape"][1:])
+
+
+def _external(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    import hashlib
+    import shutil
+
+    from bench import finn_flow
+    from bench.core.errors import SpecError
+    from bench.core.spec import check_input_shape
+    from bench.stages.verify import compare
+
+    spec = ctx.spec
+    source = entry / "original.onnx"
+    shutil.copyfile(Path(spec.qonnx).expanduser(), source)  # type: ignore[arg-type]
+    if hashlib.sha256(source.read_bytes()).hexdigest() != spec.qonnx_sha256:
+        raise SpecError(f"qonnx: {spec.qonnx} changed while the run was starting; run again")
+    shape = finn_flow.external.input_shape(source)
+    if ctx["data"] is not None:
+        try:
+            check_input_shape(shape, ctx["data"].input_shape, spec.dataset)
+        except ValueError as err:
+            raise SpecError(str(err)) from None
+    prepared = finn_flow.external.prepare_external(
+        source, entry / "model.qonnx.onnx", spec.input_scale, spec.input_offset,
+        DEFAULT_INPUT_SCALE,
+    )
+    meta = {"input_shape": list(shape), "input_datatype": prepared.input_datatype,
+            "input_scale": prepared.input_scale, "input_offset": prepared.input_offset,
+            "inserted": prepared.inserted}
+    # The inserted step must reproduce the float model: run both graphs on the same data.
+    ctx.artifacts["external"] = Exported(prepared.path, meta)
+    x = _test_inputs(ctx, EXPORT_CHECK_SAMPLES)
+    mapped = (x.astype(np.float32) * np.float32(prepared.input_scale)
+              + np.float32(prepared.input_offset))
+    result = compare(finn_flow.external.run_qonnx_batched(prepared.path, x),
+                     finn_flow.external.run_qonnx_batched(source, mapped), rtol=1e-4)
+    if not result.ok:
+        raise RuntimeError(
+            f"the inserted input mapping (x * {prepared.input_scale:g} + "
+            f"{prepared.input_offset:g}) does not reproduce the float model: max abs err "
+            f"{result.max_abs_err:.3g} on {result.mismatched_samples} of {result.samples} samples"
+        )
+    return {**meta, "max_abs_err": result.max_abs_err, "samples": result.samples}
+
+
+def _external_fields(ctx: RunContext, exported: Exported) -> dict[str, Any]:
+    meta = exported.meta
+    return {
+        "model_source": f"qonnx:{Path(ctx.spec.qonnx or '').name}",
+        "model_sha256": ctx.spec.qonnx_sha256, "input_datatype": meta["input_datatype"],
+        "input_scale": meta["input_scale"], "input_offset": meta["input_offset"],
+        "preprocess_inserted": meta["inserted"], "preprocess_max_abs_err": meta["max_abs_err"],
+    }
+
+
+def _data_key(ctx: RunContext) -> str | None:
+    from bench.stages.data import fingerprint
+
+    return fingerprint(ctx["data"]) if ctx["data"] is not None else None
+
+
+def _external_source_hash() -> str:
+    from bench.finn_flow import external
+
+    return source_hash(Path(external.__file__))
+
+
+# An external QONNX file, cleaned up, checked and given its input mapping: the artifact
+# plays the role of `export` for everything downstream.
+EXTERNAL = Stage(
+    "external", produce=_external,
+    open=lambda ctx, entry, meta: Exported(entry / "model.qonnx.onnx", meta),
+    determines=lambda ctx: {
+        "sha256": ctx.spec.qonnx_sha256, "scale": ctx.spec.input_scale,
+        "offset": ctx.spec.input_offset, "default_scale": DEFAULT_INPUT_SCALE,
+        "data": _data_key(ctx), "qonnx": ctx.versions["qonnx"],
+        "source": _external_source_hash(),
+    },
+    active=lambda spec: spec.is_external,
+    record=_external_fields,
+    describe=lambda ctx: f"checking {ctx.spec.model} and mapping data onto its input",
+)
+
+
+def _qonnx_accuracy(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench import finn_flow
+
+    logits = finn_flow.external.run_qonnx_batched(ctx["external"].path, _test_inputs(ctx))
+    labels = ctx["data"].y_test
+    return {"accuracy": float((logits.argmax(axis=1) == labels).mean()),
+            "samples": len(labels)}
+
+
+# The external model's own accuracy: QONNX execution of the float graph on the test set.
+QONNX_ACCURACY = Stage(
+    "qonnx_accuracy", produce=_qonnx_accuracy, open=lambda ctx, entry, meta: meta,
+    determines=lambda ctx: {"data": _data_key(ctx)},
+    upstream=("external",),
+    active=lambda spec: spec.is_external and spec.has_data,
+    record=lambda ctx, meta: {"accuracy": float(meta["accuracy"])},
+    describe=lambda ctx: "measuring the model's accuracy by QONNX execution",
+)
+
+
+def _export(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.stages.export import export_and_check, export_qonnx
+
+    inputs = ctx["data"].x_test[:EXPORT_CHECK_SAMPLES]
+    trained = _model_of(ctx)
+    path = entry / "model.qonnx.onnx"
+    if trained.accuracy is None:
+        # An untrained model only feeds FINN's estimates, which do not depend on the
+        # weights; its lazily initialized scales make a numeric check meaningless.
+        export_qonnx(trained.model, inputs[:1], path, ctx.spec.input_bits)
+        return {"checked": False}
+    result = export_and_check(trained.model, inputs, path, ctx.spec.input_bits)
+    return {"max_abs_err": result.max_abs_err, "samples": result.samples,
+            "mismatched_samples": result.mismatched_samples}
+
+
+def _factory_bits(ctx: RunContext, exported: Exported) -> dict[str, Any]:
+    """An external module's bit widths are what its exported graph says, not the spec's."""
+    if ":" not in ctx.spec.model:
+        return {}
+    from bench.core import qonnx_file
+
+    info = qonnx_file.describe(str(exported.path))
+    return {"weight_bits": info.weight_bits, "act_bits": info.act_bits,
+            "weight_quant": info.weight_quant}
+
+
+EXPORT = Stage(
+    "export", produce=_export,
+    open=lambda ctx, entry, meta: Exported(entry / "model.qonnx.onnx", meta),
+    determines=lambda ctx: {"qonnx": ctx.versions["qonnx"]},
+    upstream=("train", "untrained"),
+    active=lambda spec: not spec.is_external,
+    record=lambda ctx, exported: {
+        "export_max_abs_err": exported.meta.get("max_abs_err"),
+        "export_mismatched_samples": exported.meta.get("mismatched_samples"),
+        **_factory_bits(ctx, exported),
+    },
+    describe=lambda ctx: "exporting to QONNX and checking it against PyTorch",
+)
+
+
+@dataclass
+class BuiltGraph:
+    hw: Any  # bench.finn_flow.HwGraph
+    meta: dict[str, Any]
+
+
+def _hw_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench import finn_flow
+
+    board = get_board(ctx.spec.board)
+    hw = finn_flow.build_hw_graph(_exported(ctx).path, entry, board.part, ctx.spec.clk_ns)
+    model = hw.model()
+    weights = finn_flow.weight_initializers(model)
+    return {
+        "datatypes": finn_flow.layer_datatypes(model),
+        "weight_distinct_values": {k: len(set(v.flatten())) for k, v in weights.items()},
+    }
+
+
+def _open_hw_graph(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> BuiltGraph:
+    from bench import finn_flow
+
+    return BuiltGraph(finn_flow.HwGraph(entry), meta)
+
+
+HW_GRAPH = Stage(
+    "hw_graph", produce=_hw_graph, open=_open_hw_graph,
+    determines=lambda ctx: {"part": get_board(ctx.spec.board).part, "clk_ns": ctx.spec.clk_ns,
+                            "finn": ctx.versions["finn"]},
+    upstream=("export", "external"),
+    record=lambda ctx, built: {
+        "layer_datatypes": built.meta.get("datatypes", {}),
+        "weight_distinct_values": built.meta.get("weight_distinct_values", {}),
+    },
+    describe=lambda ctx: "building the FINN hardware graph (streamline, HW layers, specialize)",
+)
+
+
+def _verify(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.stages.train import predict_float64
+    from bench.stages.verify import verify_hw_graph
+
+    inputs = _test_inputs(ctx, VERIFY_SAMPLES)
+    if ctx.spec.is_external:
+        from bench import finn_flow
+
+        expected = finn_flow.external.run_qonnx_batched(ctx["external"].path, inputs)
+    else:
+        expected = predict_float64(_model_of(ctx).model, inputs)
+    result = verify_hw_graph(ctx["hw_graph"].hw, expected, inputs, entry)
+    return {"ok": result.ok, "max_abs_err": result.max_abs_err, "samples": result.samples,
+            "argmax_agreement": result.argmax_agreement,
+            "mismatched_samples": result.mismatched_samples}
+
+
+VERIFY = Stage(
+    "verify", produce=_verify, open=lambda ctx, entry, meta: meta,
+    determines=lambda ctx: {"reference": "qonnx" if ctx.spec.is_external else "float64",
+                            "samples": VERIFY_SAMPLES},
+    upstream=("hw_graph",),
+    record=lambda ctx, meta: {
+        "verify_ok": bool(meta["ok"]), "verify_max_abs_err": meta["max_abs_err"],
+        "verify_samples": meta["samples"],
+        "verify_argmax_agreement": meta.get("argmax_agreement"),
+        "verify_mismatched_samples": meta.get("mismatched_samples"),
+    },
+    describe=lambda ctx: f"verifying the HW graph against "
+    f"{'QONNX execution' if ctx.spec.is_external else 'Brevitas'} on {VERIFY_SAMPLES} "
+    f"{'test' if ctx.spec.has_data else 'random'} samples",
+)
+
+
+def _hw_samples(ctx: RunContext) -> int:
+    total = len(ctx["data"].y_test)
+    wanted = ctx.spec.hw_accuracy_samples
+    return total if wanted is None else min(wanted, total)
+
+
+def _hw_accuracy(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    import time
+
+    n = _hw_samples(ctx)
+    start = time.perf_counter()
+    logits = ctx["hw_graph"].hw.execute_many(_test_inputs(ctx, n), entry)
+    seconds = time.perf_counter() - start
+    correct = logits.argmax(axis=1) == ctx["data"].y_test[:n]
+    return {"accuracy": float(correct.mean()) if n else None, "samples": n,
+            "seconds": round(seconds, 3), "images_per_s": round(n / seconds, 2)}
+
+
+# The hardware graph's accuracy over the test set: FINN's Python execution, which is
+# bit-exact to the accelerator, next to the model's own accuracy.
+HW_ACCURACY = Stage(
+    "hw_accuracy", produce=_hw_accuracy, open=lambda ctx, entry, meta: meta,
+    determines=lambda ctx: {"samples": _hw_samples(ctx), "data": _data_key(ctx)},
+    upstream=("hw_graph",),
+    active=lambda spec: spec.has_data and spec.hw_accuracy_samples != 0,
+    record=lambda ctx, meta: {"hw_accuracy": meta["accuracy"],
+                              "hw_accuracy_samples": int(meta["samples"])},
+    describe=lambda ctx: f"measuring the HW graph's accuracy on {_hw_samples(ctx)} test "
+    "samples (FINN Python execution)",
+)
+
+# The hardware graph opened for folding, held in memory by every folding of the group.
+FOLDABLE = Stage(
+    "foldable", timed=False,
+    produce=lambda ctx, entry: ctx["hw_graph"].hw.foldable(
+        get_board(ctx.spec.board).part, ctx.spec.clk_ns
+    ),
+)

@@ -1,0 +1,164 @@
+"""Stages that give a run its model: the data, training, the FP32 twin, or a seeded
+untrained model for studies that need only estimates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.core.spec import resolve_data_dir
+from bench.run.provenance import models_source_hash, training_source_hash
+from bench.run.stage import RunContext, Stage
+
+VERIFY_SAMPLES = 64
+DEFAULT_INPUT_SCALE = 1.0 / 255.0  # image data: pixels 0..255 become 0..1
+EXPORT_CHECK_SAMPLES = 16
+RTL_SAMPLES = 4  # test samples each RTL layer is simulated on (back to back)
+
+
+@dataclass
+class Trained:
+    model: Any  # torch.nn.Module
+    accuracy: float | None
+
+
+@dataclass
+class Choice:
+    """One folding a point's strategy picked, and the record fields that describe it."""
+
+    folding: list[Any]  # bench.stages.folding.LayerFolding
+    extra: dict[str, Any]
+    run_id: str
+
+
+# -- data and training ----------------------------------------------------------------------
+
+
+def _load_data(ctx: RunContext, entry: Path | None) -> Any:
+    from bench.stages.data import load_dataset
+    from bench.stages.dataset import zero_pad
+
+    if not ctx.spec.has_data:
+        return None  # hardware only: verification runs on random inputs
+    # An external model is not trained: only its test files are needed.
+    data = load_dataset(ctx.spec.dataset, data_dir=resolve_data_dir(ctx.spec.data_dir),
+                        test_only=ctx.spec.is_external)
+    return zero_pad(data, ctx.spec.input_size)
+
+
+def _recipe(ctx: RunContext) -> dict[str, Any]:
+    from bench.stages.data import fingerprint
+    from bench.stages.train import TRAIN_THREADS, training_setup
+
+    # Only what differs from the CPU recipe without augmentation enters the key, so the
+    # checkpoints trained before these options existed are still found.
+    setup = {k: v for k, v in training_setup(ctx.spec).items()
+             if v != {"device": "cpu", "augment": False}[k]}
+    return {"data": fingerprint(ctx["data"]), "threads": TRAIN_THREADS,
+            "torch": ctx.versions["torch"],
+            "brevitas": ctx.versions["brevitas"], "models": models_source_hash(),
+            "recipe": training_source_hash(), **setup, **_factory_source(ctx)}
+
+
+def _factory_source(ctx: RunContext) -> dict[str, str]:
+    """An external Brevitas module is identified by the source of the module defining it."""
+    if ":" not in ctx.spec.model or ctx.spec.is_external:
+        return {}
+    from bench.stages.train import factory_source_hash
+
+    return {"factory": ctx.spec.model, "factory_source": factory_source_hash(ctx.spec.model)}
+
+
+def _train_fields(ctx: RunContext, trained: Trained) -> dict[str, Any]:
+    from bench.stages.train import training_setup
+
+    external = ":" in ctx.spec.model
+    source = _factory_source(ctx)
+    return {"accuracy": trained.accuracy, "train_threads": _threads(),
+            "model_source": f"brevitas:{ctx.spec.model}" if external else "zoo",
+            "model_sha256": source.get("factory_source"),
+            "train_device": training_setup(ctx.spec)["device"],
+            "augment": training_setup(ctx.spec)["augment"]}
+
+
+def _train(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    import torch
+
+    from bench.stages.train import train
+
+    result = train(ctx.spec, ctx["data"], ctx.show_progress)
+    torch.save(result.model.state_dict(), entry / "model.pt")
+    return {"accuracy": result.accuracy, "final_loss": result.final_loss}
+
+
+def _open_trained(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> Trained:
+    import torch
+
+    from bench.stages.train import make_model
+
+    model = make_model(ctx.spec, ctx["data"])
+    model.load_state_dict(torch.load(entry / "model.pt", weights_only=True))
+    return Trained(model.eval(), float(meta["accuracy"]))
+
+
+def _untrained(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    return {"seed": ctx.spec.seed}  # nothing to store: the seed and the code determine it
+
+
+def _open_untrained(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> Trained:
+    """Rebuilt from its seed (Brevitas creates some scales lazily, so a state dict of a
+    never-run model does not load back)."""
+    import torch
+
+    from bench.stages.train import make_model
+
+    torch.manual_seed(int(meta["seed"]))
+    return Trained(make_model(ctx.spec, ctx["data"]).eval(), None)
+
+
+def _fp32(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.stages.train import train
+
+    result = train(ctx.spec, ctx["data"], ctx.show_progress, float_baseline=True)
+    return {"accuracy": result.accuracy}
+
+
+def _threads() -> int:
+    from bench.stages.train import TRAIN_THREADS
+
+    return TRAIN_THREADS
+
+
+def _model_of(ctx: RunContext) -> Trained:
+    return ctx.artifacts.get("train") or ctx["untrained"]
+
+
+DATA = Stage("data", produce=_load_data, timed=False)
+
+TRAIN = Stage(
+    "train", produce=_train, open=_open_trained,
+    determines=lambda ctx: {"spec": ctx.spec.training_fields(), **_recipe(ctx)},
+    active=lambda spec: not spec.is_external,
+    record=_train_fields,
+    describe=lambda ctx: (
+        f"training {ctx.spec.model} W{ctx.spec.weight_bits}A{ctx.spec.act_bits} "
+        f"({ctx.spec.weight_quant}) on {ctx.spec.dataset}, {ctx.spec.epochs} epochs"
+    ),
+)
+
+# The unquantized twin, same recipe: shared by every bit width of the model.
+FP32 = Stage(
+    "fp32", produce=_fp32, open=lambda ctx, entry, meta: float(meta["accuracy"]),
+    determines=lambda ctx: {"baseline": ctx.spec.baseline_fields(), **_recipe(ctx)},
+    active=lambda spec: spec.fp32_baseline,
+    record=lambda ctx, accuracy: {"fp32_accuracy": accuracy},
+    describe=lambda ctx: f"training the FP32 baseline of {ctx.spec.model}, "
+    f"{ctx.spec.epochs} epochs",
+)
+
+# A seeded, untrained model: estimates depend on architecture, bits and folding only.
+UNTRAINED = Stage(
+    "untrained", produce=_untrained, open=_open_untrained,
+    determines=lambda ctx: {"spec": ctx.spec.training_fields(), **_recipe(ctx)},
+)
