@@ -416,7 +416,7 @@ def _factory_path(value: str) -> str:
     module, _, name = value.partition(":")
     ident = r"[A-Za-z_][A-Za-z0-9_]*"
     if not re.fullmatch(rf"{ident}(\.{ident})*", module) or not re.fullmatch(ident, name):
-        raise ValueError(f"external model {value!r} must read package.module:factory")
+        raise ValueError(f"external model {short(value)} must read package.module:factory")
     return value
 
 
