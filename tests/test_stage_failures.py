@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import pytest
 
@@ -19,6 +20,7 @@ INJECTION_POINTS = [
     ("export", "bench.stages.export", "export_and_check"),
     ("hw_graph", "bench.finn_flow", "build_hw_graph"),
     ("verify", "bench.stages.verify", "verify_hw_graph"),
+    ("hw_accuracy", "bench.finn_flow.graph", "HwGraph.execute_many"),
     ("fold", "bench.stages.folding", "uniform_folding"),
     ("estimate", "bench.finn_flow.graph", "FoldableGraph.estimate"),
     ("rtl_graph", "bench.finn_flow.rtl", "build_rtl_hw_graph"),
@@ -31,7 +33,8 @@ TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl"}
 def test_every_stage_of_the_plan_is_covered():
     names = {s.name for s in PREPARE + PER_POINT + PER_FOLDING}
     untestable = {"foldable", "synth"}  # in-memory view; Vivado only (tested in its file)
-    assert names - untestable == {stage for stage, _, _ in INJECTION_POINTS}
+    injected = INJECTION_POINTS + EXTERNAL_INJECTION_POINTS
+    assert names - untestable == {stage for stage, _, _ in injected}
 
 
 @pytest.mark.parametrize("stage,module,function", INJECTION_POINTS,
@@ -61,3 +64,45 @@ def test_failure_is_recorded_as_the_stage_it_happened_in(stage, module, function
     assert record.error == f"RuntimeError: injected failure in {stage}"
     assert record.est_fps is None and record.lut is None
     assert outcome.path.exists()
+
+
+# Stages of external QONNX models: injected on a run of an exported (untrained) TFC file.
+EXTERNAL_INJECTION_POINTS = [
+    ("external", "bench.finn_flow.external", "prepare_external"),
+    ("qonnx_accuracy", "bench.finn_flow.external", "run_qonnx_batched"),
+]
+
+
+@pytest.fixture(scope="module")
+def exported_tfc(tmp_path_factory):
+    import numpy as np
+    import torch
+
+    from bench.stages.export import export_qonnx
+    from models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("tfc", (1, 8, 8), 10, weight_bits=2, act_bits=2).eval()
+    path = tmp_path_factory.mktemp("external") / "tfc.onnx"
+    export_qonnx(model, np.zeros((1, 1, 8, 8), dtype=np.uint8), path)
+    return path
+
+
+@pytest.mark.parametrize("stage,module,function", EXTERNAL_INJECTION_POINTS,
+                         ids=[p[0] for p in EXTERNAL_INJECTION_POINTS])
+def test_failure_of_an_external_model_stage(stage, module, function, exported_tfc, tmp_path,
+                                            monkeypatch):
+    real = getattr(importlib.import_module(module), function)
+
+    def broken(*args, **kwargs):
+        # The external stage also runs QONNX (its input-mapping check): break only the
+        # call made by the stage under test.
+        if stage == "qonnx_accuracy" and sys._getframe(1).f_code.co_name != "_qonnx_accuracy":
+            return real(*args, **kwargs)
+        raise RuntimeError(f"injected failure in {stage}")
+
+    monkeypatch.setattr(importlib.import_module(module), function, broken)
+    spec = make_spec(qonnx=str(exported_tfc), pe=2)
+    record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record
+    assert record.status == "failed" and record.failed_stage == stage
+    assert record.error == f"RuntimeError: injected failure in {stage}"
