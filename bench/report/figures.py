@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 from bench.report.collect import ok_rows
 from bench.report.rtl import SOURCE as RTL_SOURCE
@@ -381,9 +382,13 @@ def fig_rtl_vs_estimate(df: pd.DataFrame) -> Figure:
             ax.axhline(1.0, color="#555555", linestyle="--", linewidth=1)
         if ax.collections:
             ax.set_yscale("log")
+            low, high = ax.get_ylim()
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+            # within one decade a log axis has no major tick: label the minor ones instead
+            ax.yaxis.set_minor_formatter(
+                FormatStrFormatter("%.3g") if high < 10 * low else NullFormatter())
         ax.set_xticks(range(len(types)))
-        ax.set_xticklabels([t.removesuffix("_rtl") for t in types], fontsize="small",
-                           rotation=15)
+        ax.set_xticklabels([_wrap_op(t) for t in types], fontsize="small")
         ax.set_xlim(-0.6, len(types) - 0.4)
         ax.set_title(title)
         ax.set_ylabel(ylabel, fontsize="small")
@@ -392,6 +397,12 @@ def fig_rtl_vs_estimate(df: pd.DataFrame) -> Figure:
     fig.legend(handles=list(handles.values()), loc="outside right upper", fontsize="small",
                title="model, bits")
     return fig
+
+
+def _wrap_op(op_type: str) -> str:
+    """A layer type as a tick label: without `_rtl`, long names broken in two."""
+    name = op_type.removesuffix("_rtl")
+    return name.replace("Generator", "\nGenerator") if len(name) > 14 else name
 
 
 @dataclass(frozen=True)
