@@ -39,11 +39,12 @@ def test_run_point_record_and_cache_reuse(store):
     again = run_point(spec, store, show_progress=False)
     assert again.cached and again.record.model_dump() == record
 
-    # Another folding: training, export, FINN graph and verification come from the cache.
+    # Another folding: training, export, FINN graph, verification and the hardware
+    # accuracy come from the cache.
     other = run_point(make_spec(weight_bits=3, act_bits=3, epochs=2, pe=1), store,
                       show_progress=False)
     assert not other.cached
-    assert other.cached_stages == ["train", "export", "hw_graph", "verify"]
+    assert other.cached_stages == ["train", "export", "hw_graph", "verify", "hw_accuracy"]
     assert other.record.model_dump()["accuracy"] == record["accuracy"]
     assert other.record.model_dump()["est_max_cycles"] == 64 * 64
     assert other.record.model_dump()["run_id"] != record["run_id"]
