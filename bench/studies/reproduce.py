@@ -179,28 +179,20 @@ def _threads_per_worker(jobs: int) -> Iterator[None]:
 
     PyTorch starts one thread per core; with other work on the machine (or several
     workers) its threads wait on each other and training runs several times slower
-    than on one thread. Spawned workers read OMP_NUM_THREADS when torch starts; a serial
-    run sets this process's thread count. A value the user set wins.
+    than on one thread. Spawned workers read OMP_NUM_THREADS when their libraries start;
+    training itself is pinned by `train.pinned_threads`. A value the user set wins.
     """
     if "OMP_NUM_THREADS" in os.environ:
         yield
         return
-    threads = max(1, free_cores() // max(1, jobs))
-    if jobs > 1:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-        try:
-            yield
-        finally:
-            del os.environ["OMP_NUM_THREADS"]
+    if jobs <= 1:
+        yield  # training pins its own threads (bench.stages.train.pinned_threads)
         return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(max(1, free_cores() // jobs))
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        del os.environ["OMP_NUM_THREADS"]
 
 
 def free_cores() -> int:
