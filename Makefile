@@ -21,6 +21,7 @@ BOARD ?=
 CLK_NS ?=
 QUANT ?=
 TARGET ?=
+MVU ?=
 FP32 ?=
 RESULTS ?= results
 SPEC ?= finn_builds/example_sweep.yaml
@@ -36,6 +37,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--data-dir,$(DATA_DIR)) $(call opt,--epochs,$(EPOCHS)) \
 	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
+	$(call opt,--mvu,$(MVU)) \
 	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
 	--results-dir '$(RESULTS)'
 

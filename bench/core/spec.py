@@ -32,6 +32,7 @@ DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "rtl", "synth", "bitfile")
+MVU_KINDS = ("finn", "rtl")  # FINN's MVAU, or our unit (bench/finn_flow/mvu_op.py)
 POT_MAX_BITS = 5
 
 # Bounds on numbers: what FINN, PyTorch and a clock can represent, so an absurd value is
@@ -240,6 +241,8 @@ class RunSpec(BaseModel):
     clk_ns: float = DEFAULTS["clk_ns"]
     # How far to take the build: FINN's estimates, or (with Vivado) synthesis / a bitfile.
     target: str = "estimate"
+    # The matrix-vector layers: FINN's MVAU, or our unit (int/PoT datapath) where it fits.
+    mvu: str = "finn"
     # Where the data lives does not change the result, so it is not part of the run id.
     data_dir: str | None = None
 
@@ -302,6 +305,11 @@ class RunSpec(BaseModel):
     def _target(cls, v: str) -> str:
         return _one_of(v.lower(), TARGETS, "target")
 
+    @field_validator("mvu")
+    @classmethod
+    def _mvu(cls, v: str) -> str:
+        return _one_of(v.lower(), MVU_KINDS, "mvu")
+
     @field_validator("board")
     @classmethod
     def _board(cls, v: str) -> str:
@@ -338,6 +346,8 @@ class RunSpec(BaseModel):
     def identity_fields(self) -> dict[str, Any]:
         # Asking for the FP32 baseline adds a number to the same run; it is not a new run.
         fields = self.model_dump(exclude={"data_dir", "fp32_baseline"})
+        if self.mvu == "finn":  # the default leaves run ids from before the field as they were
+            del fields["mvu"]
         if isinstance(self.folding, UniformFolding):
             fields["folding"]["simd"] = self.folding.effective_simd
         if isinstance(self.folding, LayersFolding):
@@ -349,6 +359,7 @@ class RunSpec(BaseModel):
         return {
             **self.training_fields(), "board": self.board, "clk_ns": self.clk_ns,
             "fp32_baseline": self.fp32_baseline, "target": self.target,
+            **({"mvu": self.mvu} if self.mvu != "finn" else {}),
         }
 
     def baseline_fields(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from bench.finn_flow.graph import HwGraph, build_hw_graph, load_graph
 # RTL op types whose synthesis and simulation are verified here. FINN's other RTL layers
 # (ConvolutionInputGenerator, FMPadding, StreamingDataWidthConverter, StreamingFIFO) are
 # reported as RTL but not measured until their flow is checked the same way.
-RTL_OP_TYPES = ("Thresholding_rtl", "MVAU_rtl")
+RTL_OP_TYPES = ("Thresholding_rtl", "MVAU_rtl", "QnnbenchMVU_rtl")  # the last: mvu_op
 
 
 @dataclass

@@ -248,12 +248,24 @@ VERIFY = Stage(
     "test samples",
 )
 
-# The hardware graph opened for folding, held in memory by every folding of the group.
+def _mvu_fields(ctx: RunContext, graph: Any) -> dict[str, Any]:
+    """`mvu`, and with our unit which layers it took (datapath) or left (why)."""
+    if ctx.spec.mvu == "finn":
+        return {"mvu": "finn"}
+    from bench.finn_flow.mvu_op import ESTIMATE_MODEL
+
+    return {"mvu": ctx.spec.mvu, "mvu_layers": graph.mvu_layers,
+            "estimate_model": ESTIMATE_MODEL}
+
+
+# The hardware graph opened for folding, held in memory by every folding of the group
+# (with --mvu rtl, with our unit in place of FINN's MVAUs where it computes the same).
 FOLDABLE = Stage(
     "foldable", timed=False,
     produce=lambda ctx, entry: ctx["hw_graph"].hw.foldable(
-        get_board(ctx.spec.board).part, ctx.spec.clk_ns
+        get_board(ctx.spec.board).part, ctx.spec.clk_ns, ctx.spec.mvu
     ),
+    record=_mvu_fields,
 )
 
 
@@ -365,7 +377,13 @@ def _rtl_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench.finn_flow import rtl
 
     board = get_board(ctx.spec.board)
-    _, reasons = rtl.build_rtl_hw_graph(ctx["export"].path, entry, board.part, ctx.spec.clk_ns)
+    hw, reasons = rtl.build_rtl_hw_graph(ctx["export"].path, entry, board.part,
+                                         ctx.spec.clk_ns)
+    if ctx.spec.mvu == "rtl":
+        from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+
+        model, _, _ = use_qnnbench_mvu(hw.model())
+        model.save(str(hw.graph_path))
     return {"hls_reasons": reasons}
 
 
@@ -379,13 +397,19 @@ def _rtl_source_hash() -> str:
     import bench.finn_flow.rtl as finn_rtl
     import bench.rtl as rtl
 
-    return source_hash(Path(finn_rtl.__file__), *Path(rtl.__file__).parent.glob("*.py"))
+    # our unit's files count only for --mvu rtl runs, whose graphs contain it, but
+    # hashing them always is simpler than splitting the key
+    unit = [Path(finn_rtl.__file__).with_name(n) for n in ("mvu_op.py", "mvu_transform.py")]
+    hdl = sorted((Path(rtl.__file__).parent / "hdl").glob("*.sv"))
+    return source_hash(Path(finn_rtl.__file__), *Path(rtl.__file__).parent.glob("*.py"),
+                       *unit, *hdl, Path(rtl.__file__).with_name("mvu_fit.json"))
 
 
 RTL_GRAPH = Stage(
     "rtl_graph", produce=_rtl_graph, open=_open_rtl_graph,
     determines=lambda ctx: {"part": get_board(ctx.spec.board).part, "clk_ns": ctx.spec.clk_ns,
-                            "finn": ctx.versions["finn"], "source": _rtl_source_hash()},
+                            "finn": ctx.versions["finn"], "source": _rtl_source_hash(),
+                            **({"mvu": ctx.spec.mvu} if ctx.spec.mvu != "finn" else {})},
     upstream=("export",),
     active=lambda spec: spec.target == "rtl",
     describe=lambda ctx: "building FINN's hardware graph with RTL layers preferred",
