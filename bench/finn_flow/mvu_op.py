@@ -13,10 +13,16 @@ op type in each domain module's `custom_op` dict) finds them:
   `generate_hdl`, which writes the unit's sources, its memory files and a top with
   FINN's stream names into the code-generation directory.
 
-Extra attributes: `datapath` (int | pot) and `unitWBits` (the unit's W_BITS: integer
-weight bits, or the PoT quantizer's bits n). Thresholds, when present (`noActivation`
-0), are integers and the output is their unsigned count (`ActVal` 0): the unit has no
-output bias, so `bench.finn_flow.mvu_transform` only converts layers of that kind.
+Extra attributes: `datapath` (int | pot), `unitWBits` (the unit's W_BITS: integer
+weight bits, or the PoT quantizer's bits n) and `unitAccBits` (see below).
+
+Thresholds, when present (`noActivation` 0), are integers and the output is their
+unsigned count (`ActVal` 0): the unit has no output bias, so
+`bench.finn_flow.mvu_transform` only converts layers of that kind. The accumulator is
+FINN's (minimized for the weights the layer holds, widened to hold every threshold
+exactly), not the unit's worst case for any weights: that is what FINN's own layer
+builds, and PoT's worst case (shifts up to 2^(r-1)) is far wider.
+
 Registration happens when this module is imported.
 """
 
@@ -55,6 +61,9 @@ class QnnbenchMVU(MVAU):
         attrs.update({
             "datapath": ("s", True, "int", {"int", "pot"}),
             "unitWBits": ("i", True, 0),
+            # accumulator bits with thresholds (FINN's accumulator type, widened to hold
+            # every threshold); 0: the unit's default, exact for any weights
+            "unitAccBits": ("i", False, 0),
         })
         return attrs
 
@@ -70,7 +79,7 @@ class QnnbenchMVU(MVAU):
             a_bits=self.get_input_datatype(0).bitwidth(),
             w_bits=self.get_nodeattr("unitWBits"), datapath=self.get_nodeattr("datapath"),
             t_bits=odt.bitwidth() if thresholds else 0,
-            acc=0 if thresholds else odt.bitwidth(),
+            acc=self.get_nodeattr("unitAccBits") if thresholds else odt.bitwidth(),
         )
 
     def unit_weights(self, weights: np.ndarray) -> np.ndarray:
@@ -85,7 +94,8 @@ class QnnbenchMVU(MVAU):
         thr = np.asarray(thresholds, dtype=np.float64)
         thr = np.broadcast_to(thr, (cfg.mh, thr.shape[-1]))
         n = (1 << cfg.t_bits) - 1
-        pad = np.full((cfg.mh, n - thr.shape[1]), 1 << (cfg.acc_bits - 1))
+        # the conversion left a spare accumulator bit when padding: never reached
+        pad = np.full((cfg.mh, n - thr.shape[1]), (1 << (cfg.acc_bits - 1)) - 1)
         return np.concatenate([np.ceil(thr).astype(np.int64), pad], axis=1)
 
     # -- execution -----------------------------------------------------------------------

@@ -96,7 +96,7 @@ class UseQnnbenchMVU(Transformation):
 
     def _plan(self, model: Any, node: Any, inst: Any) -> str | tuple[Any, ...]:
         """Why not (a string), or (threshold node or None, thresholds or None, datapath,
-        unit W bits, output datatype name)."""
+        unit W bits, output datatype name, unit accumulator bits)."""
         if inst.get_nodeattr("binaryXnorMode"):
             return "binary XNOR layer"
         idt = inst.get_input_datatype(0)
@@ -129,11 +129,18 @@ class UseQnnbenchMVU(Transformation):
                 return f"unsigned accumulator {odt.name}; the unit's is two's complement"
         n = pot_bits(weights)
         datapath, w_bits = ("pot", n) if n is not None else ("int", int_bits(weights))
-        return thr_node, thresholds, datapath, w_bits, odt.name
+        acc_bits = 0
+        if thresholds is not None:
+            acc = inst.get_accumulator_datatype()
+            acc_bits = max(acc.bitwidth() + (0 if acc.signed() else 1),
+                           int_bits(np.ceil(thresholds)))
+            if thresholds.shape[-1] < (1 << odt.bitwidth()) - 1:
+                acc_bits += 1  # room for padding thresholds no accumulator reaches
+        return thr_node, thresholds, datapath, w_bits, odt.name, acc_bits
 
     def _replace(self, model: Any, node: Any, inst: Any, name: str, thr_node: Any,
                  thresholds: np.ndarray | None, datapath: str, w_bits: int,
-                 odt: str) -> None:
+                 odt: str, acc_bits: int) -> None:
         from onnx import helper
 
         inputs = [node.input[0], node.input[1]]
@@ -152,7 +159,8 @@ class UseQnnbenchMVU(Transformation):
             mvu_op.RTL_OP_TYPE, inputs, [output], name=name, domain=mvu_op.RTL_DOMAIN,
             backend="fpgadataflow", outputDataType=odt,
             noActivation=0 if thresholds is not None else 1, ActVal=0,
-            datapath=datapath, unitWBits=int(w_bits), mem_mode="internal_embedded",
+            datapath=datapath, unitWBits=int(w_bits), unitAccBits=int(acc_bits),
+            mem_mode="internal_embedded",
             **attrs)
         index = list(model.graph.node).index(node)
         model.graph.node.insert(index, new)
@@ -160,7 +168,8 @@ class UseQnnbenchMVU(Transformation):
         if thr_node is not None:
             model.graph.node.remove(thr_node)
         self.datapaths[name] = {"replaces": node.name, "datapath": datapath,
-                                "w_bits": int(w_bits), "thresholds": thresholds is not None}
+                                "w_bits": int(w_bits), "thresholds": thresholds is not None,
+                                "acc_bits": int(acc_bits)}
 
 
 def use_qnnbench_mvu(model: Any) -> tuple[Any, dict[str, dict[str, Any]], dict[str, str]]:
