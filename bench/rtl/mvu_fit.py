@@ -75,8 +75,10 @@ def features(cfg: MvuConfig) -> list[float]:
             cfg.pe * thresholds * cfg.acc_bits]
 
 
-# Deeper memories than this go to block RAM (Yosys's choice for the grid's memories).
-LUTRAM_MAX_DEPTH = 64
+# Yosys puts a memory in LUTRAM while that costs fewer RAM64M LUTs than this per RAMB18
+# it would take instead (bounded by the grid: 64 LUTs against 1 RAMB18 went to BRAM, 112
+# against 2 stayed LUTRAM).
+LUTS_PER_BRAM18 = 64
 
 
 def memories(cfg: MvuConfig) -> list[tuple[int, int]]:
@@ -94,14 +96,22 @@ def bram18(depth: int, width: int) -> int:
                for i in range(6))
 
 
+def lutram_luts(depth: int, width: int) -> int:
+    """LUTs of a memory in RAM64M cells (64 words x 3 bits in 4 LUTs)."""
+    return 4 * math.ceil(width / 3) * math.ceil(depth / 64)
+
+
+def in_lutram(depth: int, width: int) -> bool:
+    return lutram_luts(depth, width) < LUTS_PER_BRAM18 * bram18(depth, width)
+
+
 def memory_features(cfg: MvuConfig) -> list[float]:
-    """LUTRAM term: width x 32-deep columns of the memories not in block RAM."""
-    return [float(sum(w * math.ceil(d / 32) for d, w in memories(cfg)
-                      if d <= LUTRAM_MAX_DEPTH))]
+    """LUTRAM term: the RAM64M LUTs of the memories Yosys keeps out of block RAM."""
+    return [float(sum(lutram_luts(d, w) for d, w in memories(cfg) if in_lutram(d, w)))]
 
 
 def bram_estimate(cfg: MvuConfig) -> int:
-    return sum(bram18(d, w) for d, w in memories(cfg) if d > LUTRAM_MAX_DEPTH)
+    return sum(bram18(d, w) for d, w in memories(cfg) if not in_lutram(d, w))
 
 
 def measure(rows: list[Row], work_dir: Path) -> list[dict[str, Any]]:
@@ -192,8 +202,9 @@ def build_model(fit_rows: list[dict[str, Any]], held_rows: list[dict[str, Any]]
         "-abc9 (whole unit, random weights); see bench/rtl/mvu_fit.py",
         "features": ["1", "PE*SIMD*mul", "PE*SIMD*product_bits", "PE*ACC",
                      "PE*(2^T-1)*ACC"],
-        "memory_features": ["sum over memories <= 64 deep of width*ceil(depth/32)"],
-        "bram18": "per memory deeper than 64: fewest RAMB18 of 512x36, 1Kx18, ...",
+        "memory_features": ["sum over LUTRAM memories of 4*ceil(width/3)*ceil(depth/64)"],
+        "bram18": "per memory whose RAM64M LUTs reach 64 per RAMB18 it needs: fewest "
+                  "RAMB18 of 512x36, 1Kx18, ...",
         "tools": dict(tool_versions()),
         "fit_grid": fit_rows, "held_out": held_rows,
     }
