@@ -33,6 +33,7 @@ def test_pot_and_int_bits():
     assert int_bits(np.array([0, 1])) == 2
 
 
+@pytest.mark.slow  # imports FINN
 def test_registry_finds_both_classes():
     from onnx import helper
     from qonnx.custom_op.registry import getCustomOp
@@ -122,13 +123,14 @@ def test_python_execution_equals_the_replaced_mvaus(graphs, digits):
 def test_finn_folds_and_estimates_the_unit(graphs):
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from finn.transformation.general import ApplyConfig
     from qonnx.custom_op.registry import getCustomOp
-    from qonnx.transformation.general import ApplyConfig
 
     _, ours, _, _ = graphs
     folding = _fold(ours)
     folded = ours.transform(ApplyConfig({"Defaults": {}, **folding}))
-    cycles, resources = folded.analysis(exp_cycles_per_layer), folded.analysis(res_estimation)
+    cycles = folded.analysis(exp_cycles_per_layer)
+    resources = res_estimation(folded, PART)
     for node in folded.graph.node:
         inst = getCustomOp(node)
         mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
@@ -148,21 +150,28 @@ def test_finn_folds_and_estimates_the_unit(graphs):
 
 @pytest.mark.slow
 def test_unit_hdl_is_bit_exact_and_a_flipped_weight_bit_is_caught(graphs, digits, tmp_path):
+    from qonnx.custom_op.registry import getCustomOp
+
     _, ours, _, _ = graphs
     graph = finn_hdl.apply_folding(ours, _fold(ours))
-    name = graph.graph.node[1].name
-    streams = finn_hdl.layer_streams(graph, digits.x_test[:SAMPLES], [name])[name]
+    node = graph.graph.node[-1]  # accumulator output: any weight change on a live input shows
+    cfg = getCustomOp(node).unit_config()
+    streams = finn_hdl.layer_streams(graph, digits.x_test[:SAMPLES], [node.name])[node.name]
     cache = tmp_path / "verilator"
-    layer = finn_hdl.generate_layer_hdl(graph, name, tmp_path / "ok", PART, CLK_NS)
+    layer = finn_hdl.generate_layer_hdl(graph, node.name, tmp_path / "ok", PART, CLK_NS)
     row = measure.measure_layer(layer, streams, PART, synth=False, samples=SAMPLES,
                                 cache_dir=cache)
     assert row["sim_ok"] and row["sim_mismatches"] == 0, row
     assert row["sim_cycles_per_input"] == row["est_cycles"]
 
-    bad = finn_hdl.generate_layer_hdl(graph, name, tmp_path / "bad", PART, CLK_NS)
+    # the lowest bit of weight (pe 0, s) at address sf, where sample 0's input is nonzero
+    mask = (1 << cfg.a_bits) - 1
+    sf, s = next((sf, s) for sf in range(cfg.sf) for s in range(cfg.simd)
+                 if (streams[0][sf] >> (s * cfg.a_bits)) & mask)
+    bad = finn_hdl.generate_layer_hdl(graph, node.name, tmp_path / "bad", PART, CLK_NS)
     mem = bad.hdl_dir / "mvu_weights.hex"
     lines = mem.read_text().split()
-    lines[0] = f"{int(lines[0], 16) ^ 1:0{len(lines[0])}x}"  # weight (0, 0), lowest bit
+    lines[sf] = f"{int(lines[sf], 16) ^ (1 << (s * cfg.code_bits)):0{len(lines[sf])}x}"
     mem.write_text("\n".join(lines) + "\n")
     row = measure.measure_layer(bad, streams, PART, synth=False, samples=SAMPLES,
                                 cache_dir=cache)

@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 from qonnx.transformation.base import Transformation
 
-from bench.finn_flow import mvu_op
-
 
 def _base(op_type: str) -> str:
     return op_type.removesuffix("_hls").removesuffix("_rtl")
@@ -79,6 +77,8 @@ class UseQnnbenchMVU(Transformation):
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from qonnx.custom_op.registry import getCustomOp
+
+        from bench.finn_flow import mvu_op
 
         count = sum(n.op_type == mvu_op.RTL_OP_TYPE for n in model.graph.node)
         for node in list(model.graph.node):
@@ -142,6 +142,8 @@ class UseQnnbenchMVU(Transformation):
                  thresholds: np.ndarray | None, datapath: str, w_bits: int,
                  odt: str, acc_bits: int) -> None:
         from onnx import helper
+
+        from bench.finn_flow import mvu_op
 
         inputs = [node.input[0], node.input[1]]
         output = node.output[0]
