@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clk-ns", help="clock period in ns (default 10.0 = 100 MHz)")
     run.add_argument("--target", help="estimate (default); rtl: measure the RTL layers with "
                      "Yosys and Verilator; with Vivado: synth, bitfile")
+    run.add_argument("--mvu", help="matrix-vector layers: finn (default, FINN's MVAU); rtl: "
+                     "our unit with int/PoT datapaths where it computes the same")
     run.add_argument("--fp32-baseline", action="store_true",
                      help="also train the unquantized model (same recipe): fp32_accuracy")
     run.add_argument("--results-dir", default="results", help="where records go (default results)")

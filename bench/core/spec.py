@@ -68,6 +68,7 @@ MAX_INPUT_SCALE = 1e6
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "rtl", "synth", "bitfile")
+MVU_KINDS = ("finn", "rtl")  # FINN's MVAU, or our unit (bench/finn_flow/mvu_op.py)
 POT_MAX_BITS = 5
 
 
@@ -110,6 +111,7 @@ FIELD_HINTS = {
 NEUTRAL_FIELDS: dict[str, Any] = {
     "qonnx": None, "qonnx_sha256": None, "input_size": None, "input_scale": None,
     "input_offset": None, "hw_accuracy_samples": None, "train_device": "auto", "augment": None,
+    "mvu": "finn",
 }
 
 
@@ -146,6 +148,8 @@ class RunSpec(BaseModel):
     clk_ns: float = DEFAULTS["clk_ns"]
     # How far to take the build: FINN's estimates, or (with Vivado) synthesis / a bitfile.
     target: str = "estimate"
+    # The matrix-vector layers: FINN's MVAU, or our unit (int/PoT datapath) where it fits.
+    mvu: str = "finn"
     # Where the data lives does not change the result, so it is not part of the run id.
     data_dir: str | None = None
     # External QONNX model: where the file is (not identity) and its content hash (identity).
@@ -278,6 +282,11 @@ class RunSpec(BaseModel):
     def _target(cls, v: str) -> str:
         return _one_of(v.lower(), TARGETS, "target")
 
+    @field_validator("mvu")
+    @classmethod
+    def _mvu(cls, v: str) -> str:
+        return _one_of(v.lower(), MVU_KINDS, "mvu")
+
     @field_validator("board")
     @classmethod
     def _board(cls, v: str) -> str:
@@ -371,7 +380,7 @@ class RunSpec(BaseModel):
             **self.training_fields(), "board": self.board, "clk_ns": self.clk_ns,
             "fp32_baseline": self.fp32_baseline, "target": self.target,
             **_without_neutral({"hw_accuracy_samples": self.hw_accuracy_samples,
-                                "train_device": self.train_device}),
+                                "train_device": self.train_device, "mvu": self.mvu}),
         }
 
     def baseline_fields(self) -> dict[str, Any]:

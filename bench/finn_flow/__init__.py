@@ -6,7 +6,9 @@
 * `graph`: the hardware graph built once per model, folded and estimated in memory;
 * `execute`: FINN's Python simulation of that graph (the bit-exact reference);
 * `external`: external QONNX files (checks, input mapping, batched QONNX execution);
-* `synth`: the Vivado targets past the estimates.
+* `synth`: the Vivado targets past the estimates;
+* `mvu_op`, `mvu_transform`: our matrix-vector unit as a FINN layer, and the pass that
+  puts it in place of FINN's MVAUs (`--mvu rtl`).
 """
 
 from bench.finn_flow import external

@@ -32,6 +32,7 @@ from bench.finn_flow.env import prepare_finn, quiet
 # _hls/_rtl). Values are (attribute PE must divide, attribute SIMD must divide).
 FOLDABLE_DIMS: dict[str, tuple[str | None, str | None]] = {
     "MVAU": ("MH", "MW"),
+    "QnnbenchMVU": ("MH", "MW"),  # our unit (bench.finn_flow.mvu_op), an MVAU
     "VVAU": ("Channels", "Kernel"),
     "Thresholding": ("NumChannels", None),
     "ConvolutionInputGenerator": (None, "IFMChannels"),
@@ -76,8 +77,17 @@ class HwGraph:
         """A fresh QONNX ModelWrapper of the dataflow partition."""
         return load_graph(self.graph_path)
 
-    def foldable(self, fpga_part: str, clk_ns: float) -> FoldableGraph:
-        return FoldableGraph(self.model(), fpga_part, clk_ns)
+    def foldable(self, fpga_part: str, clk_ns: float, mvu: str = "finn") -> FoldableGraph:
+        """The graph to fold; with `mvu="rtl"` its MVAUs replaced by our unit where it
+        computes the same (`mvu_transform`), which then also estimates them."""
+        if mvu == "finn":
+            return FoldableGraph(self.model(), fpga_part, clk_ns)
+        from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+
+        model, units, kept = use_qnnbench_mvu(self.model())
+        graph = FoldableGraph(model, fpga_part, clk_ns)
+        graph.mvu_layers = {**units, **{name: {"kept": why} for name, why in kept.items()}}
+        return graph
 
     def execute(self, inputs: np.ndarray, work_dir: Path) -> np.ndarray:
         from bench.finn_flow.execute import execute_hw_graph
@@ -211,6 +221,8 @@ def load_graph(path: Path) -> Any:
     prepare_finn()
     from qonnx.core.modelwrapper import ModelWrapper
 
+    import bench.finn_flow.mvu_op  # noqa: F401  (registers our layer before any lookup)
+
     return ModelWrapper(str(path))
 
 
@@ -228,7 +240,7 @@ def foldable_layers(graph: Any) -> list[Any]:
         inst = getCustomOp(node)
         pe_attr, simd_attr = FOLDABLE_DIMS[base]
         weight_bits = None
-        if base in ("MVAU", "VVAU"):
+        if base in ("MVAU", "VVAU", "QnnbenchMVU"):
             weight_bits = int(inst.get_input_datatype(1).bitwidth())
         layers.append(
             Layer(
@@ -286,6 +298,8 @@ class FoldableGraph:
         self.graph = graph
         self.fpga_part = fpga_part
         self.clk_ns = clk_ns
+        # with --mvu rtl: per unit node its datapath, per MVAU left FINN's why
+        self.mvu_layers: dict[str, dict[str, Any]] = {}
         self.layers = foldable_layers(graph)
         self._nodes = {n.name: _with_static_schema(getCustomOp(n)) for n in graph.graph.node}
         self._hw_nodes = {
@@ -440,7 +454,7 @@ def weight_initializers(graph: Any) -> dict[str, np.ndarray]:
     result = {}
     for node in graph.graph.node:
         base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
-        if base in ("MVAU", "VVAU") and len(node.input) > 1:
+        if base in ("MVAU", "VVAU", "QnnbenchMVU") and len(node.input) > 1:
             value = graph.get_initializer(node.input[1])
             if value is not None:
                 result[node.name] = value

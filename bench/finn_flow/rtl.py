@@ -28,6 +28,7 @@ from bench.finn_flow.graph import HwGraph, build_hw_graph, load_graph
 # (InsertDWC, InsertFIFO in its stitching steps), and pooling has no RTL variant in FINN.
 RTL_OP_TYPES = (
     "Thresholding_rtl", "MVAU_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
+    "QnnbenchMVU_rtl",  # our unit (mvu_op)
 )
 
 

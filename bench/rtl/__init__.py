@@ -10,5 +10,6 @@ and `measure` joins the two.
 
 `hdl/` holds a matrix-vector-threshold unit of our own with integer and power-of-two
 weight datapaths; `mvu_unit` verifies it against a numpy model and synthesizes it, and
-`mvu_compare` measures the two datapaths against each other.
+`mvu_compare` measures the two datapaths against each other; `mvu_fit` fits the resource
+model its FINN layer (`bench.finn_flow.mvu_op`) estimates with, stored in `mvu_fit.json`.
 """

@@ -170,7 +170,8 @@ def layer_top(layer: LayerHdl) -> str:
     an unused threshold-set selector (held idle). Other inputs (AXI-lite, a second clock)
     are tied off.
     """
-    ports = module_ports(_module_text(layer, layer.top), layer.top)
+    text = _module_text(layer, layer.top)
+    ports = module_ports(text, layer.top)
     for needed in ("in0_V_TDATA", "out0_V_TDATA", "ap_clk", "ap_rst_n"):
         if needed not in ports:
             raise ValueError(f"{layer.top} has no port {needed}")
@@ -187,6 +188,7 @@ def layer_top(layer: LayerHdl) -> str:
         "  output s_axis_tready,",
         f"  output [{layer.out_width - 1}:0] m_axis_tdata, output m_axis_tvalid,",
         "  input  m_axis_tready",
+        *(f"  , input [{w - 1}:0] {name}" for name, w in memory_write_ports(text).items()),
         ");",
     ]
     if layer.weight_streamer:
@@ -205,6 +207,7 @@ def layer_top(layer: LayerHdl) -> str:
             "  );",
         ]
         conn.update(in1_V_TDATA="w_tdata", in1_V_TVALID="w_tvalid", in1_V_TREADY="w_tready")
+    conn.update({name: name for name in memory_write_ports(text)})
     bindings = []
     for port, direction in ports.items():
         if port in conn:
@@ -215,6 +218,18 @@ def layer_top(layer: LayerHdl) -> str:
             bindings.append(f".{port}()")
     lines += [f"  {layer.top} dut (", "    " + ",\n    ".join(bindings), "  );", "endmodule", ""]
     return "\n".join(lines)
+
+
+_WRITE_PORT = re.compile(r"^\s*input\s*\[(\d+):0\]\s*(wr_\w+)", re.MULTILINE)
+
+
+def memory_write_ports(verilog: str) -> dict[str, int]:
+    """Memory write ports (`wr_*`, our unit's layer tops) and their widths.
+
+    They become inputs of the top, driven low in simulation: tied to constants inside
+    the design, synthesis would fold the memories' contents into the datapath.
+    """
+    return {m.group(2): int(m.group(1)) + 1 for m in _WRITE_PORT.finditer(verilog)}
 
 
 def _module_text(layer: LayerHdl, module: str) -> str:

@@ -60,6 +60,7 @@ class MvuConfig:
     t_bits: int = 0  # 0: output the accumulator; else 2^t_bits - 1 thresholds per channel
     chain: bool = False  # adder chain instead of the balanced tree
     pin: bool = True  # adders as written; False lets synthesis re-associate the sums
+    acc: int = 0  # accumulator bits; 0: the HDL's default, exact for any weights and inputs
 
     def __post_init__(self) -> None:
         if self.datapath not in DATAPATHS:
@@ -72,6 +73,8 @@ class MvuConfig:
                              f"W{self.w_bits}")
         if self.t_bits < 0:
             raise ValueError(f"t_bits must be >= 0, got {self.t_bits}")
+        if self.acc < 0:
+            raise ValueError(f"acc must be >= 0, got {self.acc}")
 
     @property
     def sf(self) -> int:
@@ -100,7 +103,12 @@ class MvuConfig:
 
     @property
     def acc_bits(self) -> int:
-        """The HDL's default accumulator width: exact for any weights and inputs."""
+        """`acc` if given, else the HDL's default width: exact for any weights and inputs.
+
+        A narrower `acc` (FINN's minimized accumulator type, exact for the weights it
+        holds) wraps like a register of that width."""
+        if self.acc:
+            return self.acc
         log_mw = (self.mw - 1).bit_length()
         return self.a_bits + (self.exps if self.pot else self.w_bits) + log_mw
 
@@ -117,7 +125,8 @@ class MvuConfig:
         return self.pe * self.out_bits
 
     def params(self) -> dict[str, int]:
-        return {
+        extra = {"ACC_BITS": self.acc} if self.acc else {}
+        return {**extra,
             "MW": self.mw, "MH": self.mh, "PE": self.pe, "SIMD": self.simd,
             "A_BITS": self.a_bits, "POT": int(self.pot), "W_BITS": self.w_bits,
             "POT_EXPS": self.exps, "T_BITS": self.t_bits, "CHAIN": int(self.chain),

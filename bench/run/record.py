@@ -112,6 +112,10 @@ class Record(BaseModel):
     rtl_lut_coverage: float | None = None  # FINN's LUT estimate: measured layers / all
     rtl_sim_ok: bool | None = None  # every measured layer bit-exact against FINN
     rtl_tool_versions: dict[str, str] | None = None
+    # which matrix-vector layer: FINN's MVAU ("finn") or our unit ("rtl", --mvu rtl)
+    mvu: str | None = None
+    mvu_layers: dict[str, dict[str, Any]] | None = None  # per unit: datapath; kept: why
+    estimate_model: str | None = None  # where our unit's resource estimates come from
     # with Vivado only
     synth_lut: float | None = None
     synth_ff: float | None = None
@@ -216,7 +220,7 @@ FLATTENED = {
     "utilization": ("util_", ""), "versions": ("version_", ""), "timings_s": ("time_", "_s"),
 }
 JSON_FIELDS = ("folding", "folding_spec", "per_layer", "layer_datatypes",
-               "weight_distinct_values", "rtl_layers", "rtl_tool_versions")
+               "weight_distinct_values", "rtl_layers", "rtl_tool_versions", "mvu_layers")
 LIST_FIELDS = ("cached_stages",)  # comma-joined text
 NOT_COLUMNS = ("traceback",)  # the error's first line is in `error`
 

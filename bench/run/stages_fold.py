@@ -121,7 +121,13 @@ def _rtl_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench.finn_flow import rtl
 
     board = get_board(ctx.spec.board)
-    _, reasons = rtl.build_rtl_hw_graph(_exported(ctx).path, entry, board.part, ctx.spec.clk_ns)
+    hw, reasons = rtl.build_rtl_hw_graph(_exported(ctx).path, entry, board.part,
+                                         ctx.spec.clk_ns)
+    if ctx.spec.mvu == "rtl":
+        from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+
+        model, _, _ = use_qnnbench_mvu(hw.model())
+        model.save(str(hw.graph_path))
     return {"hls_reasons": reasons}
 
 
@@ -135,13 +141,19 @@ def _rtl_source_hash() -> str:
     import bench.finn_flow.rtl as finn_rtl
     import bench.rtl as rtl
 
-    return source_hash(Path(finn_rtl.__file__), *Path(rtl.__file__).parent.glob("*.py"))
+    # our unit's files count only for --mvu rtl runs, whose graphs contain it, but
+    # hashing them always is simpler than splitting the key
+    unit = [Path(finn_rtl.__file__).with_name(n) for n in ("mvu_op.py", "mvu_transform.py")]
+    hdl = sorted((Path(rtl.__file__).parent / "hdl").glob("*.sv"))
+    return source_hash(Path(finn_rtl.__file__), *Path(rtl.__file__).parent.glob("*.py"),
+                       *unit, *hdl, Path(rtl.__file__).with_name("mvu_fit.json"))
 
 
 RTL_GRAPH = Stage(
     "rtl_graph", produce=_rtl_graph, open=_open_rtl_graph,
     determines=lambda ctx: {"part": get_board(ctx.spec.board).part, "clk_ns": ctx.spec.clk_ns,
-                            "finn": ctx.versions["finn"], "source": _rtl_source_hash()},
+                            "finn": ctx.versions["finn"], "source": _rtl_source_hash(),
+                            **({"mvu": ctx.spec.mvu} if ctx.spec.mvu != "finn" else {})},
     upstream=("export", "external"),
     active=lambda spec: spec.target == "rtl",
     describe=lambda ctx: "building FINN's hardware graph with RTL layers preferred",

@@ -293,10 +293,22 @@ HW_ACCURACY = Stage(
     "samples (FINN Python execution)",
 )
 
-# The hardware graph opened for folding, held in memory by every folding of the group.
+def _mvu_fields(ctx: RunContext, graph: Any) -> dict[str, Any]:
+    """`mvu`, and with our unit which layers it took (datapath) or left (why)."""
+    if ctx.spec.mvu == "finn":
+        return {"mvu": "finn"}
+    from bench.finn_flow.mvu_op import ESTIMATE_MODEL
+
+    return {"mvu": ctx.spec.mvu, "mvu_layers": graph.mvu_layers,
+            "estimate_model": ESTIMATE_MODEL}
+
+
+# The hardware graph opened for folding, held in memory by every folding of the group
+# (with --mvu rtl, with our unit in place of FINN's MVAUs where it computes the same).
 FOLDABLE = Stage(
     "foldable", timed=False,
     produce=lambda ctx, entry: ctx["hw_graph"].hw.foldable(
-        get_board(ctx.spec.board).part, ctx.spec.clk_ns
+        get_board(ctx.spec.board).part, ctx.spec.clk_ns, ctx.spec.mvu
     ),
+    record=_mvu_fields,
 )
