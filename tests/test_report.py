@@ -26,6 +26,7 @@ from bench.report.figures import (
     fig_resources_vs_folding,
     fig_rtl_vs_estimate,
 )
+from bench.report.hw_accuracy import hw_accuracy_table
 from bench.report.style import BIT_COLORS, bits_color
 from bench.report.tables import (
     accuracy_table,
@@ -64,6 +65,27 @@ def test_accuracy_table_cells_are_the_record_accuracies() -> None:
     # each of the 3 foldings per bit width is the same training: counted once, no "±"
     assert table.rows == [["tfc", "digits", "int", "93.31", "96.10", "96.66", "97.22"]]
     assert table.data.loc[0, "W2A2"] == pytest.approx(93.31)
+
+
+def test_hw_accuracy_table_counts_each_network_once_and_shows_the_difference() -> None:
+    hw = {"hw_accuracy_samples": 360}
+    records = [
+        # two foldings of one network: one row; two seeds: averaged
+        make_record(4, 4, seed=0, accuracy=0.90, hw_accuracy=0.89, **hw),
+        make_record(4, 8, seed=0, accuracy=0.90, hw_accuracy=0.89, **hw),
+        make_record(4, 4, seed=1, accuracy=0.94, hw_accuracy=0.95, **hw),
+        make_record(2, 4, accuracy=0.80, hw_accuracy=0.80, **hw),
+        make_record(8, 4, accuracy=0.97),  # no hardware accuracy measured: no row
+    ]
+    table = hw_accuracy_table(records_to_frame(records))
+    assert [row[2] for row in table.rows] == ["W2A2", "W4A4"]
+    w2, w4 = table.rows
+    assert w4[3:] == ["92.00", "92.00", "+0.00", "360", "2"]
+    assert w2[3:6] == ["80.00", "80.00", "+0.00"]
+    shifted = [make_record(4, 4, accuracy=0.90, hw_accuracy=0.875, **hw)]
+    assert hw_accuracy_table(records_to_frame(shifted)).rows[0][5] == "-2.50"
+    assert "hw_accuracy" in [t.key for t in build_tables(records_to_frame(records))]
+    assert hw_accuracy_table(records_to_frame([make_record(4, 4)])).rows == []
 
 
 def test_accuracy_table_seeds_quantizers_and_no_fp32() -> None:
@@ -168,9 +190,10 @@ def test_pareto_front_and_table() -> None:
 def test_markdown_and_latex_rendering() -> None:
     df = records_to_frame([*sweep_records(), make_record(2, 4, quant="pot")])
     tables = build_tables(df)
-    assert [t.key for t in tables] == ["accuracy", "hardware", "utilization", "pareto",
-                                       "not_applicable", "rtl", "rtl_unmeasured", "failures"]
-    hw = tables[1]
+    assert [t.key for t in tables] == ["accuracy", "hw_accuracy", "hardware", "utilization",
+                                       "pareto", "not_applicable", "rtl", "rtl_unmeasured",
+                                       "failures"]
+    hw = tables[2]
     md = table_to_markdown(hw).splitlines()
     body = [line for line in md if line.startswith("|")]
     assert len(body) == 2 + len(hw.rows)

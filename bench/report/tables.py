@@ -1,5 +1,5 @@
-"""The standard tables of a report: accuracy, hardware, utilization, Pareto, measured RTL
-layers (`rtl`), failures.
+"""The standard tables of a report: accuracy (the model's, and the hardware graph's in
+`hw_accuracy`), hardware, utilization, Pareto, measured RTL layers (`rtl`), failures.
 
 Each is a function of the collected DataFrame only; inputs without the data a table needs
 give an empty table with a note, never an exception.
@@ -15,6 +15,7 @@ import pandas as pd
 
 from bench.core.devices import BOARDS, Board, get_board
 from bench.report.collect import ok_rows, outcomes
+from bench.report.hw_accuracy import hw_accuracy_table
 from bench.report.rtl import rtl_table, rtl_unmeasured_table
 from bench.report.table import (
     COLUMN_LABELS,
@@ -365,5 +366,6 @@ def rtl_tables(df: pd.DataFrame) -> list[Table]:
 
 def build_tables(df: pd.DataFrame, board: str | None = None) -> list[Table]:
     """All report tables, in report order (empty ones included, with their note)."""
-    return [accuracy_table(df), hardware_table(df), utilization_table(df, board),
+    return [accuracy_table(df), hw_accuracy_table(df), hardware_table(df),
+            utilization_table(df, board),
             pareto_table(df), not_applicable_table(df), *rtl_tables(df), failures_table(df)]
