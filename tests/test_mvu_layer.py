@@ -197,6 +197,10 @@ def test_mvu_is_in_the_run_id_only_when_not_the_default():
     assert make_spec(mvu="rtl").preparation_fields() != plain.preparation_fields()
     with pytest.raises(Exception, match="mvu"):
         make_spec(mvu="hls")
+    for target in ("synth", "bitfile"):
+        with pytest.raises(Exception, match="mvu rtl works with target estimate or rtl"):
+            make_spec(mvu="rtl", target=target)
+    assert make_spec(mvu="rtl", target="estimate").mvu == "rtl"
 
 
 @pytest.mark.slow

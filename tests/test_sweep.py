@@ -111,6 +111,23 @@ folding:
         load_sweep(write_spec(tmp_path, "models: [tfc]\ntarget: gates\n"))
 
 
+def test_mvu_is_a_list_that_multiplies_the_points(tmp_path):
+    spec = write_spec(tmp_path, """
+models: [tfc]
+bits: [4]
+quant: [int, pot]
+mvu: [finn, rtl]
+""")
+    points = load_sweep(spec)
+    assert sorted((p.weight_quant, p.mvu) for p in points) == [
+        ("int", "finn"), ("int", "rtl"), ("pot", "finn"), ("pot", "rtl")]
+    assert len({p.run_id() for p in points}) == 4
+    assert load_sweep(write_spec(tmp_path, "models: [tfc]\nmvu: rtl\n"))[0].mvu == "rtl"
+    assert load_sweep(write_spec(tmp_path, "models: [tfc]\n"))[0].mvu == "finn"
+    with pytest.raises(SpecError, match="mvu"):
+        load_sweep(write_spec(tmp_path, "models: [tfc]\nmvu: [finn, hls]\n"))
+
+
 # -- running (slow) ---------------------------------------------------------------------
 
 

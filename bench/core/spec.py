@@ -307,6 +307,17 @@ class RunSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _mvu_targets(self) -> RunSpec:
+        # FINN's Vivado flow packages its own layers as IP; ours is measured with the
+        # open tools only, so a Vivado build of it would silently be FINN's MVAU instead.
+        if self.mvu == "rtl" and self.target in ("synth", "bitfile"):
+            raise ValueError(
+                f"mvu rtl works with target estimate or rtl, not {self.target} (FINN's "
+                "Vivado flow cannot package our unit; use --mvu finn for Vivado builds)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _input_size_for_mlps(self) -> RunSpec:
         if self.input_size is not None and self.model not in MLP_MODELS:
             raise ValueError(

@@ -48,6 +48,8 @@ class SweepSpec(BaseModel):
     board: str = DEFAULTS["board"]
     clk_ns: float = DEFAULTS["clk_ns"]
     target: str = RunSpec.model_fields["target"].default  # estimate, rtl, synth, bitfile
+    # matrix-vector layers: finn (FINN's MVAU), rtl (our unit); a list compares them
+    mvu: list[str] = Field(default_factory=lambda: [RunSpec.model_fields["mvu"].default])
     data_dir: str | None = None
     # External models (a `models` entry ending in .onnx is a QONNX file) and their input.
     input_scale: float | None = None
@@ -56,13 +58,13 @@ class SweepSpec(BaseModel):
     device: str | None = None
     augment: bool | None = None
 
-    @field_validator("models", "datasets", "quant", "seeds", "folding", mode="before")
+    @field_validator("models", "datasets", "quant", "seeds", "folding", "mvu", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
 
     @field_validator("models", "datasets", "bits", "weight_bits", "act_bits", "quant", "seeds",
-                     "folding", mode="before")
+                     "folding", "mvu", mode="before")
     @classmethod
     def _bounded_list(cls, v: Any) -> Any:
         if isinstance(v, list) and len(v) > MAX_LIST_ITEMS:
@@ -80,7 +82,7 @@ class SweepSpec(BaseModel):
 
     def point_count(self) -> int:
         return (len(self.models) * len(self.datasets) * len(self.bit_pairs())
-                * len(self.quant) * len(self.seeds) * len(self.folding))
+                * len(self.quant) * len(self.seeds) * len(self.folding) * len(self.mvu))
 
     def bit_pairs(self) -> list[tuple[int, int]]:
         if self.bits is not None:
@@ -144,9 +146,9 @@ def expand(
     seen_problems: set[str] = set()
     combos = itertools.product(
         sweep.models, sweep.datasets, sweep.bit_pairs(), sweep.quant, sweep.seeds,
-        foldings or [{"strategy": "uniform"}],
+        foldings or [{"strategy": "uniform"}], sweep.mvu,
     )
-    for model, dataset, (wbits, abits), quant, seed, folding in combos:
+    for model, dataset, (wbits, abits), quant, seed, folding, mvu in combos:
         # An external QONNX file brings its own bit widths and quantizer: those lists do
         # not multiply it (it is one model).
         external = str(model).endswith(".onnx")
@@ -162,6 +164,7 @@ def expand(
                 input_scale=sweep.input_scale, input_offset=sweep.input_offset,
                 hw_accuracy_samples=sweep.hw_accuracy_samples, train_device=sweep.device,
                 augment=sweep.augment, input_size=sweep.input_size, target=sweep.target,
+                mvu=mvu,
             ))
         except SpecError as err:
             if str(err) not in seen_problems:
