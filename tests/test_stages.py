@@ -91,6 +91,21 @@ def test_hw_graph_reproduces_brevitas(hw_graph, trained, digits, tmp_path):
     assert result.max_abs_err < 1e-4
 
 
+def test_fast_execution_equals_finn_reference_and_falls_back(hw_graph, digits, tmp_path,
+                                                             monkeypatch):
+    """The whole-test-set path (one flattened graph, set up once) gives FINN's outputs;
+    a runner that disagreed on the self-check samples would not be used."""
+    from bench.finn_flow import execute
+
+    inputs = digits.x_test[:24]
+    reference = hw_graph.execute(inputs, tmp_path)
+    assert np.array_equal(hw_graph.execute_many(inputs, tmp_path / "fast"), reference)
+
+    real_run = execute.GraphRunner.run
+    monkeypatch.setattr(execute.GraphRunner, "run", lambda self, x: real_run(self, x) + 1)
+    assert np.array_equal(hw_graph.execute_many(inputs, tmp_path / "slow"), reference)
+
+
 def test_verification_catches_a_wrong_graph(hw_graph, trained, digits, tmp_path):
     """Perturb one integer weight of the HW graph: verification must fail."""
     from bench.stages.train import predict
