@@ -81,7 +81,8 @@ reproduce: install
 	$(BIN)/qnnbench reproduce --results-dir '$(RESULTS)' --jobs '$(REPRO_JOBS)' \
 		$(call opt,--dataset,$(DATASET)) $(call opt,--data-dir,$(DATA_DIR)) \
 		$(call opt,--seeds,$(SEEDS)) \
-		$(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(filter 1 yes true,$(FULL)),--full)
+		$(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(filter 1 yes true,$(FULL)),--full) \
+		$(if $(filter 1 yes true,$(POT_HW)),--pot-hardware)
 
 report: install
 	$(BIN)/qnnbench report --results-dir '$(RESULTS)'

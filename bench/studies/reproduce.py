@@ -40,8 +40,10 @@ from bench.studies.paper import (
     TFC_BITS,
     TFC_CLASSES,
     TFC_HIDDEN,
+    paper_folding,
     tfc_inputs,
 )
+from bench.studies.pot_hardware import pot_hardware_points
 from bench.studies.reproduce_tables import reproduction_tables, table_csv, tables_markdown
 from bench.studies.schedule import CNV_EPOCHS, FULL_TFC_EPOCHS, SEEDS
 
@@ -53,19 +55,17 @@ CNV_UNIFORM = {"strategy": "uniform", "pe": 16, "simd": 16}
 QUICK_SUBSET = {"tfc_bits": (2, 4, 8), "pot_bits": (2, 4), "cnv_bits": (), "seeds": (0,)}
 
 
-def paper_folding(name: str) -> dict[str, str]:
-    return {"strategy": "layers", "file": str(CONFIGS / f"tfc_paper_{name}.json")}
-
-
 def reproduction_points(
     dataset: str = "digits", data_dir: str | None = None, tfc_epochs: int = FULL_TFC_EPOCHS,
     cnv_epochs: int = CNV_EPOCHS, tfc_bits: tuple[int, ...] = TFC_BITS,
     pot_bits: tuple[int, ...] = POT_BITS, cnv_bits: tuple[int, ...] = CNV_BITS,
-    seeds: tuple[int, ...] = SEEDS,
+    seeds: tuple[int, ...] = SEEDS, pot_hw_bits: tuple[int, ...] = (),
 ) -> list[RunSpec]:
     """Every point of the study, not-applicable ones included (see `split_applicable`).
 
-    CNV comes first so that, with several workers, the longest groups start first.
+    `pot_hw_bits` adds the integer vs power-of-two hardware measured with our unit
+    (`pot_hardware`) at those bit widths. CNV and those come first so that, with several
+    workers, the longest groups start first.
     Seeds other than the hardware seed train TFC once per bit width (folding (a) at the
     1,024-input geometry): their accuracy is what they are for.
     """
@@ -79,6 +79,8 @@ def reproduction_points(
                                 epochs=cnv_epochs, folding=cnv_folding, fp32_baseline=True,
                                 **common))
     hardware_seed = seeds[0] if HARDWARE_SEED not in seeds else HARDWARE_SEED
+    if pot_hw_bits:
+        points += pot_hardware_points(common, tfc_epochs, hardware_seed, pot_hw_bits)
     for seed in (hardware_seed, *[s for s in seeds if s != hardware_seed]):
         names = PAPER_FOLDINGS if seed == hardware_seed else ("a",)
         for bits in tfc_bits:

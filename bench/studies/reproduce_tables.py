@@ -7,7 +7,6 @@ seeds; not-applicable points show `n/a` with the reason, apart from failures.
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Any
 
 from bench.report.table import Table
@@ -23,23 +22,18 @@ from bench.studies.paper import (
     POT_BITS,
     TFC_BITS,
     geometry_text,
+    paper_name,
 )
+from bench.studies.pot_hardware import pot_hardware_table
 
 
 def _ok(records: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
+    """Successful records of FINN's own designs (our unit's are `pot_hardware`'s)."""
     return [
         r for r in records
-        if r.get("status") == "ok" and all(r.get(k) == v for k, v in match.items())
+        if r.get("status") == "ok" and (r.get("mvu") or "finn") == "finn"
+        and all(r.get(k) == v for k, v in match.items())
     ]
-
-
-def _paper_name(record: dict[str, Any]) -> str | None:
-    spec = record.get("folding_spec") or {}
-    stem = Path(str(spec.get("file", ""))).stem
-    label = record.get("folding_id") or ""
-    if not stem and label.startswith("layers-"):
-        stem = label.removeprefix("layers-")
-    return stem.removeprefix("tfc_paper_") if stem.startswith("tfc_paper_") else None
 
 
 def _hardware_seed(records: list[dict[str, Any]]) -> int:
@@ -81,7 +75,7 @@ def paper_folding_table(records: list[dict[str, Any]]) -> Table:
             matches = [
                 r for r in records
                 if r.get("model") == "tfc" and r.get("weight_quant") == "int"
-                and r.get("weight_bits") == bits and _paper_name(r) == name
+                and r.get("weight_bits") == bits and paper_name(r) == name
                 and r.get("seed", 0) == seed
             ]
             if not matches:
@@ -131,7 +125,7 @@ def seed_dependence_note(records: list[dict[str, Any]]) -> str:
     compared = False
     for bits in TFC_BITS:
         builds = [r for r in _ok(records, model="tfc", weight_quant="int", weight_bits=bits)
-                  if _paper_name(r) == "a" and r.get("input_size") == PAPER_INPUT_SIZE["a"]]
+                  if paper_name(r) == "a" and r.get("input_size") == PAPER_INPUT_SIZE["a"]]
         if len({r.get("seed") for r in builds}) < 2:
             continue
         compared = True
@@ -152,9 +146,9 @@ def span_table(records: list[dict[str, Any]]) -> Table:
     rows = []
     seed = _hardware_seed(records)
     for bits in TFC_BITS:
-        ok = {_paper_name(r): r for r in _ok(records, model="tfc", weight_quant="int",
+        ok = {paper_name(r): r for r in _ok(records, model="tfc", weight_quant="int",
                                               weight_bits=bits, seed=seed)
-              if _paper_name(r)}
+              if paper_name(r)}
         if len(ok) < 2:
             continue
         fast, slow = ok.get("a"), ok.get("c")
@@ -166,7 +160,7 @@ def span_table(records: list[dict[str, Any]]) -> Table:
             f"{fast['est_fps']:,.0f}" if fast else "–",
             f"{slow['est_fps']:,.0f}" if slow else "–",
             paper_span,
-            f"{_paper_name(slowest)}: {slowest['est_fps']:,.0f}",
+            f"{paper_name(slowest)}: {slowest['est_fps']:,.0f}",
             f"{fastest['est_fps'] / slowest['est_fps']:,.0f}×",
             f"{PAPER_SPAN}× measured, {PAPER_CYCLE_SPAN}× cycle model",
         ])
@@ -184,7 +178,7 @@ def span_table(records: list[dict[str, Any]]) -> Table:
 
 def accuracy_tfc_table(records: list[dict[str, Any]]) -> Table:
     rows = []
-    tfc = [r for r in _ok(records, model="tfc") if _paper_name(r)]
+    tfc = [r for r in _ok(records, model="tfc") if paper_name(r)]
     sizes = sorted({r.get("input_size") for r in tfc}, key=lambda v: (v is None, v or 0))
     seeds_seen: set[int] = set()
     for size in sizes:
@@ -231,7 +225,7 @@ def pot_table(records: list[dict[str, Any]]) -> Table:
     for bits in POT_BITS:
         for quant in ("int", "pot"):
             at = [r for r in _ok(records, model="tfc", weight_quant=quant, weight_bits=bits)
-                  if _paper_name(r) == "a"]
+                  if paper_name(r) == "a"]
             hw = [r for r in at if r.get("seed", 0) == seed]
             if not hw:
                 continue
@@ -295,7 +289,8 @@ def reproduction_tables(
 ) -> list[Table]:
     return [
         accuracy_tfc_table(records), paper_folding_table(records), span_table(records),
-        pot_table(records), cnv_table(records), validation_table(validation),
+        pot_table(records), pot_hardware_table(records, _hardware_seed(records)),
+        cnv_table(records), validation_table(validation),
     ]
 
 
