@@ -68,10 +68,9 @@ def test_fitted_model_is_stored_with_its_grid():
 
 
 @pytest.fixture(scope="module")
-def graphs(digits, tmp_path_factory):
-    """FINN's RTL-preferring graph of the TFC and the same with our unit."""
+def rtl_hw(digits, tmp_path_factory):
+    """FINN's RTL-preferring hardware graph of an untrained TFC W4A4."""
     from bench.core.spec import make_spec
-    from bench.finn_flow.mvu_transform import use_qnnbench_mvu
     from bench.stages.export import export_qonnx
     from bench.stages.train import make_model, seed_everything
 
@@ -81,7 +80,15 @@ def graphs(digits, tmp_path_factory):
     root = tmp_path_factory.mktemp("mvu")
     path = export_qonnx(model, digits.x_test[:1], root / "tfc_w4a4.onnx")
     hw, _ = finn_hdl.build_rtl_hw_graph(path, root / "hw", PART, CLK_NS)
-    finn = finn_flow.load_graph(hw.graph_path)
+    return hw
+
+
+@pytest.fixture(scope="module")
+def graphs(rtl_hw):
+    """FINN's RTL-preferring graph of the TFC and the same with our unit."""
+    from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+
+    finn = finn_flow.load_graph(rtl_hw.graph_path)
     ours, units, kept = use_qnnbench_mvu(copy.deepcopy(finn))
     return finn, ours, units, kept
 
@@ -117,6 +124,24 @@ def test_python_execution_equals_the_replaced_mvaus(graphs, digits):
         got = execute_onnx(converted, {name: x}, return_full_exec_context=True)
         for node in ours.graph.node:  # each unit's output is the replaced layers' output
             assert np.array_equal(got[node.output[0]], want[node.output[0]]), node.name
+
+
+@pytest.mark.slow
+def test_unit_graph_check_catches_a_changed_weight(rtl_hw, graphs, digits, tmp_path):
+    """What the unit_verify stage compares: the graph with our unit, executed under FINN's
+    parent graph, against FINN's; changed weights must show."""
+    _, ours, _, _ = graphs
+    inputs = digits.x_test[:16]
+    expected = rtl_hw.execute_many(inputs, tmp_path / "finn")
+    same = rtl_hw.with_model(copy.deepcopy(ours), tmp_path / "same")
+    assert np.array_equal(same.execute_many(inputs, tmp_path / "same_run"), expected)
+    broken = copy.deepcopy(ours)
+    unit = broken.graph.node[-1]
+    # the last unit's outputs are the logits (of an untrained network, so some of its
+    # inputs are always 0: change every weight)
+    broken.set_initializer(unit.input[1], -broken.get_initializer(unit.input[1]))
+    changed = rtl_hw.with_model(broken, tmp_path / "broken")
+    assert not np.array_equal(changed.execute_many(inputs, tmp_path / "broken_run"), expected)
 
 
 @pytest.mark.slow
@@ -219,6 +244,7 @@ def test_tfc_pot_and_int_units_measured_end_to_end(tmp_path):
     for quant, record in records.items():
         assert record.status == "ok", record.error
         assert record.mvu == "rtl" and record.estimate_model.startswith("fitted to Yosys")
+        assert record.mvu_verify_ok is True and record.mvu_verify_samples == 64
         assert record.rtl_sim_ok is True, quant
         units = [r for r in record.rtl_layers if r["op_type"] == "QnnbenchMVU_rtl"]
         assert len(units) == 4 and all(r["sim_ok"] for r in units)

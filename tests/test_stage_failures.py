@@ -25,9 +25,11 @@ INJECTION_POINTS = [
     ("estimate", "bench.finn_flow.graph", "FoldableGraph.estimate"),
     ("rtl_graph", "bench.finn_flow.rtl", "build_rtl_hw_graph"),
     ("rtl_measure", "bench.rtl.measure", "measure_graph"),
+    ("unit_verify", "bench.finn_flow.graph", "HwGraph.with_model"),
 ]
-# Stages active only for their target.
+# Stages active only for their target, or with our matrix-vector unit.
 TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl"}
+MVU_OF = {"unit_verify": "rtl"}
 
 
 def test_every_stage_of_the_plan_is_covered():
@@ -56,7 +58,7 @@ def test_failure_is_recorded_as_the_stage_it_happened_in(stage, module, function
 
     monkeypatch.setattr(owner, attr, broken)
     spec = make_spec(weight_bits=2, act_bits=2, epochs=1, pe=2, fp32_baseline=True,
-                     target=TARGET_OF.get(stage, "estimate"))
+                     target=TARGET_OF.get(stage, "estimate"), mvu=MVU_OF.get(stage, "finn"))
     outcome = run_point(spec, Store(tmp_path / "results"), show_progress=False)
     record = outcome.record
     assert record.status == "failed"

@@ -89,6 +89,17 @@ class HwGraph:
         graph.mvu_layers = {**units, **{name: {"kept": why} for name, why in kept.items()}}
         return graph
 
+    def with_model(self, model: Any, directory: Path) -> HwGraph:
+        """Another dataflow partition (e.g. with our unit in place of FINN's MVAUs) under
+        the same parent graph, in `directory`."""
+        import shutil
+
+        other = HwGraph(directory)
+        other.directory.mkdir(parents=True, exist_ok=True)
+        model.save(str(other.graph_path))
+        shutil.copy(self.parent_path, other.parent_path)
+        return other
+
     def execute(self, inputs: np.ndarray, work_dir: Path) -> np.ndarray:
         from bench.finn_flow.execute import execute_hw_graph
 

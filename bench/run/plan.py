@@ -2,8 +2,9 @@
 
     PREPARE      once per group of points that share a trained model
                  data → train → fp32 → export → hw_graph → verify → hw_accuracy
-                 → foldable → rtl_graph (target rtl); an external QONNX model has
-                 external → qonnx_accuracy in place of train → fp32 → export
+                 → foldable → unit_verify (--mvu rtl) → rtl_graph (target rtl);
+                 an external QONNX model has external → qonnx_accuracy in place of
+                 train → fp32 → export
     CHOOSE       once per point: which folding(s) the point's strategy picks
     PER_FOLDING  once per folding: estimate → rtl_measure (target rtl)
                  → synth (with Vivado)
@@ -30,6 +31,7 @@ from bench.run.stages_hw import (
     HW_ACCURACY,
     HW_GRAPH,
     QONNX_ACCURACY,
+    UNIT_VERIFY,
     VERIFY,
 )
 from bench.run.stages_model import (
@@ -49,7 +51,7 @@ __all__ = ["EXPORT_CHECK_SAMPLES", "PER_FOLDING", "PER_POINT", "PREPARE", "RTL_S
 # -- the lists ------------------------------------------------------------------------------
 
 PREPARE = [DATA, TRAIN, FP32, EXTERNAL, QONNX_ACCURACY, EXPORT, HW_GRAPH, VERIFY, HW_ACCURACY,
-           FOLDABLE, RTL_GRAPH]
+           FOLDABLE, UNIT_VERIFY, RTL_GRAPH]
 PER_POINT = [CHOOSE]
 PER_FOLDING = [ESTIMATE, RTL_MEASURE, SYNTH]
 # Published designs and the speed benchmark: the same stages on an untrained model, with

@@ -116,6 +116,8 @@ class Record(BaseModel):
     mvu: str | None = None
     mvu_layers: dict[str, dict[str, Any]] | None = None  # per unit: datapath; kept: why
     estimate_model: str | None = None  # where our unit's resource estimates come from
+    mvu_verify_ok: bool | None = None  # graph with our unit == FINN's graph, bit for bit
+    mvu_verify_samples: int | None = None
     # with Vivado only
     synth_lut: float | None = None
     synth_ff: float | None = None

@@ -293,6 +293,39 @@ HW_ACCURACY = Stage(
     "samples (FINN Python execution)",
 )
 
+def _unit_verify(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    """FINN's Python execution of the graph with our unit against the graph it replaced,
+    bit for bit on the verification samples (the unit's execution is its reference model)."""
+    inputs = _test_inputs(ctx, VERIFY_SAMPLES)
+    finn_graph = ctx["hw_graph"].hw
+    units = finn_graph.with_model(ctx["foldable"].graph, entry / "units")
+    expected = finn_graph.execute_many(inputs, entry / "finn_run")
+    got = units.execute_many(inputs, entry / "units_run")
+    mismatched = int((~np.all(expected == got, axis=1)).sum())
+    return {"ok": mismatched == 0, "samples": len(inputs), "mismatched_samples": mismatched}
+
+
+def _unit_source_hash() -> str:
+    from bench.finn_flow import graph
+    from bench.rtl import mvu_unit
+
+    unit = Path(graph.__file__).parent
+    return source_hash(unit / "mvu_op.py", unit / "mvu_transform.py", Path(mvu_unit.__file__))
+
+
+# With --mvu rtl: does the graph with our unit compute what FINN's graph computes?
+UNIT_VERIFY = Stage(
+    "unit_verify", produce=_unit_verify, open=lambda ctx, entry, meta: meta,
+    determines=lambda ctx: {"samples": VERIFY_SAMPLES, "source": _unit_source_hash()},
+    upstream=("hw_graph",),
+    active=lambda spec: spec.mvu == "rtl",
+    record=lambda ctx, meta: {"mvu_verify_ok": bool(meta["ok"]),
+                              "mvu_verify_samples": int(meta["samples"])},
+    describe=lambda ctx: "checking the graph with our unit against FINN's on "
+    f"{VERIFY_SAMPLES} samples",
+)
+
+
 def _mvu_fields(ctx: RunContext, graph: Any) -> dict[str, Any]:
     """`mvu`, and with our unit which layers it took (datapath) or left (why)."""
     if ctx.spec.mvu == "finn":
