@@ -56,12 +56,16 @@ def test_inapplicable_groups_are_not_trained():
 
 
 def test_baselines_are_trained_once_before_groups_that_share_them():
-    points = reproduction_points("digits", tfc_bits=(2, 4), pot_bits=(), cnv_bits=(2, 4),
+    points = reproduction_points("digits", tfc_bits=(2, 4), pot_bits=(3,), cnv_bits=(2, 4),
                                  seeds=(0, 1))
     first, rest = baseline_phases(split_applicable(points)[0])
-    owners = {(p.model, p.seed) for p in first}
+    owners = {(p.model, p.seed) for p in first if p.fp32_baseline}
     assert owners == {("cnv", 0), ("tfc", 0), ("tfc", 1)}
-    assert {p.weight_bits for p in first} == {2}  # one group per baseline
+    assert {p.weight_bits for p in first if p.fp32_baseline} == {2}  # one group per baseline
+    # groups without a baseline (power-of-two) fill the first phase
+    assert {(p.weight_quant, p.seed) for p in first if not p.fp32_baseline} == {
+        ("pot", 0), ("pot", 1)}
+    assert all(p.fp32_baseline for p in rest)
     assert len(first) + len(rest) == len(split_applicable(points)[0])
 
 

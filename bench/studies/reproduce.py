@@ -139,16 +139,20 @@ def split_applicable(points: list[RunSpec]) -> tuple[list[RunSpec], list[tuple[R
 
 
 def baseline_phases(points: list[RunSpec]) -> list[list[RunSpec]]:
-    """The points in two phases: first one group per FP32 baseline, then the rest.
+    """The points in two phases: first one group per FP32 baseline and every group that
+    needs no baseline, then the groups that share a baseline trained in the first.
 
     Groups that share a baseline would otherwise each train it when they run at the same
-    time in different workers; after the first phase every baseline is cached.
+    time in different workers; after the first phase every baseline is cached. Groups
+    without a baseline keep the other workers busy while the first phase's long groups
+    (CNV with its baseline) run.
     """
     first, rest, owned = [], [], set()
     for group in group_points(points):
         key = stable_hash(group[0].baseline_fields()) if group[0].fp32_baseline else None
-        if key is not None and key not in owned:
-            owned.add(key)
+        if key is None or key not in owned:
+            if key is not None:
+                owned.add(key)
             first += group
         else:
             rest += group
