@@ -381,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     interrupt.install()
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        # the hardware accuracy of a large test set may use one process per core; sweep
+        # workers run serially inside (their points are the parallelism)
+        from bench.finn_flow.execute import allow_worker_processes
+
+        allow_worker_processes()
     try:
         return COMMANDS[args.command](args)
     except SpecError as err:

@@ -106,6 +106,28 @@ def test_fast_execution_equals_finn_reference_and_falls_back(hw_graph, digits, t
     assert np.array_equal(hw_graph.execute_many(inputs, tmp_path / "slow"), reference)
 
 
+def test_large_executions_stay_in_process_unless_allowed(hw_graph, digits, tmp_path,
+                                                        monkeypatch):
+    """Worker processes re-run the caller's main script: only a guarded caller (the
+    command line) may have them."""
+    import concurrent.futures
+
+    from bench.finn_flow import execute
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    inputs = np.concatenate([digits.x_test] * 2)[: execute.PARALLEL_FROM + 10]
+    assert hw_graph.execute_many(inputs, tmp_path).shape[0] == len(inputs)
+    execute.allow_worker_processes()
+    try:
+        with pytest.raises(AssertionError, match="process pool"):
+            hw_graph.execute_many(inputs, tmp_path)
+    finally:
+        execute.allow_worker_processes(False)
+
+
 def test_verification_catches_a_wrong_graph(hw_graph, trained, digits, tmp_path):
     """Perturb one integer weight of the HW graph: verification must fail."""
     from bench.stages.train import predict

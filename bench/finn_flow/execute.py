@@ -39,6 +39,18 @@ def execute_hw_graph(hw: HwGraph, inputs: np.ndarray, work_dir: Path) -> np.ndar
 
 PARALLEL_FROM = 500  # samples from which execution is spread over processes
 
+# Worker processes start by re-running the caller's main script ("spawn"); a script
+# without an `if __name__ == "__main__":` guard would run again in every worker. The
+# command line (whose entry points are guarded) allows them; a script that has the guard
+# can call `allow_worker_processes()`, any other caller executes in its own process.
+_worker_processes_allowed = False
+
+
+def allow_worker_processes(allowed: bool = True) -> None:
+    """Let large executions use one process per core (call from a guarded main only)."""
+    global _worker_processes_allowed
+    _worker_processes_allowed = allowed
+
 
 def flatten_hw_graph(hw: HwGraph, dest: Path) -> Path:
     """One graph of the parent with the (despecialized) partition inlined.
@@ -181,7 +193,8 @@ def execute_many(hw: HwGraph, inputs: np.ndarray, work_dir: Path,
 
     flat = str(flatten_hw_graph(hw, work_dir / "hw_graph_flat.onnx"))
     if workers is None:
-        workers = (os.cpu_count() or 1) if len(inputs) >= PARALLEL_FROM else 1
+        parallel = _worker_processes_allowed and len(inputs) >= PARALLEL_FROM
+        workers = (os.cpu_count() or 1) if parallel else 1
     workers = max(1, min(workers, len(inputs)))
     if workers == 1:
         return _execute_flat(flat, inputs)
