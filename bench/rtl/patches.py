@@ -118,13 +118,19 @@ PATCHES: tuple[Patch, ...] = (
         ),
     ),
     Patch(
-        name="fifo-address-split-without-struct-function",
+        name="fifo-for-verilator-and-slang",
         file="fifo/hdl/fifo.sv",
-        edits=((_FIFO_ABITS, _FIFO_ABITS_FLAT),),
+        edits=(
+            (_FIFO_ABITS, _FIFO_ABITS_FLAT),
+            (");\n`default_nettype none\n", ");\n"),
+            ("`default_nettype wire\nendmodule : fifo", "endmodule : fifo"),
+        ),
         reason=(
             "INIT_ABITS() fills a struct in a constant function; Verilator cannot "
             "evaluate that as a constant (\"can't determine constant for FUNCREF\"). "
-            "The same split is written as plain localparams with the same values."
+            "The same split is written as plain localparams with the same values. "
+            "slang refuses `default_nettype inside a module; it only checks for implicit "
+            "nets, so the two directives go."
         ),
     ),
     Patch(
