@@ -31,6 +31,10 @@ from bench.rtl.tools import (
 )
 
 RESET_CYCLES = 16
+# The PyPI build's verilated.mk leaves the option that includes a precompiled header
+# empty, so once a large design is split into several C++ files (whose compile rules use
+# the header) g++ gets the header's name as an input file and fails; GCC's is -include.
+_PCH_INCLUDE = "CFG_CXXFLAGS_PCH_I=-include"
 CACHE_ENV = "QNNBENCH_RTL_CACHE"
 
 
@@ -86,7 +90,7 @@ def _build_model(
         str(find_executable(TOOLS.verilator)), "--cc", "--exe", "--build", "-j", "2",
         "--no-timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-initial", "0",
         "--top-module", top, "--prefix", "Vtb_top", "--Mdir", str(model_dir / "obj"),
-        "-CFLAGS", "-O1",
+        "-CFLAGS", "-O1", "-MAKEFLAGS", _PCH_INCLUDE,
         *(f"-G{k}={v}" for k, v in (params or {}).items()),
         *(f"+define+{k}={v}" for k, v in (defines or {}).items()),
         *(str(Path(s).resolve()) for s in sources), str(tb),
