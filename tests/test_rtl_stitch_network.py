@@ -69,6 +69,25 @@ def test_stitched_tfc_is_bit_exact_at_the_estimated_rate(tfc, digits, tmp_path):
     assert result["latency_cycles"] >= sum(16 for _ in range(4))
 
 
+def test_mixed_folding_gets_finns_width_converters(tfc, digits, tmp_path):
+    quant, graph = tfc
+    if quant == "pot":
+        pytest.skip("the converters do not depend on the datapath")
+    names = [n.name for n in graph.graph.node]
+    folding = dict(zip(names, [{"PE": 8, "SIMD": 4}, {"PE": 4, "SIMD": 2},
+                               {"PE": 2, "SIMD": 8}, {"PE": 2, "SIMD": 4}], strict=True))
+    graph = finn_hdl.apply_folding(graph, folding)
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, digits.x_test[:SAMPLES], tmp_path, PART, CLK_NS)
+    dwcs = [(g["in_width"], g["out_width"]) for g in glue.values()
+            if g["op_type"] == "StreamingDataWidthConverter_rtl"]
+    assert dwcs == [(32, 8), (16, 32), (8, 16)]  # PE·4 bits into the next SIMD·4
+    result = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path, PART,
+                                     CLK_NS, synth=False, cache_dir=tmp_path / "verilator")
+    assert result["sim_ok"], result
+    assert result["cycles_per_image"] == 512  # layer 1: SF 32 x NF 16, FINN's estimate
+
+
 def test_without_fifos_the_chain_is_slower_than_the_estimate(tfc, digits, tmp_path):
     """Our unit reads no input while it computes folds 1..NF-1, so without a FIFO the
     layer before it stalls: the period becomes about SF·NF + (NF-1)·SF."""
