@@ -253,6 +253,14 @@ def test_tfc_pot_and_int_units_measured_end_to_end(tmp_path):
             measured = row["lut"] + row["lutram"]
             assert abs(row["est_lut"] - measured) <= 0.25 * measured, row
             assert row["est_dsp"] == row["dsp"] and row["est_bram18"] == row["bram18"], row
+        # the whole network stitched: bit-exact, at FINN's estimated rate (FIFOs of one
+        # image between the units), resources of the same order as the layers' sum
+        assert record.rtl_stitched_ok is True and record.rtl_stitched_skipped is None, quant
+        assert record.rtl_cycles_per_image == record.est_max_cycles, quant
+        assert record.rtl_fps == pytest.approx(record.est_fps), quant
+        assert record.rtl_latency_cycles > 0
+        assert 0.9 * record.rtl_lut < record.rtl_stitched_lut < 1.3 * record.rtl_lut, quant
+        assert record.rtl_stitched_dsp == record.rtl_dsp, quant
     pot, int_ = records["pot"], records["int"]
     assert {v.get("datapath") for v in pot.mvu_layers.values()} == {"pot"}
     assert {v.get("datapath") for v in int_.mvu_layers.values()} == {"int"}

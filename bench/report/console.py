@@ -65,5 +65,18 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         )
         table.add_row("RTL (Verilator)", "[green]bit-exact[/]" if r["rtl_sim_ok"]
                       else "[red]MISMATCH[/] in at least one layer")
+    if r.get("rtl_stitched_ok") is not None:
+        cycles = r["rtl_cycles_per_image"]
+        table.add_row(
+            "RTL stitched",
+            ("[green]bit-exact[/]" if r["rtl_stitched_ok"] else "[red]MISMATCH[/]")
+            + (f", {r['rtl_fps']:,.0f} FPS ({cycles:g} cycles/image), latency "
+               f"{r['rtl_latency_cycles']:,} cycles" if cycles else ", no steady state")
+            + (f"; LUT {r['rtl_stitched_lut']:,}, FF {r['rtl_stitched_ff']:,}, "
+               f"BRAM18 {r['rtl_stitched_bram18']:,}, DSP {r['rtl_stitched_dsp']:,}"
+               if r.get("rtl_stitched_lut") is not None else ""),
+        )
+    elif r.get("rtl_stitched_skipped"):
+        table.add_row("RTL stitched", f"not stitched: {r['rtl_stitched_skipped']}")
     console.print(table)
     console.print(f"record: {where}", soft_wrap=True)

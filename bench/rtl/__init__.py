@@ -6,7 +6,8 @@ FINN's Python execution. HLS layers (no finn-hlslib here) keep FINN's estimates.
 
 FINN's side (which layers are RTL, their HDL and streams) is `bench.finn_flow.rtl`, as
 only `bench.finn_flow` imports FINN; the modules here work on plain paths and integers,
-and `measure` joins the two.
+and `measure` joins the two. `stitch` measures a whole network of RTL layers as one
+design (the layers wired stream to stream, with FINN's converters and FIFOs between them).
 
 `hdl/` holds a matrix-vector-threshold unit of our own with integer and power-of-two
 weight datapaths; `mvu_unit` verifies it against a numpy model and synthesizes it, and

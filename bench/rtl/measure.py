@@ -184,17 +184,9 @@ def layer_top(layer: LayerHdl) -> str:
     an unused threshold-set selector (held idle). Other inputs (AXI-lite, a second clock)
     are tied off.
     """
-    text = _module_text(layer, layer.top)
-    ports = module_ports(text, layer.top)
-    for needed in ("in0_V_TDATA", "out0_V_TDATA", "ap_clk", "ap_rst_n"):
-        if needed not in ports:
-            raise ValueError(f"{layer.top} has no port {needed}")
-    conn = {
-        "ap_clk": "ap_clk", "ap_clk2x": "ap_clk", "ap_rst_n": "ap_rst_n",
-        "in0_V_TDATA": "s_axis_tdata", "in0_V_TVALID": "s_axis_tvalid",
-        "in0_V_TREADY": "s_axis_tready", "out0_V_TDATA": "m_axis_tdata",
-        "out0_V_TVALID": "m_axis_tvalid", "out0_V_TREADY": "m_axis_tready",
-    }
+    conn = {"in0_V_TDATA": "s_axis_tdata", "in0_V_TVALID": "s_axis_tvalid",
+            "in0_V_TREADY": "s_axis_tready", "out0_V_TDATA": "m_axis_tdata",
+            "out0_V_TVALID": "m_axis_tvalid", "out0_V_TREADY": "m_axis_tready"}
     lines = [
         f"module {TOP} (",
         "  input  ap_clk, input ap_rst_n,",
@@ -202,26 +194,56 @@ def layer_top(layer: LayerHdl) -> str:
         "  output s_axis_tready,",
         f"  output [{layer.out_width - 1}:0] m_axis_tdata, output m_axis_tvalid,",
         "  input  m_axis_tready",
-        *(f"  , input [{w - 1}:0] {name}" for name, w in memory_write_ports(text).items()),
+        *(f"  , input [{w - 1}:0] {name}" for name, w in layer_write_ports(layer).items()),
         ");",
+        *layer_instance(layer, "dut", conn),
+        "endmodule", "",
     ]
+    return "\n".join(lines)
+
+
+def layer_write_ports(layer: LayerHdl) -> dict[str, int]:
+    """The memory write ports of the layer's top module (see `memory_write_ports`)."""
+    return memory_write_ports(_module_text(layer, layer.top))
+
+
+def layer_instance(
+    layer: LayerHdl, name: str, conn: dict[str, str], prefix: str = "",
+    params: dict[str, str] | None = None,
+) -> list[str]:
+    """Lines instantiating the layer's top as `name`, its streams bound as in `conn`.
+
+    Clock and reset go to ap_clk/ap_rst_n; memory write ports to top ports named
+    `prefix` + port; an MVU's weight stream to FINN's memstream wrapper (wires named
+    `prefix` + w_*); other inputs are tied low, other outputs left open. `params` are
+    parameter overrides (SystemVerilog expressions).
+    """
+    text = _module_text(layer, layer.top)
+    ports = module_ports(text, layer.top)
+    for needed in ("in0_V_TDATA", "out0_V_TDATA", "ap_clk", "ap_rst_n"):
+        if needed not in ports:
+            raise ValueError(f"{layer.top} has no port {needed}")
+    conn = {"ap_clk": "ap_clk", "ap_clk2x": "ap_clk", "ap_rst_n": "ap_rst_n", **conn}
+    lines = []
     if layer.weight_streamer:
         width = (layer.weight_width + 7) // 8 * 8
+        w = f"{prefix}w_"
         lines += [
-            f"  wire [{width - 1}:0] w_tdata; wire w_tvalid, w_tready;",
-            f"  {layer.weight_streamer} weights (",
+            f"  wire [{width - 1}:0] {w}tdata; wire {w}tvalid, {w}tready;",
+            f"  {layer.weight_streamer} {prefix}weights (",
             "    .ap_clk(ap_clk), .ap_clk2x(ap_clk), .ap_rst_n(ap_rst_n),",
             "    .s_axilite_AWVALID(1'b0), .s_axilite_AWPROT('0), .s_axilite_AWADDR('0),",
             "    .s_axilite_WVALID(1'b0), .s_axilite_WDATA('0), .s_axilite_WSTRB('0),",
             "    .s_axilite_BREADY(1'b1), .s_axilite_ARVALID(1'b0), .s_axilite_ARPROT('0),",
             "    .s_axilite_ARADDR('0), .s_axilite_RREADY(1'b1),",
             "    .s_axis_0_tvalid(1'b0), .s_axis_0_tdata('0),",
-            "    .m_axis_0_tready(w_tready), .m_axis_0_tvalid(w_tvalid),",
-            "    .m_axis_0_tdata(w_tdata)",
+            f"    .m_axis_0_tready({w}tready), .m_axis_0_tvalid({w}tvalid),",
+            f"    .m_axis_0_tdata({w}tdata)",
             "  );",
         ]
-        conn.update(in1_V_TDATA="w_tdata", in1_V_TVALID="w_tvalid", in1_V_TREADY="w_tready")
-    conn.update({name: name for name in memory_write_ports(text)})
+        conn.update(in1_V_TDATA=f"{w}tdata", in1_V_TVALID=f"{w}tvalid",
+                    in1_V_TREADY=f"{w}tready")
+    conn.update({port: prefix + port for port in memory_write_ports(text)})
     bindings = []
     for port, direction in ports.items():
         if port in conn:
@@ -230,8 +252,11 @@ def layer_top(layer: LayerHdl) -> str:
             bindings.append(f".{port}('0)")
         else:
             bindings.append(f".{port}()")
-    lines += [f"  {layer.top} dut (", "    " + ",\n    ".join(bindings), "  );", "endmodule", ""]
-    return "\n".join(lines)
+    overrides = ""
+    if params:
+        overrides = " #(" + ", ".join(f".{k}({v})" for k, v in params.items()) + ")"
+    return [*lines, f"  {layer.top}{overrides} {name} (",
+            "    " + ",\n    ".join(bindings), "  );"]
 
 
 _WRITE_PORT = re.compile(r"^\s*input\s*\[(\d+):0\]\s*(wr_\w+)", re.MULTILINE)

@@ -27,6 +27,35 @@ _LEAF_LOADS = (
 )
 
 
+# The address-space split of FINN's FIFO (fifo.sv), verbatim: a constant function that
+# builds a struct, which Verilator cannot evaluate as a constant.
+_FIFO_ABITS = (
+    '\tfunction abits_t INIT_ABITS();\n'
+    "\t\tautomatic abits_t  abits = '{ lo: $clog2(DEPTH_REQ), hi: 0 };\n"
+    '\t\tif(abits.lo > MIN_ABITS) begin\n'
+    '\t\t\t// Consider Decomposition into lo + hi\n'
+    '\t\t\tautomatic int unsigned  hi_abits = $clog2(DEPTH_REQ - 2**(abits.lo-1));\n'
+    '\t\t\tif(hi_abits < abits.lo - 1) begin\n'
+    '\t\t\t\tabits.lo--;\n'
+    '\t\t\t\tabits.hi = hi_abits < 1? 1 : hi_abits;\n'
+    '\t\t\tend\n'
+    '\t\tend\n'
+    '\t\treturn  abits;\n'
+    '\tendfunction : INIT_ABITS\n'
+    '\tlocalparam abits_t       ABITS      = INIT_ABITS();\n'
+)
+_FIFO_ABITS_FLAT = (
+    "\tlocalparam int unsigned  ABITS_LO0 = $clog2(DEPTH_REQ);\n"
+    "\tlocalparam int unsigned  ABITS_HI0 =\n"
+    "\t\tABITS_LO0 > MIN_ABITS? $clog2(DEPTH_REQ - 2**(ABITS_LO0-1)) : 0;\n"
+    "\tlocalparam bit  ABITS_SPLIT = ABITS_LO0 > MIN_ABITS && ABITS_HI0 < ABITS_LO0 - 1;\n"
+    "\tlocalparam abits_t       ABITS      = '{\n"
+    "\t\tlo: ABITS_SPLIT? ABITS_LO0 - 1 : ABITS_LO0,\n"
+    "\t\thi: !ABITS_SPLIT? 0 : ABITS_HI0 < 1? 1 : ABITS_HI0\n"
+    "\t};\n"
+)
+
+
 class PatchError(RuntimeError):
     """A patch's text was not found (or found too often) in the file it targets."""
 
@@ -86,6 +115,22 @@ PATCHES: tuple[Patch, ...] = (
             "non-blocking assignment in an initial block, which slang refuses to synthesize; "
             "it only warns in simulation, so synthesis (SYNTHESIS defined) leaves it out. "
             "Dropping all initial blocks instead would also drop the weight memory contents."
+        ),
+    ),
+    Patch(
+        name="fifo-for-verilator-and-slang",
+        file="fifo/hdl/fifo.sv",
+        edits=(
+            (_FIFO_ABITS, _FIFO_ABITS_FLAT),
+            (");\n`default_nettype none\n", ");\n"),
+            ("`default_nettype wire\nendmodule : fifo", "endmodule : fifo"),
+        ),
+        reason=(
+            "INIT_ABITS() fills a struct in a constant function; Verilator cannot "
+            "evaluate that as a constant (\"can't determine constant for FUNCREF\"). "
+            "The same split is written as plain localparams with the same values. "
+            "slang refuses `default_nettype inside a module; it only checks for implicit "
+            "nets, so the two directives go."
         ),
     ),
     Patch(

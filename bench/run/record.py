@@ -112,6 +112,17 @@ class Record(BaseModel):
     rtl_lut_coverage: float | None = None  # FINN's LUT estimate: measured layers / all
     rtl_sim_ok: bool | None = None  # every measured layer bit-exact against FINN
     rtl_tool_versions: dict[str, str] | None = None
+    # the whole network stitched into one design (target rtl, every layer our RTL unit)
+    rtl_fps: float | None = None  # clock / measured cycles per image once the pipeline is full
+    rtl_cycles_per_image: float | None = None
+    rtl_latency_cycles: int | None = None  # first input word to image 0's first output word
+    rtl_stitched_ok: bool | None = None  # bit-exact against FINN's Python execution
+    rtl_stitched_lut: int | None = None  # Yosys synth_xilinx of the whole top
+    rtl_stitched_ff: int | None = None
+    rtl_stitched_bram18: int | None = None
+    rtl_stitched_dsp: int | None = None
+    rtl_stitched_skipped: str | None = None  # why the network was not stitched
+    rtl_stitched: dict[str, Any] | None = None  # details: nodes, FIFOs, intervals, seconds
     # which matrix-vector layer: FINN's MVAU ("finn") or our unit ("rtl", --mvu rtl)
     mvu: str | None = None
     mvu_layers: dict[str, dict[str, Any]] | None = None  # per unit: datapath; kept: why
@@ -222,7 +233,8 @@ FLATTENED = {
     "utilization": ("util_", ""), "versions": ("version_", ""), "timings_s": ("time_", "_s"),
 }
 JSON_FIELDS = ("folding", "folding_spec", "per_layer", "layer_datatypes",
-               "weight_distinct_values", "rtl_layers", "rtl_tool_versions", "mvu_layers")
+               "weight_distinct_values", "rtl_layers", "rtl_tool_versions", "mvu_layers",
+               "rtl_stitched")
 LIST_FIELDS = ("cached_stages",)  # comma-joined text
 NOT_COLUMNS = ("traceback",)  # the error's first line is in `error`
 

@@ -11,7 +11,7 @@ from bench.core.devices import get_board, utilization
 from bench.core.spec import source_hash
 from bench.run.stage import RunContext, Stage
 from bench.run.stages_hw import _exported, _test_inputs
-from bench.run.stages_model import RTL_SAMPLES, Choice
+from bench.run.stages_model import RTL_SAMPLES, STITCH_FIFO_DEPTH, STITCH_SAMPLES, Choice
 
 # -- per point: choose the folding(s) -------------------------------------------------------
 
@@ -217,4 +217,62 @@ RTL_MEASURE = Stage(
     record=_rtl_fields,
     describe=lambda ctx: f"synthesizing (Yosys) and simulating (Verilator) the RTL layers "
     f"on {RTL_SAMPLES} test samples",
+)
+
+
+# -- the whole network stitched (target rtl, every layer RTL) ---------------------------------
+
+
+def _stitch_skipped(rows: list[dict[str, Any]]) -> str | None:
+    """Why the per-layer rows rule stitching out (not every HW layer measured RTL)."""
+    left = [f"{r['node']} ({r['op_type']})" for r in rows if "lut" not in r]
+    if not rows or left:
+        measured = len(rows) - len(left)
+        return (f"not every HW layer is measured RTL (coverage {measured}/{len(rows)}): "
+                + ", ".join(left))
+    return None
+
+
+def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import rtl
+    from bench.finn_flow import stitch as finn_stitch
+    from bench.rtl import stitch
+
+    graph = rtl.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+    reason = _stitch_skipped(ctx["rtl_measure"]["layers"]) or finn_stitch.stitch_blocker(graph)
+    if reason:
+        return {"skipped": reason}
+    board = get_board(ctx.spec.board)
+    work = entry / "stitched"
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, _test_inputs(ctx, STITCH_SAMPLES), work, board.part, ctx.spec.clk_ns,
+        STITCH_FIFO_DEPTH)
+    result = stitch.measure_stitched(
+        layers, words_in, expected, STITCH_SAMPLES, work, board.part, ctx.spec.clk_ns,
+        cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys")
+    return {"stitched": {**result, "glue": glue}}
+
+
+def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
+    if "skipped" in meta:
+        return {"rtl_stitched_skipped": meta["skipped"]}
+    res = meta["stitched"]
+    return {
+        "rtl_stitched": res, "rtl_stitched_ok": bool(res["sim_ok"]),
+        "rtl_fps": res["fps"], "rtl_cycles_per_image": res["cycles_per_image"],
+        "rtl_latency_cycles": res["latency_cycles"],
+        **{f"rtl_stitched_{k}": int(res[k]) for k in ("lut", "ff", "bram18", "dsp")
+           if res.get(k) is not None},
+    }
+
+
+RTL_STITCH = Stage(
+    "rtl_stitch", produce=_rtl_stitch, open=lambda ctx, entry, meta: meta,
+    determines=lambda ctx: {**_rtl_determines(ctx), "samples": STITCH_SAMPLES,
+                            "fifo_depth": STITCH_FIFO_DEPTH},
+    upstream=("rtl_graph", "rtl_measure"),
+    active=lambda spec: spec.target == "rtl",
+    record=_stitch_fields,
+    describe=lambda ctx: "stitching the RTL layers into one design: Verilator on "
+    f"{STITCH_SAMPLES} test samples, Yosys on the whole top",
 )

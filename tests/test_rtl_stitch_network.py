@@ -1,0 +1,135 @@
+"""A whole TFC of our units stitched into one design (`bench.finn_flow.stitch` +
+`bench.rtl.stitch`): bit-exact against FINN's Python execution for integer and PoT
+weights, at FINN's estimated throughput, and a flipped weight bit is caught.
+
+The networks are untrained, seeded W4A4 TFCs on digits (as in test_mvu_layer): training
+changes no HDL, and the PoT quantizer gives PoT weights untrained too.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from bench import finn_flow
+from bench.finn_flow import rtl as finn_hdl
+from bench.finn_flow import stitch as finn_stitch
+from bench.rtl import stitch
+
+PART = "xc7z020clg400-1"
+CLK_NS = 10.0
+SAMPLES = 6
+
+pytestmark = pytest.mark.slow
+
+
+def _units(quant: str, digits, root):
+    from bench.core.spec import make_spec
+    from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+    from bench.stages.export import export_qonnx
+    from bench.stages.train import make_model, seed_everything
+
+    seed_everything(0)
+    spec = make_spec(model="tfc", dataset="digits", weight_bits=4, act_bits=4,
+                     weight_quant=quant)
+    model = make_model(spec, digits).eval()
+    path = export_qonnx(model, digits.x_test[:1], root / "tfc.onnx")
+    hw, _ = finn_hdl.build_rtl_hw_graph(path, root / "hw", PART, CLK_NS)
+    ours, units, _ = use_qnnbench_mvu(finn_flow.load_graph(hw.graph_path))
+    assert {u["datapath"] for u in units.values()} == {quant}
+    # uniform PE=SIMD=4; the 10-channel last layer at PE 2, as the uniform strategy does
+    folding = {n.name: {"PE": 2 if n is ours.graph.node[-1] else 4, "SIMD": 4}
+               for n in ours.graph.node}
+    return finn_hdl.apply_folding(ours, folding)
+
+
+@pytest.fixture(scope="module", params=["int", "pot"])
+def tfc(request, digits, tmp_path_factory):
+    return request.param, _units(request.param, digits, tmp_path_factory.mktemp(request.param))
+
+
+def test_stitched_tfc_is_bit_exact_at_the_estimated_rate(tfc, digits, tmp_path):
+    from qonnx.custom_op.registry import getCustomOp
+
+    quant, graph = tfc
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, digits.x_test[:SAMPLES], tmp_path, PART, CLK_NS)
+    # a FIFO of one image after each layer but the last; equal widths need no converter
+    assert [g["op_type"] for g in glue.values()] == ["StreamingFIFO_rtl"] * 3
+    assert [g["depth"] for g in glue.values()] == [16, 16, 16]
+    result = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path, PART,
+                                     CLK_NS, synth=False, cache_dir=tmp_path / "verilator")
+    assert result["sim_ok"] and result["sim_mismatches"] == 0, (quant, result)
+    assert result["sim_words"] == SAMPLES * 5  # 10 accumulators, PE 2
+    slowest = max(getCustomOp(n).get_exp_cycles() for n in graph.graph.node)
+    assert result["cycles_per_image"] == slowest == 256
+    assert result["fps"] == pytest.approx(1e9 / (CLK_NS * slowest))
+    # the first image passes every layer: at least the sum of their input folds
+    assert result["latency_cycles"] >= sum(16 for _ in range(4))
+
+
+def test_mixed_folding_gets_finns_width_converters(tfc, digits, tmp_path):
+    quant, graph = tfc
+    if quant == "pot":
+        pytest.skip("the converters do not depend on the datapath")
+    names = [n.name for n in graph.graph.node]
+    folding = dict(zip(names, [{"PE": 8, "SIMD": 4}, {"PE": 4, "SIMD": 2},
+                               {"PE": 2, "SIMD": 8}, {"PE": 2, "SIMD": 4}], strict=True))
+    graph = finn_hdl.apply_folding(graph, folding)
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, digits.x_test[:SAMPLES], tmp_path, PART, CLK_NS)
+    dwcs = [(g["in_width"], g["out_width"]) for g in glue.values()
+            if g["op_type"] == "StreamingDataWidthConverter_rtl"]
+    assert dwcs == [(32, 8), (16, 32), (8, 16)]  # PE·4 bits into the next SIMD·4
+    result = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path, PART,
+                                     CLK_NS, synth=False, cache_dir=tmp_path / "verilator")
+    assert result["sim_ok"], result
+    assert result["cycles_per_image"] == 512  # layer 1: SF 32 x NF 16, FINN's estimate
+
+
+def test_without_fifos_the_chain_is_slower_than_the_estimate(tfc, digits, tmp_path):
+    """Our unit reads no input while it computes folds 1..NF-1, so without a FIFO the
+    layer before it stalls: the period becomes about SF·NF + (NF-1)·SF."""
+    _, graph = tfc
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, digits.x_test[:SAMPLES], tmp_path, PART, CLK_NS, fifo_depth=0)
+    assert not glue
+    result = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path, PART,
+                                     CLK_NS, synth=False, cache_dir=tmp_path / "verilator")
+    assert result["sim_ok"], result
+    assert 256 + 200 < result["cycles_per_image"] < 2 * 256
+
+
+def test_a_flipped_weight_bit_fails_the_stitched_check(tfc, digits, tmp_path):
+    from qonnx.custom_op.registry import getCustomOp
+
+    quant, graph = tfc
+    node = graph.graph.node[-1]  # accumulator output: a weight on a live input shows
+    cfg = getCustomOp(node).unit_config()
+    inputs = digits.x_test[:SAMPLES]
+    layer_in = finn_hdl.layer_streams(graph, inputs, [node.name])[node.name][0]
+    layers, words_in, expected, _ = finn_stitch.generate_stitched_hdl(
+        graph, inputs, tmp_path, PART, CLK_NS)
+    mask = (1 << cfg.a_bits) - 1
+    sf, s = next((sf, s) for sf in range(cfg.sf) for s in range(cfg.simd)
+                 if (layer_in[sf] >> (s * cfg.a_bits)) & mask)
+    last = next(la for la in layers if la.node == node.name)
+    mem = last.hdl_dir / "mvu_weights.hex"
+    lines = mem.read_text().split()
+    # weight (pe 0, s) at address sf: int's LSB, PoT's zero flag (its sign bit would not
+    # change a zero weight)
+    bit = s * cfg.code_bits + (1 if cfg.pot else 0)
+    lines[sf] = f"{int(lines[sf], 16) ^ (1 << bit):0{len(lines[sf])}x}"
+    mem.write_text("\n".join(lines) + "\n")
+    result = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path, PART,
+                                     CLK_NS, synth=False, cache_dir=tmp_path / "verilator")
+    assert not result["sim_ok"] and result["sim_mismatches"] > 0, (quant, result)
+
+
+def test_other_graphs_are_not_stitched(tfc):
+    _, graph = tfc
+    assert finn_stitch.stitch_blocker(graph) is None
+    mixed = copy.deepcopy(graph)
+    mixed.graph.node[1].op_type = "MVAU_rtl"
+    assert "not stitched: QnnbenchMVU_rtl_1 (MVAU_rtl)" in finn_stitch.stitch_blocker(mixed)
