@@ -26,21 +26,24 @@ INJECTION_POINTS = [
     ("rtl_graph", "bench.finn_flow.rtl", "build_rtl_hw_graph"),
     ("rtl_measure", "bench.rtl.measure", "measure_graph"),
     ("unit_verify", "bench.finn_flow.graph", "HwGraph.with_model"),
+    # measures every layer for real first (minutes): with the end-to-end tests
+    pytest.param("rtl_stitch", "bench.finn_flow.rtl", "apply_folding", marks=pytest.mark.slow,
+                 id="rtl_stitch"),
 ]
 # Stages active only for their target, or with our matrix-vector unit.
-TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl"}
+TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl", "rtl_stitch": "rtl"}
 MVU_OF = {"unit_verify": "rtl"}
 
 
 def test_every_stage_of_the_plan_is_covered():
     names = {s.name for s in PREPARE + PER_POINT + PER_FOLDING}
     untestable = {"foldable", "synth"}  # in-memory view; Vivado only (tested in its file)
-    injected = INJECTION_POINTS + EXTERNAL_INJECTION_POINTS
+    injected = [getattr(p, "values", p) for p in INJECTION_POINTS + EXTERNAL_INJECTION_POINTS]
     assert names - untestable == {stage for stage, _, _ in injected}
 
 
 @pytest.mark.parametrize("stage,module,function", INJECTION_POINTS,
-                         ids=[p[0] for p in INJECTION_POINTS])
+                         ids=[getattr(p, "values", p)[0] for p in INJECTION_POINTS])
 def test_failure_is_recorded_as_the_stage_it_happened_in(stage, module, function, tmp_path,
                                                          monkeypatch):
     target = importlib.import_module(module)
@@ -54,8 +57,10 @@ def test_failure_is_recorded_as_the_stage_it_happened_in(stage, module, function
             stage == "fp32"
         ):
             return real(*args, **kwargs)
-        # Verification executes the graph the same way: break only the accuracy run.
-        if stage == "hw_accuracy" and sys._getframe(1).f_code.co_name != "_hw_accuracy":
+        # Verification executes the graph the same way (and the per-layer measurement
+        # folds it the same way): break only the call of the stage under test.
+        caller = sys._getframe(1).f_code.co_name
+        if stage in ("hw_accuracy", "rtl_stitch") and caller != f"_{stage}":
             return real(*args, **kwargs)
         raise RuntimeError(f"injected failure in {stage}")
 
