@@ -109,7 +109,7 @@ def test_fast_execution_equals_finn_reference_and_falls_back(hw_graph, digits, t
 def test_large_executions_stay_in_process_unless_allowed(hw_graph, digits, tmp_path,
                                                         monkeypatch):
     """Worker processes re-run the caller's main script: only a guarded caller (the
-    command line) may have them."""
+    command line) may have them, and only when the samples left would take long."""
     import concurrent.futures
 
     from bench.finn_flow import execute
@@ -119,11 +119,29 @@ def test_large_executions_stay_in_process_unless_allowed(hw_graph, digits, tmp_p
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     inputs = np.concatenate([digits.x_test] * 2)[: execute.PARALLEL_FROM + 10]
-    assert hw_graph.execute_many(inputs, tmp_path).shape[0] == len(inputs)
+    serial = hw_graph.execute_many(inputs, tmp_path)
+    assert serial.shape[0] == len(inputs)
     execute.allow_worker_processes()
     try:
+        # allowed, but this small graph's samples take milliseconds: not worth a process
+        assert np.array_equal(hw_graph.execute_many(inputs, tmp_path), serial)
+        monkeypatch.setattr(execute, "POOL_PAYS_FROM_S", 0.0)
         with pytest.raises(AssertionError, match="process pool"):
             hw_graph.execute_many(inputs, tmp_path)
+    finally:
+        execute.allow_worker_processes(False)
+
+
+@pytest.mark.slow  # starts worker processes (each imports FINN)
+def test_worker_processes_give_the_same_outputs(hw_graph, digits, tmp_path, monkeypatch):
+    from bench.finn_flow import execute
+
+    inputs = np.concatenate([digits.x_test] * 2)[: execute.PARALLEL_FROM + 10]
+    serial = hw_graph.execute_many(inputs, tmp_path)
+    monkeypatch.setattr(execute, "POOL_PAYS_FROM_S", 0.0)
+    execute.allow_worker_processes()
+    try:
+        assert np.array_equal(hw_graph.execute_many(inputs, tmp_path), serial)
     finally:
         execute.allow_worker_processes(False)
 

@@ -37,7 +37,9 @@ def execute_hw_graph(hw: HwGraph, inputs: np.ndarray, work_dir: Path) -> np.ndar
 
 # -- many samples: the whole test set ---------------------------------------------------------
 
-PARALLEL_FROM = 500  # samples from which execution is spread over processes
+PARALLEL_FROM = 500  # samples from which execution may be spread over processes
+PROBE_SAMPLES = 16  # executed first, in this process, to time a sample
+POOL_PAYS_FROM_S = 60.0  # serial seconds left from which worker processes are started
 
 # Worker processes start by re-running the caller's main script ("spawn"); a script
 # without an `if __name__ == "__main__":` guard would run again in every worker. The
@@ -182,23 +184,34 @@ def _execute_flat(path: str, inputs: np.ndarray) -> np.ndarray:
 
 def execute_many(hw: HwGraph, inputs: np.ndarray, work_dir: Path,
                  workers: int | None = None) -> np.ndarray:
-    """FINN's Python execution of the hardware graph on many samples, over processes.
+    """FINN's Python execution of the hardware graph on many samples, over processes
+    when that pays.
 
     Each sample runs alone (FINN's HW layers execute with the batch size they were built
-    for); a large set is split into one chunk per worker process.
+    for). A worker process costs seconds to start (it imports FINN), so with `workers`
+    left to None the first samples are timed here and the rest is split over one process
+    per core only if running it here would take longer than `POOL_PAYS_FROM_S`.
     """
     import os
+    import time
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     flat = str(flatten_hw_graph(hw, work_dir / "hw_graph_flat.onnx"))
+    head: list[np.ndarray] = []
     if workers is None:
-        parallel = _worker_processes_allowed and len(inputs) >= PARALLEL_FROM
-        workers = (os.cpu_count() or 1) if parallel else 1
+        workers = 1
+        if _worker_processes_allowed and len(inputs) >= PARALLEL_FROM:
+            started = time.perf_counter()
+            head = [_execute_flat(flat, inputs[:PROBE_SAMPLES])]
+            per_sample = (time.perf_counter() - started) / PROBE_SAMPLES
+            if per_sample * (len(inputs) - PROBE_SAMPLES) > POOL_PAYS_FROM_S:
+                workers = os.cpu_count() or 1
+            inputs = inputs[PROBE_SAMPLES:]
     workers = max(1, min(workers, len(inputs)))
     if workers == 1:
-        return _execute_flat(flat, inputs)
+        return np.concatenate([*head, _execute_flat(flat, inputs)])
     chunks = np.array_split(inputs, workers)
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         results = list(pool.map(_execute_flat, [flat] * workers, chunks))
-    return np.concatenate(results)
+    return np.concatenate([*head, *results])
