@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.report.table import Table
 from bench.run.outcome import record_outcome
@@ -24,6 +24,9 @@ from bench.studies.paper import (
     TFC_BITS,
     geometry_text,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _ok(records: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
@@ -297,6 +300,18 @@ def reproduction_tables(
         accuracy_tfc_table(records), paper_folding_table(records), span_table(records),
         pot_table(records), cnv_table(records), validation_table(validation),
     ]
+
+
+def measured_rtl_tables(df: pd.DataFrame) -> list[Table]:
+    """FINN's estimates against the measured RTL layers (and the layers left to the
+    estimate) when the results hold `--target rtl` records; none otherwise.
+
+    The HTML report has them among its standard tables; this puts them beside the
+    study's own tables in `tables.md` and the CSVs.
+    """
+    from bench.report.tables import rtl_tables
+
+    return [t for t in rtl_tables(df) if not t.empty]
 
 
 def tables_markdown(tables: list[Table]) -> str:
