@@ -12,6 +12,7 @@ import pytest
 from test_collect import (
     failed_record,
     make_record,
+    rtl_layers,
     rtl_record,
     sweep_records,
     write_records,
@@ -362,3 +363,14 @@ def test_rtl_figure_plots_ratios_per_layer_type() -> None:
     # thresholds have no DSP estimate: only the MVAU points are drawn
     assert len([1 for c in dsp.collections for _ in c.get_offsets()]) == 2
     assert cycles.get_yscale() == "log"
+
+
+def test_run_summary_names_the_layers_that_are_not_bit_exact() -> None:
+    from bench.report.console import _failed_layers
+
+    rows = rtl_layers(4)
+    assert _failed_layers(rows) == "in at least one layer"
+    rows[0] = {**rows[0], "sim_ok": False, "sim_error": "timed out after 9 cycles"}
+    rows[1] = {**rows[1], "sim_ok": False}
+    assert _failed_layers(rows) == ("in MVAU_rtl_0: timed out after 9 cycles; "
+                                    "Thresholding_rtl_0: output differs from FINN")

@@ -197,3 +197,30 @@ def test_pot_hardware_table_pairs_datapaths_and_keeps_finns_tables_apart():
     # our unit's records stay out of the paper's tables (FINN's designs only)
     assert [r[1] for r in paper_folding_table(records).rows if r[0] == "W3A3"] == ["b"]
     assert pot_hardware_table([_record(3, "b", 1e6)]).rows == []
+
+
+def test_reproduction_tables_include_measured_rtl_layers(tmp_path, monkeypatch):
+    """Records of `--target rtl` in the reproduction's results put FINN's estimate against
+    the measured layers into tables.md and the CSVs, beside the study's own tables."""
+    from test_collect import rtl_record, write_records
+
+    import bench.studies.published as published
+    import bench.studies.reproduce as reproduce
+    from bench.report.collect import collect
+    from bench.studies.reproduce_tables import measured_rtl_tables
+
+    monkeypatch.setattr(reproduce, "run_sweep", lambda *args, **kwargs: None)
+    monkeypatch.setattr(published, "validation_rows", lambda store: [])
+    empty = {"tfc_bits": (), "pot_bits": (), "cnv_bits": (), "seeds": (0,)}
+    paths, _, _ = run_reproduction(tmp_path, **empty)
+    assert "Estimated vs measured RTL layers" not in paths["tables"].read_text()
+    assert "rtl_csv" not in paths
+
+    write_records(tmp_path / "reproduce" / "runs", [rtl_record(4)])
+    assert [t.key for t in measured_rtl_tables(collect(tmp_path / "reproduce"))] == [
+        "rtl", "rtl_unmeasured"]
+    paths, _, _ = run_reproduction(tmp_path, **empty)
+    tables = paths["tables"].read_text()
+    assert "Estimated vs measured RTL layers" in tables and "| Thresholding |" in tables
+    assert "FINN has no RTL variant of Pool" in tables
+    assert paths["rtl_csv"].read_text().startswith("model,W/A,folding,layer type")

@@ -47,14 +47,15 @@ def _one_node_graph(op_type: str, in_shape: list[int], out_shape: list[int],
     return model
 
 
-def sliding_window(ifm: int, channels: int, kernel: int, stride: int, simd: int) -> Any:
+def sliding_window(ifm: int, channels: int, kernel: int, stride: int, simd: int,
+                   depthwise: int = 0) -> Any:
     ofm = (ifm - kernel) // stride + 1
     return _one_node_graph(
         "ConvolutionInputGenerator_rtl", [1, ifm, ifm, channels],
         [1, ofm, ofm, kernel * kernel * channels],
         ConvKernelDim=[kernel, kernel], IFMChannels=channels, IFMDim=[ifm, ifm],
         OFMDim=[ofm, ofm], SIMD=simd, Stride=[stride, stride], Dilation=[1, 1],
-        inputDataType=DTYPE, outputDataType=DTYPE, depthwise=0)
+        inputDataType=DTYPE, outputDataType=DTYPE, depthwise=depthwise)
 
 
 def padding(ifm: int, channels: int, pads: list[int], simd: int) -> Any:
@@ -92,13 +93,17 @@ def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("rtl-cache")
 
 
-@pytest.mark.parametrize(("ifm", "channels", "kernel", "stride", "simd"), [
-    (6, 4, 3, 1, 2),  # a convolution's window: 4x4 outputs of 3x3x4
-    (6, 4, 2, 2, 4),  # a max pool's window: 3x3 outputs of 2x2x4
+@pytest.mark.parametrize(("ifm", "channels", "kernel", "stride", "simd", "depthwise"), [
+    (6, 4, 3, 1, 2, 0),  # a convolution's window: 4x4 outputs of 3x3x4
+    (6, 4, 2, 2, 4, 0),  # a 2x2 window, stride 2, all channels in one beat
+    # a max pool's window as FINN builds it for CNV (depthwise, as pooling needs):
+    # channel folds outermost, odd input size, a skipped last row and column
+    (5, 64, 2, 2, 8, 1),
 ])
 def test_sliding_window_synthesizes_and_matches_finn(tmp_path, cache, ifm, channels,
-                                                      kernel, stride, simd):
-    row = _measure(sliding_window(ifm, channels, kernel, stride, simd), tmp_path, cache)
+                                                      kernel, stride, simd, depthwise):
+    graph = sliding_window(ifm, channels, kernel, stride, simd, depthwise)
+    row = _measure(graph, tmp_path, cache)
     assert row["sim_ok"], row
     ofm = (ifm - kernel) // stride + 1
     assert row["sim_words"] == SAMPLES * ofm * ofm * kernel * kernel * channels // simd
@@ -106,6 +111,20 @@ def test_sliding_window_synthesizes_and_matches_finn(tmp_path, cache, ifm, chann
     assert 0 < row["sim_cycles_per_input"] <= row["est_cycles"], row
     assert row["lut"] > 0 and row["ff"] > 0 and row["dsp"] == 0, row
     assert row["synth_cached"] is False
+
+
+def test_depthwise_window_streams_channel_folds_outermost():
+    """The expected stream of a depthwise window is reordered from FINN's im2col
+    execution (kernel position, channel) to the generator's (channel fold, kernel
+    position, SIMD); with SIMD = channels the two orders agree."""
+    x = np.arange(2 * 2 * 8, dtype=np.float32).reshape(1, 1, 1, 32)  # 2x2 kernel, 8 ch.
+    folded = finn_hdl.stream_order(sliding_window(2, 8, 2, 2, 2, depthwise=1), "outp", x)
+    # kernel position k, channel c is x[8k + c]; SIMD 2: fold f holds channels 2f, 2f+1
+    assert folded.ravel()[:8].tolist() == [0, 1, 8, 9, 16, 17, 24, 25]
+    assert sorted(folded.ravel().tolist()) == x.ravel().tolist()
+    for graph in (sliding_window(2, 8, 2, 2, 8, depthwise=1), sliding_window(2, 8, 2, 2, 2)):
+        assert np.array_equal(finn_hdl.stream_order(graph, "outp", x), x)
+    assert np.array_equal(finn_hdl.stream_order(graph, "inp", x), x)
 
 
 def test_changed_window_geometry_is_caught(tmp_path, cache):

@@ -297,12 +297,40 @@ def layer_streams(
             inst = getCustomOp(node)
             words_in, words_out = streams[name]
             words_in += pack_stream(
-                ctx[node.input[0]].reshape(inst.get_folded_input_shape(0)),
+                stream_order(model, node.input[0], ctx[node.input[0]])
+                .reshape(inst.get_folded_input_shape(0)),
                 inst.get_input_datatype(0), inst.get_instream_width(0))
             words_out += pack_stream(
-                ctx[node.output[0]].reshape(inst.get_folded_output_shape(0)),
+                stream_order(model, node.output[0], ctx[node.output[0]])
+                .reshape(inst.get_folded_output_shape(0)),
                 inst.get_output_datatype(0), inst.get_outstream_width(0))
     return streams
+
+
+def stream_order(model: Any, tensor: str, value: np.ndarray) -> np.ndarray:
+    """A tensor of FINN's Python execution in the element order its stream carries.
+
+    FINN's Python execution of a sliding-window generator is im2col: per output pixel
+    (kernel row, kernel column, channel). A depthwise generator (the one in front of a
+    pooling or depthwise layer) streams the channel folds outermost instead: (channel /
+    SIMD, kernel row, kernel column, SIMD), as its consumers expect and as FINN's own
+    cppsim of the RTL generator reorders its output. Other tensors stream as they are.
+    """
+    from qonnx.custom_op.registry import getCustomOp
+
+    producer = model.find_producer(tensor)
+    if producer is None or _base(producer.op_type) != "ConvolutionInputGenerator":
+        return value
+    inst = getCustomOp(producer)
+    simd, channels = inst.get_nodeattr("SIMD"), inst.get_nodeattr("IFMChannels")
+    if not inst.get_nodeattr("depthwise") or simd == channels:
+        return value
+    kh, kw = inst.get_nodeattr("ConvKernelDim")
+    pixels = value.shape[:-1]
+    folded = value.reshape(*pixels, kh * kw, channels // simd, simd)
+    axes = len(pixels)
+    order = [*range(axes), axes + 1, axes, axes + 2]
+    return folded.transpose(order).reshape(value.shape)
 
 
 def pack_stream(tensor: np.ndarray, dtype: Any, width: int) -> list[int]:

@@ -64,7 +64,7 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
             f"DSP {r['rtl_dsp']:,} over {measured} of {len(r['rtl_layers'])} layers",
         )
         table.add_row("RTL (Verilator)", "[green]bit-exact[/]" if r["rtl_sim_ok"]
-                      else "[red]MISMATCH[/] in at least one layer")
+                      else "[red]MISMATCH[/] " + _failed_layers(r["rtl_layers"]))
     if r.get("rtl_stitched_ok") is not None:
         cycles = r["rtl_cycles_per_image"]
         table.add_row(
@@ -80,3 +80,12 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         table.add_row("RTL stitched", f"not stitched: {r['rtl_stitched_skipped']}")
     console.print(table)
     console.print(f"record: {where}", soft_wrap=True)
+
+
+def _failed_layers(rows: list[dict[str, Any]]) -> str:
+    """The measured layers that are not bit-exact, each with why (or a generic note)."""
+    failed = [r for r in rows if "sim_ok" in r and r["sim_ok"] is not True]
+    if not failed:
+        return "in at least one layer"
+    return "in " + "; ".join(
+        f"{r['node']}: {r.get('sim_error') or 'output differs from FINN'}" for r in failed)

@@ -98,7 +98,8 @@ def check_simulation(
     started = time.monotonic()
     sim = verilator.simulate(
         sources, TOP, words_in, layer.in_width, layer.out_width, len(expected),
-        layer.hdl_dir, cache_dir, max_cycles=cycle_limit(layer, words_in, expected, samples))
+        layer.hdl_dir, cache_dir,
+        max_cycles=cycle_limit(len(words_in), len(expected), layer.exp_cycles, samples))
     mask = (1 << layer.out_bits) - 1
     got = [w & mask for w in sim.outputs]
     common = min(len(got), len(expected))
@@ -108,10 +109,12 @@ def check_simulation(
     lasts = [sim.output_cycles[i * per_sample + per_sample - 1]
              for i in range(samples) if (i + 1) * per_sample <= len(sim.output_cycles)]
     first_in = sim.input_cycles[0] if sim.input_cycles else 0
+    ok = mismatches == 0 and not sim.timed_out
     return {
-        "sim_ok": mismatches == 0 and not sim.timed_out,
-        "sim_mismatches": mismatches,
+        "sim_ok": ok,
+        "sim_error": "" if ok else _sim_error(sim, len(got), len(expected), mismatches),
         "sim_timed_out": sim.timed_out,
+        "sim_mismatches": mismatches,
         "sim_words": len(expected),
         "sim_cycles": sim.cycles,
         "sim_cycles_per_input": (
@@ -122,17 +125,26 @@ def check_simulation(
     }
 
 
-def cycle_limit(layer: LayerHdl, words_in: list[int], expected: list[int],
-                samples: int) -> int:
-    """Cycles after which a simulation that has not produced every output has stalled.
+def cycle_limit(words_in: int, words_out: int, exp_cycles: int, samples: int) -> int:
+    """Cycles the simulation may run before it counts as stalled.
 
-    A stream-bound layer needs about one cycle per word; a compute-bound one (a deeply
-    folded MVU runs NF·SF cycles per input vector, far more than its input words) needs
-    FINN's expected cycles per input. Four times the larger, plus the pipeline's fill.
+    A layer may need far more cycles than it moves words: an MVU with a deep weight
+    memory computes MH/PE x MW/SIMD cycles per input vector but streams only MW/SIMD
+    words in and MH/PE out. The limit is generous in both: four times FINN's expected
+    cycles per sample, and 20 cycles per stream word, plus a fixed margin for filling
+    pipelines and buffers.
     """
-    stream_bound = len(words_in) + len(expected)
-    compute_bound = max(int(layer.exp_cycles), 1) * max(samples, 1)
-    return 4 * max(stream_bound, compute_bound) + 10_000
+    return 20 * (words_in + words_out) + 4 * max(exp_cycles, 0) * max(samples, 1) + 10_000
+
+
+def _sim_error(sim: verilator.SimResult, got: int, expected: int, mismatches: int) -> str:
+    """Why a layer is not bit-exact, in one line for its row."""
+    if sim.timed_out:
+        return (f"timed out after {sim.cycles} cycles with {got} of {expected} output "
+                "words (the layer stalled or needs longer)")
+    if got != expected:
+        return f"{got} output words where FINN's execution gives {expected}"
+    return f"{mismatches} of {expected} output words differ from FINN's execution"
 
 
 def _estimate_fields(cycles: int, estimates: dict[str, float]) -> dict[str, Any]:

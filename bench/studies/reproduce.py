@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.spec import LayersFolding, RunSpec, make_spec, stable_hash
+from bench.report.table import Table
 from bench.run.executor import Tally, group_points, run_sweep
 from bench.run.outcome import record_outcome
 from bench.run.record import Record
@@ -44,7 +45,12 @@ from bench.studies.paper import (
     tfc_inputs,
 )
 from bench.studies.pot_hardware import pot_hardware_points
-from bench.studies.reproduce_tables import reproduction_tables, table_csv, tables_markdown
+from bench.studies.reproduce_tables import (
+    measured_rtl_tables,
+    reproduction_tables,
+    table_csv,
+    tables_markdown,
+)
 from bench.studies.schedule import CNV_EPOCHS, FULL_TFC_EPOCHS, SEEDS
 
 # CNV trains at full width for CNV_EPOCHS by default (see `schedule`); FINN's published CNV
@@ -257,13 +263,19 @@ def run_reproduction(
         df, out, title=f"Reproduction: FINN + Brevitas at 2-8 bits ({dataset})",
         board="Pynq-Z1", extra_tables=tables,
     ))
-    paths["tables"] = out / "tables.md"
+    paths.update(write_study_tables(out, [*tables, *measured_rtl_tables(df)]))
+    return paths, tally, outcomes
+
+
+def write_study_tables(out: Path, tables: list[Table]) -> dict[str, Path]:
+    """The study's tables as `tables.md` and one CSV per table in `out`."""
+    paths = {"tables": out / "tables.md"}
     paths["tables"].write_text(tables_markdown(tables))
     for table in tables:
         csv = out / f"{table.key}.csv"
         csv.write_text(table_csv(table))
         paths[f"{table.key}_csv"] = csv
-    return paths, tally, outcomes
+    return paths
 
 
 def _outcomes(records: list[dict[str, Any]]) -> Outcomes:

@@ -7,7 +7,7 @@ seeds; not-applicable points show `n/a` with the reason, apart from failures.
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.report.table import Table
 from bench.run.outcome import record_outcome
@@ -25,6 +25,9 @@ from bench.studies.paper import (
     paper_name,
 )
 from bench.studies.pot_hardware import pot_hardware_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _ok(records: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
@@ -292,6 +295,18 @@ def reproduction_tables(
         pot_table(records), pot_hardware_table(records, _hardware_seed(records)),
         cnv_table(records), validation_table(validation),
     ]
+
+
+def measured_rtl_tables(df: pd.DataFrame) -> list[Table]:
+    """FINN's estimates against the measured RTL layers (and the layers left to the
+    estimate) when the results hold `--target rtl` records; none otherwise.
+
+    The HTML report has them among its standard tables; this puts them beside the
+    study's own tables in `tables.md` and the CSVs.
+    """
+    from bench.report.tables import rtl_tables
+
+    return [t for t in rtl_tables(df) if not t.empty]
 
 
 def tables_markdown(tables: list[Table]) -> str:
