@@ -89,6 +89,22 @@ def test_hw_accuracy_table_counts_each_network_once_and_shows_the_difference() -
     assert hw_accuracy_table(records_to_frame([make_record(4, 4)])).rows == []
 
 
+def test_stitched_table_sets_simulated_against_estimated_throughput() -> None:
+    from bench.report.rtl import rtl_stitched_table
+
+    stitched = {**rtl_record(4), "rtl_stitched_ok": True, "rtl_cycles_per_image": 256.0,
+                "rtl_latency_cycles": 756, "rtl_stitched_lut": 3577, "rtl_stitched_ff": 3974,
+                "rtl_stitched_bram18": 7, "rtl_stitched_dsp": 16}
+    stitched["rtl_fps"] = 0.5 * stitched["est_fps"]
+    table = rtl_stitched_table(records_to_frame([stitched, rtl_record(2)]))
+    assert len(table.rows) == 1  # the other record was measured per layer only
+    row = dict(zip(table.header, table.rows[0], strict=True))
+    assert row["bit-exact"] == "yes" and row["×"] == "0.50"
+    assert row["LUT"] == "3,577" and row["LUT layers"] == "500" and row["DSP"] == "16"
+    assert row["latency (cycles)"] == "756"
+    assert rtl_stitched_table(records_to_frame([rtl_record(2)])).rows == []
+
+
 def test_accuracy_table_seeds_quantizers_and_no_fp32() -> None:
     records = [
         make_record(2, 1, seed=0, accuracy=0.90), make_record(2, 4, seed=0, accuracy=0.90),
@@ -193,7 +209,7 @@ def test_markdown_and_latex_rendering() -> None:
     tables = build_tables(df)
     assert [t.key for t in tables] == ["accuracy", "hw_accuracy", "hardware", "utilization",
                                        "pareto", "not_applicable", "rtl", "rtl_unmeasured",
-                                       "failures"]
+                                       "rtl_stitched", "failures"]
     hw = tables[2]
     md = table_to_markdown(hw).splitlines()
     body = [line for line in md if line.startswith("|")]
@@ -323,7 +339,7 @@ def test_write_report_from_collected_frame_without_run_directory(tmp_path: Path)
 
 def test_rtl_table_sums_layer_types_and_gives_ratios() -> None:
     df = records_to_frame([make_record(2, 4), rtl_record(2), rtl_record(8)])
-    table, unmeasured = rtl_tables(df)
+    table, unmeasured, stitched = rtl_tables(df)
     assert "Yosys synth_xilinx, before place and route" in table.title
     data = table.data.set_index(["weight_bits", "op_type"])
     mvau = data.loc[(2, "MVAU_rtl")]
@@ -341,6 +357,7 @@ def test_rtl_table_sums_layer_types_and_gives_ratios() -> None:
                                 "FINN has no RTL variant of Pool"],
                                ["tfc", "W8A8", "Pool_hls", "HLS", "1", "150",
                                 "FINN has no RTL variant of Pool"]]
+    assert stitched.empty  # measured per layer only
 
 
 def test_rtl_table_and_figure_are_skipped_without_rtl_records() -> None:

@@ -135,3 +135,40 @@ def rtl_unmeasured_table(df: pd.DataFrame) -> Table:
 
 def _ratio(value: Any) -> str:
     return fmt_float(value) if value is not None and np.isfinite(value) else ""
+
+
+def rtl_stitched_table(df: pd.DataFrame) -> Table:
+    """Whole networks measured as one design (--mvu rtl --target rtl): simulated against
+    estimated throughput, and what stitching adds to the sum of the separate layers."""
+    title = f"Whole networks, stitched and simulated ({SOURCE})"
+    ok = ok_rows(df)
+    if ok.empty or "rtl_stitched_ok" not in ok.columns:
+        return empty_table("rtl_stitched", title, "no stitched design (--mvu rtl --target rtl)")
+    ok = ok[ok["rtl_stitched_ok"].notna()]
+    if ok.empty:
+        return empty_table("rtl_stitched", title, "no stitched design (--mvu rtl --target rtl)")
+    ok = ok.sort_values(["model", "weight_quant", "weight_bits", "act_bits", "folding_label"])
+    header = ["model", "W/A", "folding", "bit-exact", "FPS simulated", "FPS estimated",
+              "×", "cycles / image", "latency (cycles)", "LUT", "LUT layers", "FF",
+              "FF layers", "BRAM18", "DSP"]
+    rows = []
+    for r in ok.itertuples(index=False):
+        fps_ratio = (r.rtl_fps / r.est_fps if pd.notna(r.rtl_fps) and pd.notna(r.est_fps)
+                     and r.est_fps else None)
+        rows.append([
+            str(r.model), bits_text(r.weight_bits, r.act_bits, r.weight_quant),
+            str(r.folding_label or ""), "yes" if r.rtl_stitched_ok else "no",
+            fmt_amount(r.rtl_fps), fmt_amount(r.est_fps), _ratio(fps_ratio),
+            fmt_amount(r.rtl_cycles_per_image), fmt_amount(r.rtl_latency_cycles),
+            fmt_amount(r.rtl_stitched_lut), fmt_amount(r.rtl_lut),
+            fmt_amount(r.rtl_stitched_ff), fmt_amount(r.rtl_ff),
+            fmt_amount(r.rtl_stitched_bram18), fmt_amount(r.rtl_stitched_dsp),
+        ])
+    note = ("The network's layers with FINN's width converters and FIFOs between them, "
+            "simulated in Verilator on test images back to back (bit-exact against FINN's "
+            "Python execution) and synthesized as one top. FPS simulated = clock / measured "
+            "cycles between consecutive images; × = simulated / FINN's estimate. LUT, FF: "
+            "the stitched top beside the sum of the layers synthesized alone (logic LUTs).")
+    return Table(key="rtl_stitched", title=title, header=header, rows=rows,
+                 data=ok.reset_index(drop=True), align=["l"] * 4 + ["r"] * (len(header) - 4),
+                 note=note)

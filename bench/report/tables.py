@@ -16,7 +16,7 @@ import pandas as pd
 from bench.core.devices import BOARDS, Board, get_board
 from bench.report.collect import ok_rows, outcomes
 from bench.report.hw_accuracy import hw_accuracy_table
-from bench.report.rtl import rtl_table, rtl_unmeasured_table
+from bench.report.rtl import rtl_stitched_table, rtl_table, rtl_unmeasured_table
 from bench.report.table import (
     COLUMN_LABELS,
     Table,
@@ -361,7 +361,7 @@ def rtl_tables(df: pd.DataFrame) -> list[Table]:
     Both are empty (with a note) unless some record was run with `--target rtl`; a
     reproduction can append them to its own tables as they are.
     """
-    return [rtl_table(df), rtl_unmeasured_table(df)]
+    return [rtl_table(df), rtl_unmeasured_table(df), rtl_stitched_table(df)]
 
 
 def build_tables(df: pd.DataFrame, board: str | None = None) -> list[Table]:
