@@ -134,6 +134,20 @@ PATCHES: tuple[Patch, ...] = (
         ),
     ),
     Patch(
+        name="vpc-no-nettype-directives",
+        file="dwc/hdl/vpc.sv",
+        edits=(
+            (");\n`default_nettype none\n", ");\n"),
+            ("`default_nettype wire\nendmodule : vpc", "endmodule : vpc"),
+        ),
+        reason=(
+            "The width converter's core (vpc.sv, under StreamingDataWidthConverter_rtl) "
+            "has the same two `default_nettype directives inside its module as fifo.sv; "
+            "slang refuses them, so a stitched design with a width converter could be "
+            "simulated but not synthesized."
+        ),
+    ),
+    Patch(
         name="axilite-declare-before-use",
         file="axi/hdl/axilite.sv",
         edits=(
