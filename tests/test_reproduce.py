@@ -224,3 +224,14 @@ def test_reproduction_tables_include_measured_rtl_layers(tmp_path, monkeypatch):
     assert "Estimated vs measured RTL layers" in tables and "| Thresholding |" in tables
     assert "FINN has no RTL variant of Pool" in tables
     assert paths["rtl_csv"].read_text().startswith("model,W/A,folding,layer type")
+
+
+def test_free_cores_count_whole_busy_cores(monkeypatch):
+    import os
+
+    from bench.studies.reproduce import free_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    for load, free in ((0.0, 2), (0.8, 2), (1.0, 1), (1.9, 1), (6.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert free_cores() == free, load

@@ -208,10 +208,14 @@ def _threads_per_worker(jobs: int) -> Iterator[None]:
 
 
 def free_cores() -> int:
-    """Cores not busy with other work (1-minute load average), at least 1."""
+    """Cores not busy with other work (1-minute load average), at least 1.
+
+    Whole cores only: the average decays for minutes after work ends, so a machine that
+    just finished a job still shows a load below 1 and is counted as free.
+    """
     cores = os.cpu_count() or 1
     try:
-        busy = round(os.getloadavg()[0])
+        busy = int(os.getloadavg()[0])
     except OSError:
         busy = 0
     return max(1, min(cores, cores - busy))
