@@ -97,8 +97,10 @@ def pot_hardware_table(records: list[dict[str, Any]], seed: int = 0) -> Table:
             "routing). bit-exact: every layer simulated in Verilator equals FINN's Python "
             "execution. FPS: simulated (stitched design) and FINN's cycle estimate, 100 MHz. "
             "Last column: FINN's estimate of its own integer MVAU design at the same point. "
-            "n-bit PoT spans the integer range of INT(2^(n-1)) (n=3: INT4, n=4: INT8), so "
-            "PoT-n compares with int at that range as much as with int-n.")
+            "The integer unit's multipliers go to DSP slices where Yosys maps them (products "
+            "of 9 bits or more, e.g. the 8-bit input layer), so compare LUTs together with "
+            "DSPs; PoT needs none. n-bit PoT spans the integer range of INT(2^(n-1)) (n=3: "
+            "INT4, n=4: INT8), so PoT-n compares with int at that range as much as with int-n.")
     if not rows:
         return Table(key="pot_hardware", title=title, header=[], rows=[],
                      note="not measured in this run (reproduce --pot-hardware, POT_HW=1)")
