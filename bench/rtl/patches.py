@@ -70,6 +70,13 @@ class Patch:
     reason: str
 
 
+
+def _without_nettype_directives(module: str) -> tuple[tuple[str, str], ...]:
+    """Edits dropping the `default_nettype none/wire pair FINN puts inside `module`
+    (slang refuses directives inside a design element)."""
+    return ((");\n`default_nettype none\n", ");\n"),
+            (f"`default_nettype wire\nendmodule : {module}", f"endmodule : {module}"))
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         name="thresholding-scope-part-select",
@@ -122,8 +129,7 @@ PATCHES: tuple[Patch, ...] = (
         file="fifo/hdl/fifo.sv",
         edits=(
             (_FIFO_ABITS, _FIFO_ABITS_FLAT),
-            (");\n`default_nettype none\n", ");\n"),
-            ("`default_nettype wire\nendmodule : fifo", "endmodule : fifo"),
+            *_without_nettype_directives("fifo"),
         ),
         reason=(
             "INIT_ABITS() fills a struct in a constant function; Verilator cannot "
@@ -136,10 +142,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(
         name="vpc-no-nettype-directives",
         file="dwc/hdl/vpc.sv",
-        edits=(
-            (");\n`default_nettype none\n", ");\n"),
-            ("`default_nettype wire\nendmodule : vpc", "endmodule : vpc"),
-        ),
+        edits=_without_nettype_directives("vpc"),
         reason=(
             "The width converter's core (vpc.sv, under StreamingDataWidthConverter_rtl) "
             "has the same two `default_nettype directives inside its module as fifo.sv; "
