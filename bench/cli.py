@@ -1,7 +1,9 @@
 """`qnnbench`: the command line.
 
 Heavy libraries (torch, Brevitas, FINN) are imported only once work is needed, so input
-errors and cached runs answer immediately.
+errors and cached runs answer immediately. Whether this machine can run a point (tools,
+Vivado, an importable model module) is asked of the plan's stages (`preflight`), not
+checked here; every problem the user must fix is a `UserError`, printed by `main` only.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from bench.cli_parser import EXIT_USAGE, build_parser
 from bench.core import interrupt
-from bench.core.spec import RunSpec, SpecError, make_spec
+from bench.core.errors import NothingToReport, UserError
+from bench.core.spec import DATASETS, RunSpec, SpecError, make_spec
 from bench.studies.schedule import (
     CNV_EPOCHS,
     FULL_CNV_EPOCHS,
@@ -62,9 +65,16 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     if fields["data_dir"] and not Path(fields["data_dir"]).expanduser().is_dir():
         raise SpecError(f"data_dir: {fields['data_dir']!r} is not a directory")
     spec = make_spec(**fields)
-    require_training_setup(spec)
-    _require_tools_for(spec.target)
+    _preflight([spec])
     return spec
+
+
+def _preflight(specs: list[RunSpec]) -> None:
+    """Refuse, before any work, points this machine cannot run (asked of the stages)."""
+    from bench.stages.plan import preflight
+
+    for spec in specs:
+        preflight(spec)
 
 
 def _number(value: str | None, what: str) -> float | None:
@@ -78,43 +88,6 @@ def _number(value: str | None, what: str) -> float | None:
         return float(value)
     except (ValueError, ZeroDivisionError):
         raise SpecError(f"{what} must be a number (e.g. 0.5 or 1/255), got {value!r}") from None
-
-
-def require_training_setup(spec: RunSpec) -> None:
-    """Before any work: an external module must import, a CUDA device must exist."""
-    if spec.is_external or (":" not in spec.model and spec.train_device != "cuda"):
-        return
-    from bench.stages.train import load_factory, resolve_device
-
-    if ":" in spec.model:
-        load_factory(spec.model)
-    resolve_device(spec.train_device)
-
-
-def _require_tools_for(target: str) -> None:
-    """Refuse, before any work, a target this machine cannot build."""
-    if target == "rtl":
-        from bench.rtl import tools
-
-        try:
-            tools.require_tools(tools.TOOLS)
-        except tools.RtlToolMissing as err:
-            raise SpecError(f"target 'rtl' needs Yosys and Verilator: {err}") from None
-        return
-    _require_vivado_for(target)
-
-
-def _require_vivado_for(target: str) -> None:
-    from bench.finn_flow import steps_past_estimates, vivado_available
-
-    if target == "estimate" or vivado_available():
-        return
-    extra = steps_past_estimates(target)
-    raise SpecError(
-        f"target {target!r} needs Vivado, and XILINX_VIVADO is not set; with Vivado the same "
-        f"run continues past the estimates with FINN's {', '.join(extra)} and adds synth_* "
-        "and fmax_mhz to the record"
-    )
 
 
 def writable_results_dir(value: str) -> Path:
@@ -142,19 +115,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     writable_results_dir(args.results_dir)
     from bench.core.progress import say
+    from bench.engine.store import Store
     from bench.report.console import print_run_summary
-    from bench.run.point import UserError, run_point
-    from bench.run.store import Store
+    from bench.run.point import run_point
 
     store = Store(args.results_dir)
     log = (lambda msg: None) if args.quiet else (lambda msg: say(f"[cyan]>[/] {msg}"))
-    try:
-        outcome = run_point(spec, store, log=log, show_progress=not args.quiet)
-    except UserError as err:
-        print(f"qnnbench: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    outcome = run_point(spec, store, log=log, show_progress=not args.quiet)
     print_run_summary(outcome)
-    from bench.run.outcome import record_outcome
+    from bench.core.outcome import record_outcome
 
     kind = record_outcome(outcome.record)
     return {"ok": EXIT_OK, "not_applicable": EXIT_NOT_APPLICABLE}.get(kind, EXIT_FAILED)
@@ -175,8 +144,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     jobs = _positive_int(args.jobs, "--jobs")
     points = load_sweep(Path(args.spec))
-    if any(p.target == "rtl" for p in points):
-        _require_tools_for("rtl")
+    _preflight(points)
     writable_results_dir(args.results_dir)
     from bench.core.progress import say, sweep_progress
     from bench.run.executor import run_sweep
@@ -203,8 +171,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _split_failed(results_dir: Path, run_ids: list[str]) -> tuple[list[str], list[str]]:
     """Unsuccessful runs as (not applicable by design, failed)."""
-    from bench.run.outcome import record_outcome
-    from bench.run.store import Store
+    from bench.core.outcome import record_outcome
+    from bench.engine.store import Store
 
     store, not_applicable, failed = Store(results_dir), [], []
     for run_id in run_ids:
@@ -240,8 +208,6 @@ def cmd_perf(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     import time
 
-    from bench.stages.data import DATASETS
-
     if args.dataset not in DATASETS:
         raise SpecError(f"unknown dataset {args.dataset!r}; allowed: {', '.join(DATASETS)}")
     if args.quick and args.full:
@@ -255,7 +221,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc), "--tfc-epochs")
     cnv_epochs = _positive_int(args.cnv_epochs or str(default_cnv), "--cnv-epochs")
     writable_results_dir(args.results_dir)
-    from bench.core.errors import UserError
     from bench.core.progress import say, sweep_progress
     from bench.studies.reproduce import (
         QUICK_SUBSET,
@@ -271,25 +236,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.pot_hardware or args.full:
         from bench.studies.pot_hardware import POT_HW_BITS
 
-        _require_tools_for("rtl")  # one line naming the install step if they are missing
         subset["pot_hw_bits"] = POT_HW_BITS
     if jobs is None:
         jobs = free_cores()
     points = reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs, **subset)
+    _preflight(points)  # e.g. the measured PoT points need Yosys and Verilator
     total = len(split_applicable(points)[0])
     say(f"reproduce on {args.dataset}: TFC {tfc_epochs} epochs, seeds "
         f"{','.join(map(str, subset.get('seeds', SEEDS)))}; CNV {cnv_epochs} epochs; "
         f"{jobs} worker(s)")
     start = time.perf_counter()
-    try:
-        with sweep_progress(total, enabled=not args.quiet) as on_event:
-            paths, tally, outcomes = run_reproduction(
-                Path(args.results_dir), args.dataset, args.data_dir, jobs, tfc_epochs,
-                cnv_epochs, on_event=on_event, log=say, **subset,
-            )
-    except UserError as err:
-        print(f"qnnbench: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    with sweep_progress(total, enabled=not args.quiet) as on_event:
+        paths, tally, outcomes = run_reproduction(
+            Path(args.results_dir), args.dataset, args.data_dir, jobs, tfc_epochs,
+            cnv_epochs, on_event=on_event, log=say, **subset,
+        )
     minutes = (time.perf_counter() - start) / 60
     say(f"reproduction done in {minutes:.1f} min: {outcomes.ok} ok ({tally.cached} of the "
         f"points run were cached), {outcomes.not_applicable} not applicable (foldings "
@@ -336,8 +297,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     df = _collect_reporting_bad_files(args.results_dir)
     if df.empty:
-        print(f"qnnbench: error: no records under {args.results_dir}/runs", file=sys.stderr)
-        return EXIT_FAILED
+        raise NothingToReport(f"no records under {args.results_dir}/runs")
     paths = write_tables(df, args.out or args.results_dir)
     n_ok = int((df["status"] == "ok").sum())
     print(f"collected {len(df)} records ({n_ok} ok, {len(df) - n_ok} failed)")
@@ -359,8 +319,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     df = _collect_reporting_bad_files(args.results_dir)
     if df.empty:
-        print(f"qnnbench: error: no records under {args.results_dir}/runs", file=sys.stderr)
-        return EXIT_FAILED
+        raise NothingToReport(f"no records under {args.results_dir}/runs")
     write_tables(df, args.results_dir)
     out = Path(args.out) if args.out else Path(args.results_dir) / "report"
     paths = write_report(df, out, title=args.title, board=args.board)
@@ -380,18 +339,18 @@ def main(argv: list[str] | None = None) -> int:
     # none of it is actionable for a user of this command.
     warnings.filterwarnings("ignore")
     interrupt.install()
-    args = build_parser().parse_args(argv)
-    if args.command == "run":
-        # the hardware accuracy of a large test set may use one process per core; sweep
-        # workers run serially inside (their points are the parallelism)
-        from bench.finn_flow.execute import allow_worker_processes
-
-        allow_worker_processes()
     try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            # the hardware accuracy of a large test set may use one process per core;
+            # sweep workers run serially inside (their points are the parallelism)
+            from bench.stages.hw_graph import allow_worker_processes
+
+            allow_worker_processes()
         return COMMANDS[args.command](args)
-    except SpecError as err:
+    except UserError as err:  # the one place a user error is printed
         print(f"qnnbench: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(err, NothingToReport) else EXIT_USAGE
     except KeyboardInterrupt:
         print("qnnbench: interrupted; finished records are kept", file=sys.stderr)
         return interrupt.exit_code()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import NoReturn
 
+from bench.core.errors import SpecError
 from bench.core.spec import DEFAULTS
 from bench.studies.schedule import (
     CNV_EPOCHS,
@@ -18,11 +18,11 @@ EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line and exit with the usage code."""
+    """argparse, but a usage error is a `SpecError`: `bench.cli.main` prints it in one
+    line like every other user error and exits with the usage code."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"qnnbench: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+        raise SpecError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:

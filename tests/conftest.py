@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench.core.spec import RunSpec, make_spec
-from bench.run.store import Store
-from bench.stages.data import Dataset, load_dataset
+from bench.data.load import Dataset, load_dataset
+from bench.engine.store import Store
 
 warnings.filterwarnings("ignore")
 
@@ -30,14 +30,14 @@ def small_spec() -> RunSpec:
 
 @pytest.fixture(scope="session")
 def trained(small_spec, digits):
-    from bench.stages.train import train
+    from bench.learn.train import train
 
     return train(small_spec, digits, show_progress=False)
 
 
 @pytest.fixture(scope="session")
 def exported(trained, digits, tmp_path_factory) -> Path:
-    from bench.stages.export import export_and_check
+    from bench.learn.export import export_and_check
 
     path = tmp_path_factory.mktemp("export") / "tfc.onnx"
     return export_and_check(trained.model, digits.x_test[:8], path).path

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.stages import data_files
-from bench.stages.data import DATASETS, Dataset, DatasetError, fingerprint, load_dataset
+from bench.data import files as data_files
+from bench.data.load import DATASETS, Dataset, DatasetError, fingerprint, load_dataset
 
 IDX_NAMES = (
     "train-images-idx3-ubyte",
@@ -522,7 +522,7 @@ def test_published_checksums_are_well_formed() -> None:
 
 
 def test_zero_padding_centres_images_in_the_frame() -> None:
-    from bench.stages.dataset import STORED_SHAPES, zero_pad
+    from bench.data.dataset import STORED_SHAPES, zero_pad
 
     digits = load_dataset("digits")
     assert digits.input_shape == STORED_SHAPES["digits"]
@@ -537,7 +537,7 @@ def test_zero_padding_centres_images_in_the_frame() -> None:
 
 @pytest.mark.parametrize(("size", "hint"), [(6, "try input_size 8"), (31, "try input_size 8")])
 def test_zero_padding_refuses_frames_that_do_not_fit(size: int, hint: str) -> None:
-    from bench.stages.dataset import zero_pad
+    from bench.data.dataset import zero_pad
 
     with pytest.raises(DatasetError, match=hint) as err:
         zero_pad(load_dataset("digits"), size)
@@ -545,7 +545,7 @@ def test_zero_padding_refuses_frames_that_do_not_fit(size: int, hint: str) -> No
 
 
 def test_digits_idx_files_load_as_mnist(tmp_path: Path) -> None:
-    from bench.stages.digits_idx import main
+    from bench.data.digits_idx import main
 
     assert main([str(tmp_path), "--train", "50", "--test", "20"]) == 0
     ds = load_dataset("mnist", data_dir=tmp_path)

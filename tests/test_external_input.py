@@ -17,7 +17,7 @@ from bench.core.errors import DatasetError, SpecError
 from bench.core.qonnx_file import describe
 from bench.core.spec import make_spec
 from bench.core.sweep_spec import SweepSpec, expand
-from bench.stages.data import load_dataset
+from bench.data.load import load_dataset
 
 
 def qonnx_file(path, input_shape=(1, 1, 8, 8), weight_bits=3, act_bits=2, float_scale=False):
@@ -162,7 +162,7 @@ def test_test_only_mnist_needs_only_the_test_files(tmp_path):
 
 
 def test_device_selection_and_augmentation_defaults():
-    from bench.stages.train import resolve_device, training_setup
+    from bench.learn.train import resolve_device, training_setup
 
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -178,7 +178,7 @@ def test_device_selection_and_augmentation_defaults():
 
 
 def test_random_crop_flip_moves_whole_images_by_at_most_four_pixels():
-    from bench.stages.train import random_crop_flip
+    from bench.learn.train import random_crop_flip
 
     x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).reshape(2, 3, 32, 32) + 1
     a = random_crop_flip(x, torch.Generator().manual_seed(5))

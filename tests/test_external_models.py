@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from bench.core.spec import make_spec
+from bench.engine.store import Store
 from bench.run.point import run_point
-from bench.run.store import Store
 from tests.byo.tiny_models import (
     FloatInputMlp,
     SigmoidMlp,

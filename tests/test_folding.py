@@ -1,6 +1,6 @@
 import pytest
 
-from bench.stages.folding import Layer, largest_divisor_at_most, to_finn_config, uniform_folding
+from bench.core.folding import Layer, largest_divisor_at_most, to_finn_config, uniform_folding
 
 TFC_LAYERS = [
     Layer("MVAU_hls_0", "MVAU_hls", pe_dim=64, simd_dim=784),

@@ -127,7 +127,7 @@ def test_html_without_figures_says_why(tmp_path: Path) -> None:
 
 def test_not_applicable_foldings_are_not_counted_as_failures() -> None:
     invalid = {**failed_record(), "run_id": "tfc-digits-w8a8-int-layers-tfc_paper_f-x",
-               "failed_stage": "fold", "error": "FoldingError: layer MVAU_hls_3: PE=8 does "
+               "failed_stage": "choose", "error": "FoldingError: layer MVAU_hls_3: PE=8 does "
                "not divide its output size 10; valid PE values: 1, 2, 5, 10"}
     df = records_to_frame([make_record(2, 4), invalid])
     html = render_html(df, build_tables(df), figures=[])

@@ -146,8 +146,8 @@ TEST_WIDTH = {"cnv": 0.125}
 
 def run_through_finn(name, quant, tmp_path, monkeypatch, bits=2):
     from bench.core.spec import make_spec
+    from bench.engine.store import Store
     from bench.run.point import run_point
-    from bench.run.store import Store
 
     if name in TEST_WIDTH:
         monkeypatch.setitem(MODELS, name, functools.partial(MODELS[name], width=TEST_WIDTH[name]))

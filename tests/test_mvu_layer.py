@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import finn_flow
-from bench.finn_flow import rtl as finn_hdl
+from bench.finn_flow import rtl_layers as finn_hdl
 from bench.rtl import measure, mvu_fit
 
 PART = "xc7z020clg400-1"
@@ -71,8 +71,8 @@ def test_fitted_model_is_stored_with_its_grid():
 def rtl_hw(digits, tmp_path_factory):
     """FINN's RTL-preferring hardware graph of an untrained TFC W4A4."""
     from bench.core.spec import make_spec
-    from bench.stages.export import export_qonnx
-    from bench.stages.train import make_model, seed_everything
+    from bench.learn.export import export_qonnx
+    from bench.learn.train import make_model, seed_everything
 
     seed_everything(0)
     spec = make_spec(model="tfc", dataset="digits", weight_bits=4, act_bits=4)
@@ -235,8 +235,8 @@ def test_tfc_pot_and_int_units_measured_end_to_end(tmp_path):
     comparators are wider than int W4's, and int's 8-bit-input layer moves its
     multipliers into DSPs (measured: 4798 LUTs PoT, 3444 int + 16 DSPs). The test pins
     what must hold regardless: bit-exact units, no DSPs for PoT, estimates near."""
+    from bench.engine.store import Store
     from bench.run.point import run_point
-    from bench.run.store import Store
 
     store = Store(tmp_path / "results")
     records = {q: run_point(_tfc(q), store, show_progress=False).record

@@ -70,9 +70,9 @@ def _model_with_a_float_layer(name, input_shape, num_classes, weight_bits, act_b
 
 
 def test_finn_failure_is_recorded_not_reported_as_numbers(store, monkeypatch):
-    import bench.stages.train
+    import bench.learn.train
 
-    monkeypatch.setattr(bench.stages.train, "build_model", _model_with_a_float_layer)
+    monkeypatch.setattr(bench.learn.train, "build_model", _model_with_a_float_layer)
     outcome = run_point(make_spec(epochs=1, weight_bits=2, act_bits=2), store,
                         show_progress=False)
     record = outcome.record.model_dump()

@@ -232,8 +232,8 @@ def test_export_ignores_the_training_blend(tmp_path):
 
 def test_pot_tfc_through_finn_is_bit_exact_with_int_r_plus_1_weights(tmp_path):
     from bench.core.spec import make_spec
+    from bench.engine.store import Store
     from bench.run.point import run_point
-    from bench.run.store import Store
 
     spec = make_spec(model="tfc", weight_quant="pot", weight_bits=3, act_bits=3, epochs=1, pe=2)
     record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record.model_dump()

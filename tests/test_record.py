@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.core.record import SCHEMA_VERSION, Record, RecordError, scalar_columns
 from bench.core.spec import make_spec
+from bench.engine.store import Store
 from bench.report.collect import bad_record_files, collect
 from bench.run.point import finished_record
-from bench.run.record import SCHEMA_VERSION, Record, RecordError, scalar_columns
-from bench.run.store import Store
 
 # A record exactly as the version before `schema_version` wrote it (trimmed per-layer data).
 V1_RECORD = {

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.core.spec import make_spec
+from bench.engine.store import Store
 from bench.run.point import run_point
-from bench.run.store import Store
 
 # Fields that say when and how a record was made, not what it measured.
 PROVENANCE = {"created_at", "timings_s", "cached_stages"}

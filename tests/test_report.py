@@ -90,7 +90,7 @@ def test_hw_accuracy_table_counts_each_network_once_and_shows_the_difference() -
 
 
 def test_stitched_table_sets_simulated_against_estimated_throughput() -> None:
-    from bench.report.rtl import rtl_stitched_table
+    from bench.report.measured import rtl_stitched_table
 
     stitched = {**rtl_record(4), "rtl_stitched_ok": True, "rtl_cycles_per_image": 256.0,
                 "rtl_latency_cycles": 756, "rtl_stitched_lut": 3577, "rtl_stitched_ff": 3974,

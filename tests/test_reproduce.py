@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.run.outcome import outcome, record_outcome
+from bench.core.outcome import outcome, record_outcome
 from bench.studies.paper import PAPER_FOLDINGS
 from bench.studies.reproduce import (
     baseline_phases,
@@ -71,8 +71,10 @@ def test_baselines_are_trained_once_before_groups_that_share_them():
 
 def test_outcomes_keep_not_applicable_apart_from_failures():
     assert outcome("ok") == "ok"
+    assert outcome("failed", "choose", "FoldingError: layer X: PE=8 ...") == "not_applicable"
+    # records written when the stage was called "fold" read the same
     assert outcome("failed", "fold", "FoldingError: layer X: PE=8 ...") == "not_applicable"
-    assert outcome("failed", "fold", "RuntimeError: no folding fits") == "failed"
+    assert outcome("failed", "choose", "RuntimeError: no folding fits") == "failed"
     assert outcome("failed", "train", "FoldingError: odd") == "failed"
     assert record_outcome({"status": "failed", "failed_stage": "hw_graph",
                            "error": "x"}) == "failed"
@@ -89,7 +91,7 @@ def _record(bits, name, fps, status="ok", seed=0, accuracy=0.9, input_size=32, e
                       lut=1000.0, bram18=4.0, dsp=0.0, fits=True, accuracy=accuracy,
                       fp32_accuracy=0.95)
     else:
-        record.update(failed_stage="fold", error=error or (
+        record.update(failed_stage="choose", error=error or (
             "FoldingError: layer MVAU_rtl_0: PE=8 does not divide its output size 10; "
             "valid PE values: 1, 2, 5, 10"))
     return record

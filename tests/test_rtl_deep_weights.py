@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.finn_flow import rtl as finn_hdl
+from bench.finn_flow import rtl_layers as finn_hdl
 from bench.rtl import measure
 
 PART = "xc7z020clg400-1"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import finn_flow
-from bench.finn_flow import rtl as finn_hdl
+from bench.finn_flow import rtl_layers as finn_hdl
 from bench.rtl import measure
 
 PART = "xc7z020clg400-1"
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def rtl_graph(digits, tmp_path_factory):
     from bench.core.spec import make_spec
-    from bench.stages.export import export_qonnx
-    from bench.stages.train import make_model, seed_everything
+    from bench.learn.export import export_qonnx
+    from bench.learn.train import make_model, seed_everything
 
     seed_everything(0)
     spec = make_spec(model="tfc", dataset="digits", weight_bits=4, act_bits=4)
@@ -114,7 +114,7 @@ def test_flipped_weight_is_caught(rtl_graph, digits, tmp_path, sim_cache):
 
 def test_whole_graph_simulates_bit_exact(rtl_graph, digits, tmp_path, sim_cache):
     graph, reasons = rtl_graph
-    rows = measure.measure_graph(graph, digits.x_test[:2], tmp_path, PART, CLK_NS, reasons,
+    rows = finn_hdl.measure_graph(graph, digits.x_test[:2], tmp_path, PART, CLK_NS, reasons,
                                  synth=False, cache_dir=sim_cache)
     assert [r["node"] for r in rows] == [n.name for n in graph.graph.node]
     for row in rows:

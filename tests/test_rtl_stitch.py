@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.finn_flow.rtl import LayerHdl
 from bench.rtl import rtllib, stitch
+from bench.rtl.layer import LayerHdl
 
 PART = "xc7z020clg400-1"
 

@@ -1,4 +1,4 @@
-"""A whole TFC of our units stitched into one design (`bench.finn_flow.stitch` +
+"""A whole TFC of our units stitched into one design (`bench.finn_flow.stitch_graph` +
 `bench.rtl.stitch`): bit-exact against FINN's Python execution for integer and PoT
 weights, at FINN's estimated throughput, and a flipped weight bit is caught.
 
@@ -13,8 +13,8 @@ import copy
 import pytest
 
 from bench import finn_flow
-from bench.finn_flow import rtl as finn_hdl
-from bench.finn_flow import stitch as finn_stitch
+from bench.finn_flow import rtl_layers as finn_hdl
+from bench.finn_flow import stitch_graph as finn_stitch
 from bench.rtl import stitch
 
 PART = "xc7z020clg400-1"
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.slow
 def _units(quant: str, digits, root):
     from bench.core.spec import make_spec
     from bench.finn_flow.mvu_transform import use_qnnbench_mvu
-    from bench.stages.export import export_qonnx
-    from bench.stages.train import make_model, seed_everything
+    from bench.learn.export import export_qonnx
+    from bench.learn.train import make_model, seed_everything
 
     seed_everything(0)
     spec = make_spec(model="tfc", dataset="digits", weight_bits=4, act_bits=4,

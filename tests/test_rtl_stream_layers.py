@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.finn_flow import rtl as finn_hdl
+from bench.finn_flow import rtl_layers as finn_hdl
 from bench.rtl import measure, synth_cache
 
 PART = "xc7z020clg400-1"

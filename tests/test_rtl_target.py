@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
+from bench.core.record import JSON_FIELDS, Record, scalar_columns
 from bench.core.spec import make_spec
+from bench.engine.store import Store
 from bench.rtl import tools
 from bench.run.point import run_point
-from bench.run.record import JSON_FIELDS, Record, scalar_columns
-from bench.run.store import Store
 
 
 def test_cli_refuses_rtl_without_the_tools_before_any_work(tmp_path, capsys, monkeypatch):
@@ -36,7 +36,7 @@ def test_rtl_fields_are_typed_columns():
 
 
 def test_estimate_runs_do_not_prepare_rtl():
-    from bench.run.plan import PER_FOLDING, PREPARE
+    from bench.stages.plan import PER_FOLDING, PREPARE
 
     estimate, rtl = make_spec(), make_spec(target="rtl")
     active = [s.name for s in PREPARE + PER_FOLDING if s.active(estimate)]

@@ -8,27 +8,27 @@ import sys
 import pytest
 
 from bench.core.spec import make_spec
-from bench.run.plan import PER_FOLDING, PER_POINT, PREPARE
+from bench.engine.store import Store
 from bench.run.point import run_point
-from bench.run.store import Store
+from bench.stages.plan import PER_FOLDING, PER_POINT, PREPARE
 
 # (stage, module whose function the stage calls, function name)
 INJECTION_POINTS = [
-    ("data", "bench.stages.data", "load_dataset"),
-    ("train", "bench.stages.train", "train"),
-    ("fp32", "bench.stages.train", "train"),
-    ("export", "bench.stages.export", "export_and_check"),
+    ("data", "bench.data.load", "load_dataset"),
+    ("train", "bench.learn.train", "train"),
+    ("fp32", "bench.learn.train", "train"),
+    ("export", "bench.learn.export", "export_and_check"),
     ("hw_graph", "bench.finn_flow", "build_hw_graph"),
-    ("verify", "bench.stages.verify", "verify_hw_graph"),
+    ("verify", "bench.learn.verify", "verify_hw_graph"),
     ("hw_accuracy", "bench.finn_flow.graph", "HwGraph.execute_many"),
-    ("fold", "bench.stages.folding", "uniform_folding"),
+    ("choose", "bench.core.folding", "uniform_folding"),
     ("estimate", "bench.finn_flow.graph", "FoldableGraph.estimate"),
-    ("rtl_graph", "bench.finn_flow.rtl", "build_rtl_hw_graph"),
-    ("rtl_measure", "bench.rtl.measure", "measure_graph"),
+    ("rtl_graph", "bench.finn_flow.rtl_layers", "build_rtl_hw_graph"),
+    ("rtl_measure", "bench.finn_flow.rtl_layers", "measure_graph"),
     ("unit_verify", "bench.finn_flow.graph", "HwGraph.with_model"),
     # measures every layer for real first (minutes): with the end-to-end tests
-    pytest.param("rtl_stitch", "bench.finn_flow.rtl", "apply_folding", marks=pytest.mark.slow,
-                 id="rtl_stitch"),
+    pytest.param("rtl_stitch", "bench.finn_flow.rtl_layers", "apply_folding",
+                 marks=pytest.mark.slow, id="rtl_stitch"),
 ]
 # Stages active only for their target, or with our matrix-vector unit.
 TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl", "rtl_stitch": "rtl"}
@@ -88,7 +88,7 @@ def exported_tfc(tmp_path_factory):
     import numpy as np
     import torch
 
-    from bench.stages.export import export_qonnx
+    from bench.learn.export import export_qonnx
     from models import build_model
 
     torch.manual_seed(0)

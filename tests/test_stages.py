@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bench import finn_flow
-from bench.stages.folding import to_finn_config, uniform_folding
-from bench.stages.train import evaluate, train
-from bench.stages.verify import compare
+from bench.core.folding import to_finn_config, uniform_folding
+from bench.learn.train import evaluate, train
+from bench.learn.verify import compare
 
 
 def test_training_is_deterministic(small_spec, digits, trained):
@@ -30,7 +30,7 @@ def test_training_learns(trained, digits):
 def test_export_marks_uint8_input_and_matches_pytorch(exported, trained, digits):
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from bench.stages.export import run_qonnx
+    from bench.learn.export import run_qonnx
 
     model = ModelWrapper(str(exported))
     assert model.get_tensor_datatype(model.graph.input[0].name).name == "UINT8"
@@ -82,7 +82,7 @@ def test_more_parallelism_is_faster_and_bigger(hw_graph):
 
 
 def test_hw_graph_reproduces_brevitas(hw_graph, trained, digits, tmp_path):
-    from bench.stages.train import predict
+    from bench.learn.train import predict
 
     inputs = digits.x_test[:16]
     got = hw_graph.execute(inputs, tmp_path)
@@ -148,7 +148,7 @@ def test_worker_processes_give_the_same_outputs(hw_graph, digits, tmp_path, monk
 
 def test_verification_catches_a_wrong_graph(hw_graph, trained, digits, tmp_path):
     """Perturb one integer weight of the HW graph: verification must fail."""
-    from bench.stages.train import predict
+    from bench.learn.train import predict
 
     graph = hw_graph.model()
     node = graph.graph.node[-1]
@@ -170,7 +170,7 @@ def test_finn_failure_names_the_step(tmp_path, digits):
     from brevitas.nn import QuantLinear
     from torch import nn
 
-    from bench.stages.export import export_qonnx
+    from bench.learn.export import export_qonnx
     from models.blocks import ScaleInput
     from models.quantizers import weight_quant_kwargs
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from bench.run.record import Record
-from bench.run.store import Store, write_json_atomic
+from bench.core.record import Record
+from bench.engine.store import Store, write_json_atomic
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):

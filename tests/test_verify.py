@@ -1,6 +1,6 @@
 import numpy as np
 
-from bench.stages.verify import compare
+from bench.learn.verify import compare
 
 
 def test_compare_counts_mismatched_samples_relative_to_output_range():

@@ -24,3 +24,8 @@ class DatasetError(UserError):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class NothingToReport(UserError):
+    """A report or collection asked of a results directory that holds no records (exit 1:
+    nothing is wrong with the command, there is just nothing to show yet)."""

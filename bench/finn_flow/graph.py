@@ -119,7 +119,7 @@ def build_hw_graph(
     """Run FINN's folding-independent steps with FINN's builder; raise FinnStepError on failure.
 
     `steps` and `standalone_thresholds` vary the build for the RTL measurements
-    (`bench.finn_flow.rtl`); the default is the graph every target estimates on.
+    (`bench.finn_flow.rtl_layers`); the default is the graph every target estimates on.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = make_config(steps, str(out_dir / "finn"), fpga_part, clk_ns, ["estimate_reports"],
@@ -241,7 +241,7 @@ def foldable_layers(graph: Any) -> list[Any]:
     """The graph's nodes that take PE/SIMD, with the dimensions those must divide."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from bench.stages.folding import Layer
+    from bench.core.folding import Layer
 
     layers = []
     for node in graph.graph.node:
@@ -360,7 +360,7 @@ class FoldableGraph:
 
     def layer_options(self, layer: Any) -> list[dict[str, Any]]:
         """Cycles and resources of one layer for each valid (PE, SIMD), by FINN's models."""
-        from bench.stages.folding import divisors
+        from bench.core.folding import divisors
 
         inst = self._nodes[layer.name]
         saved = {a: inst.get_nodeattr(a) for a in self._pristine[layer.name]}

@@ -1,6 +1,6 @@
 """Run records → one tidy pandas DataFrame (one row per record), and its CSV/Parquet files.
 
-Columns and their types come from the record schema (`bench.run.record.Record`): every
+Columns and their types come from the record schema (`bench.core.record.Record`): every
 scalar field is a column under its own name, and nested fields become:
 
 * `utilization` → `util_lut`, `util_bram18`, `util_uram`, `util_dsp` (fractions, 0..1)
@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.run.record import (
+from bench.core.record import (
     FLATTENED,
     JSON_FIELDS,
     LIST_FIELDS,
@@ -303,7 +303,7 @@ def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 def outcomes(df: pd.DataFrame) -> pd.Series:
     """Each row's outcome: ok, not_applicable (a folding invalid by design) or failed."""
-    from bench.run.outcome import outcome
+    from bench.core.outcome import outcome
 
     if df.empty or "status" not in df.columns:
         return pd.Series([], dtype=object, index=df.index)

@@ -18,10 +18,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 from bench.report.collect import ok_rows
-from bench.report.rtl import SOURCE as RTL_SOURCE
-from bench.report.rtl import rtl_comparison
+from bench.report.measured import SOURCE as RTL_SOURCE
+from bench.report.measured import rtl_comparison
 from bench.report.style import MARKERS, QUANT_MARKERS, SERIES_COLORS, bits_color
-from bench.report.table import bits_text, clock_text, folding_order, has_values
+from bench.report.table_model import bits_text, clock_text, folding_order, has_values
 from bench.report.tables import board_capacity, pareto_optimal
 
 # -- figures ------------------------------------------------------------------------------

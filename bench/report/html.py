@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.report.collect import outcome_counts
 from bench.report.figures import FigureResult
-from bench.report.table import Table, bits_text, clock_text
+from bench.report.table_model import Table, bits_text, clock_text
 
 CSS = """
 :root { --fg: #1d1d1f; --muted: #666; --line: #d8d8de; --accent: #2b5fab; --bg-alt: #f5f6f8; }

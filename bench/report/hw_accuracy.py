@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.collect import ok_rows
-from bench.report.table import (
+from bench.report.table_model import (
     COLUMN_LABELS,
     Table,
     bits_text,

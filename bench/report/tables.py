@@ -16,8 +16,8 @@ import pandas as pd
 from bench.core.devices import BOARDS, Board, get_board
 from bench.report.collect import ok_rows, outcomes
 from bench.report.hw_accuracy import hw_accuracy_table
-from bench.report.rtl import rtl_stitched_table, rtl_table, rtl_unmeasured_table
-from bench.report.table import (
+from bench.report.measured import rtl_stitched_table, rtl_table, rtl_unmeasured_table
+from bench.report.table_model import (
     COLUMN_LABELS,
     Table,
     as_number,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.report.table import Table
+from bench.report.table_model import Table
 
 # -- table rendering ----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.figures import FigureResult, make_figures
-from bench.report.table import Table
+from bench.report.table_model import Table
 from bench.report.tables import build_tables
 from bench.report.text import table_to_latex, table_to_markdown
 

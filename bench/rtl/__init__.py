@@ -4,7 +4,7 @@ FINN generates each RTL layer's HDL; Yosys synthesizes it for a Xilinx family an
 Verilator simulates it on the layer's real input stream, checked bit for bit against
 FINN's Python execution. HLS layers (no finn-hlslib here) keep FINN's estimates.
 
-FINN's side (which layers are RTL, their HDL and streams) is `bench.finn_flow.rtl`, as
+FINN's side (which layers are RTL, their HDL and streams) is `bench.finn_flow.rtl_layers`, as
 only `bench.finn_flow` imports FINN; the modules here work on plain paths and integers,
 and `measure` joins the two. `stitch` measures a whole network of RTL layers as one
 design (the layers wired stream to stream, with FINN's converters and FIFOs between them).

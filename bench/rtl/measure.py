@@ -1,8 +1,9 @@
 """Measured hardware per RTL layer: FINN's HDL, synthesized by Yosys, simulated by Verilator.
 
-For every RTL node of a folded hardware graph:
+For one RTL layer, described by a plain `LayerHdl` (FINN's side,
+`bench.finn_flow.rtl_layers`, generates the HDL and stream words and walks the graph):
 
-1. FINN generates the layer's HDL (`bench.finn_flow.rtl.generate_layer_hdl`);
+1. the layer's HDL and memory files are given, as FINN generated them;
 2. FINN's RTL library is copied next to it and patched (`rtllib`, `patches`);
 3. a small top module adapts FINN's wrapper to one AXI-stream in and out (and, for an
    MVU with weights in memory, instantiates FINN's weight streamer);
@@ -20,45 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench.finn_flow import rtl as finn_hdl
-from bench.finn_flow.rtl import LayerHdl
 from bench.rtl import rtllib, synth_cache, verilator, yosys
+from bench.rtl.layer import LayerHdl
 
 TOP = "tb_top"
-
-
-def measure_graph(
-    model: Any, inputs: np.ndarray, work_dir: Path, fpga_part: str, clk_ns: float,
-    hls_reasons: dict[str, str] | None = None, synth: bool = True, simulate: bool = True,
-    cache_dir: Path | None = None, synth_cache_dir: Path | None = None,
-) -> list[dict[str, Any]]:
-    """One dict per HW node: measured numbers for RTL nodes, the reason for the others.
-
-    Every row carries FINN's estimate (`est_*`), so the share of the graph's estimate
-    that the measured layers cover can be computed from the rows alone.
-    """
-    names = finn_hdl.rtl_nodes(model)
-    streams = finn_hdl.layer_streams(model, inputs, names) if simulate else {}
-    rows = []
-    for node in model.graph.node:
-        if node.name in names:
-            layer = finn_hdl.generate_layer_hdl(
-                model, node.name, work_dir / node.name, fpga_part, clk_ns)
-            rows.append(measure_layer(
-                layer, streams.get(node.name), fpga_part, synth=synth,
-                samples=len(inputs), cache_dir=cache_dir, synth_cache_dir=synth_cache_dir))
-            continue
-        if node.op_type.endswith("_rtl"):
-            row = {"node": node.name, "op_type": node.op_type, "impl": "rtl",
-                   "reason": "no verified open-source flow for this op type yet"}
-        else:
-            reason = (hls_reasons or {}).get(node.name) or "FINN chose HLS"
-            row = {"node": node.name, "op_type": node.op_type, "impl": "hls", "reason": reason}
-        cycles, estimates = finn_hdl.layer_estimates(model, node.name, fpga_part)
-        rows.append({**row, **_estimate_fields(cycles, estimates)})
-    return rows
 
 
 def measure_layer(
@@ -75,7 +41,7 @@ def measure_layer(
     sources = prepare_sources(layer)
     row: dict[str, Any] = {
         "node": layer.node, "op_type": layer.op_type, "impl": "rtl", "reason": "",
-        **_estimate_fields(layer.exp_cycles, layer.estimates),
+        **estimate_fields(layer.exp_cycles, layer.estimates),
     }
     if synth:
         res = synth_cache.synthesize_cached(
@@ -147,7 +113,7 @@ def _sim_error(sim: verilator.SimResult, got: int, expected: int, mismatches: in
     return f"{mismatches} of {expected} output words differ from FINN's execution"
 
 
-def _estimate_fields(cycles: int, estimates: dict[str, float]) -> dict[str, Any]:
+def estimate_fields(cycles: int, estimates: dict[str, float]) -> dict[str, Any]:
     """FINN's estimate as row fields: est_cycles, est_lut, est_bram18, est_uram, est_dsp."""
     keys = {"LUT": "lut", "BRAM_18K": "bram18", "URAM": "uram", "DSP": "dsp"}
     return {"est_cycles": cycles,

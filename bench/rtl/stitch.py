@@ -3,7 +3,7 @@ synthesized as one top module.
 
 FINN's own stitching (`CreateStitchedIP`) builds a Vivado block design. Here the layers
 (and the width converters and FIFOs FINN inserted between them, see
-`bench.finn_flow.stitch`) are wired by a generated Verilog top: out0_V of node k drives
+`bench.finn_flow.stitch_graph`) are wired by a generated Verilog top: out0_V of node k drives
 in0_V of node k+1 (TDATA, TVALID, TREADY), the first node's input and the last node's
 output are the top's AXI streams, as in the per-layer top of `measure`. Memory write
 ports of every node become top inputs (prefixed by the instance name), so the weights
@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.finn_flow.rtl import LayerHdl
 from bench.rtl import rtllib, synth_cache, verilator, yosys
+from bench.rtl.layer import LayerHdl
 from bench.rtl.measure import layer_instance, layer_write_ports, memory_files
 
 TOP = "tb_top"

@@ -1,1 +1,2 @@
-"""Running points: the stage list, the loop that runs it, the store, and the executors."""
+"""Running points: groups of points through the plan (`point`) and sweeps over local
+processes or Dask (`executor`)."""

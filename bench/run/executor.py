@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.spec import RunSpec, stable_hash
+from bench.engine.store import Store
 from bench.run.point import finished_record
-from bench.run.store import Store
 
 
 @dataclass

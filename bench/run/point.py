@@ -1,4 +1,4 @@
-"""Run points through the stage lists of `bench.run.plan` and write their records.
+"""Run points through the stage lists of `bench.stages.plan` and write their records.
 
 A *group* is the points that share everything but their folding: PREPARE runs once for
 the group (each stage from the cache where possible), then every point picks its
@@ -19,12 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.core.errors import UserError
+from bench.core.record import Record, RecordError
 from bench.core.spec import RunSpec, stable_hash
-from bench.run.plan import PER_FOLDING, PER_POINT, PREPARE
-from bench.run.provenance import now, versions
-from bench.run.record import Record, RecordError
-from bench.run.stage import RunContext, StageFailed, run_stages
-from bench.run.store import Store
+from bench.engine.provenance import now, versions
+from bench.engine.stage import RunContext, StageFailed, run_stages
+from bench.engine.store import Store
+from bench.stages.plan import PER_FOLDING, PER_POINT, PREPARE
 
 
 @dataclass
@@ -148,7 +148,7 @@ def _fold_point(point: RunContext) -> list[Record]:
     except StageFailed as err:
         return [failed_record(point, err)]
     records = []
-    for choice in point["fold"]:
+    for choice in point["choose"]:
         one = point.child()
         one.artifacts["choice"] = choice
         try:

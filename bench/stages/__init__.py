@@ -1,6 +1,10 @@
-"""The work itself, one module per stage: data, training, export, verification, folding.
+"""The stages of a run, declared as data by topic, and the plan that orders them.
 
-Each module is plain functions from typed inputs to typed results; caching, timing and
-failure handling are the run package's job, and FINN is reached only through
-`bench.finn_flow`.
+`model` (data, training, the FP32 twin), `hw_graph` (export or an external file, FINN's
+hardware graph, verification, hardware accuracy, the foldable view), `choose` (the
+folding(s) a point's strategy picks, FINN's estimates), `rtl_measure` (measured RTL layers
+and the stitched network), `vivado` (the Vivado targets); `artifacts` holds the types and
+constants they share, `plan` the stage lists. The work itself lives in `bench.data`,
+`bench.learn`, `bench.finn_flow` and `bench.rtl`; the engine that runs stages in
+`bench.engine`.
 """

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.folding_spec import FOLDINGS_DIR
-from bench.stages.dataset import STORED_SHAPES
+from bench.data.dataset import STORED_SHAPES
 
 CONFIGS = FOLDINGS_DIR
 PAPER_FOLDINGS = ("a", "b", "c", "d", "e", "f")

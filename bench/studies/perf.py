@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.spec import make_spec
-from bench.run.stage import run_stages
-from bench.run.store import Store
+from bench.engine.stage import run_stages
+from bench.engine.store import Store
 
 GRID = (1, 2, 4, 8, 16, 32, 64)
 
 
 def run_perf(results_dir: Path, naive_points: int = 3, repeats: int = 5) -> dict[str, Any]:
     from bench import finn_flow
-    from bench.stages.folding import to_finn_config, uniform_folding
+    from bench.core.folding import to_finn_config, uniform_folding
     qonnx_path, graph = _prepare_tfc(Store(results_dir))
     configs = [
         to_finn_config(uniform_folding(graph.layers, pe, simd)) for pe in GRID for simd in GRID
@@ -75,7 +75,7 @@ def run_perf(results_dir: Path, naive_points: int = 3, repeats: int = 5) -> dict
 
 def _prepare_tfc(store: Store) -> tuple[Path, Any]:
     """An MNIST-sized TFC W2A2 for Pynq-Z1, through the run's own stages (cached)."""
-    from bench.run.plan import UNTRAINED_HW, untrained_context
+    from bench.stages.plan import UNTRAINED_HW, untrained_context
 
     spec = make_spec(model="tfc", dataset="mnist", weight_bits=2, act_bits=2,
                      board="Pynq-Z1", clk_ns=10.0)

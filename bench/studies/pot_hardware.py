@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.core.spec import RunSpec, make_spec
-from bench.report.table import Table
+from bench.report.table_model import Table
 from bench.studies.paper import PAPER_INPUT_SIZE, paper_folding, paper_name
 
 POT_HW_BITS = (2, 3, 4, 5)

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.core.folding_spec import FOLDINGS_DIR, load_folding_file
 from bench.core.spec import make_spec
-from bench.run.store import Store
+from bench.engine.store import Store
 
 CONFIGS = FOLDINGS_DIR
 
@@ -46,9 +46,9 @@ PUBLISHED = (
 
 def estimate_published(design: PublishedDesign, store: Store) -> dict[str, Any]:
     """The design untrained, through the run's own stages (cached), with its folding."""
-    from bench.run.plan import UNTRAINED_HW, untrained_context
-    from bench.run.stage import run_stages
-    from bench.stages.folding import layers_folding, to_finn_config
+    from bench.core.folding import layers_folding, to_finn_config
+    from bench.engine.stage import run_stages
+    from bench.stages.plan import UNTRAINED_HW, untrained_context
 
     spec = make_spec(model=design.model, weight_bits=design.bits, act_bits=design.bits,
                      board=design.board, clk_ns=design.clk_ns)

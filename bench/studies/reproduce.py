@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.core.outcome import NOT_APPLICABLE_STAGE, record_outcome
+from bench.core.record import Record
 from bench.core.spec import LayersFolding, RunSpec, make_spec, stable_hash
-from bench.report.table import Table
+from bench.engine.store import Store
+from bench.report.table_model import Table
 from bench.run.executor import Tally, group_points, run_sweep
-from bench.run.outcome import record_outcome
-from bench.run.record import Record
-from bench.run.store import Store
 from bench.studies.paper import (
     CNV_BITS,
     CONFIGS,
@@ -111,7 +111,7 @@ def not_applicable_reason(spec: RunSpec) -> str | None:
     The same check the fold stage makes on the built graph (`layers_folding`), on TFC's
     known layer dimensions, so nothing is trained for a point that cannot be folded.
     """
-    from bench.stages.folding import FoldingError, Layer, layers_folding
+    from bench.core.folding import FoldingError, Layer, layers_folding
 
     if spec.model != "tfc" or not isinstance(spec.folding, LayersFolding):
         return None
@@ -169,7 +169,7 @@ def not_applicable_record(spec: RunSpec, reason: str) -> Record:
     from bench.run.point import identity
 
     return Record(**{
-        **identity(spec), "status": "failed", "error": reason[:500], "failed_stage": "fold",
+        **identity(spec), "status": "failed", "error": reason[:500], "failed_stage": NOT_APPLICABLE_STAGE,
         "failed_step": "geometry check before training",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
@@ -198,7 +198,7 @@ def _threads_per_worker(jobs: int) -> Iterator[None]:
         yield
         return
     if jobs <= 1:
-        yield  # training pins its own threads (bench.stages.train.pinned_threads)
+        yield  # training pins its own threads (bench.learn.train.pinned_threads)
         return
     os.environ["OMP_NUM_THREADS"] = str(max(1, free_cores() // jobs))
     try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING, Any
 
-from bench.report.table import Table
-from bench.run.outcome import record_outcome
-from bench.stages.dataset import STORED_SHAPES
+from bench.core.outcome import record_outcome
+from bench.data.dataset import STORED_SHAPES
+from bench.report.table_model import Table
 from bench.studies.paper import (
     CNV_BITS,
     HARDWARE_SEED,

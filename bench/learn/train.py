@@ -28,7 +28,7 @@ from torch import nn
 from bench.core.errors import SpecError
 from bench.core.progress import epoch_progress
 from bench.core.spec import RunSpec
-from bench.stages.data import Dataset
+from bench.data.load import Dataset
 from models import build_model, pot_blend_alpha, set_pot_blend
 from models.blocks import FLOAT
 

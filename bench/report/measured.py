@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.collect import ok_rows
-from bench.report.table import Table, bits_text, empty_table, fmt_amount, fmt_float
+from bench.report.table_model import Table, bits_text, empty_table, fmt_amount, fmt_float
 
 SOURCE = "Yosys synth_xilinx, before place and route"
 # (label, estimate column, measured column) per compared quantity; FF has no estimate

@@ -1,6 +1,6 @@
 """MNIST-format files made from scikit-learn's digits, for machines without internet.
 
-`python -m bench.stages.digits_idx DIR` writes the four IDX files MNIST ships as
+`python -m bench.data.digits_idx DIR` writes the four IDX files MNIST ships as
 (`train-images-idx3-ubyte` ...) into DIR, so `--dataset mnist --data-dir DIR` runs the
 28x28 (784-input) code path end to end offline. The images are the 8x8 digits scaled up
 to 20x20 by bilinear interpolation and placed in a 28x28 frame the way MNIST centres its
@@ -85,7 +85,7 @@ def _write_idx(path: Path, array: np.ndarray) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.stages.digits_idx",
+        prog="python -m bench.data.digits_idx",
         description="Write MNIST-format IDX files made from scikit-learn's digits.",
     )
     parser.add_argument("out_dir", type=Path)

@@ -1,17 +1,16 @@
 """FINN's side of the RTL measurements: which layers are RTL, their HDL, their streams.
 
-The tools that measure the HDL (`bench.rtl`) never import FINN; this module does. It
-uses FINN's own code for everything FINN knows: the choice between RTL and HLS
-(`specialize_layers`), the HDL of each RTL layer (`generate_hdl`), stream widths and
-folded shapes, the bit-exact Python execution that gives each layer's input and
-expected output, and the packing of those tensors into stream words
-(`finn.util.data_packing`).
+The tools that measure the HDL (`bench.rtl`) never import FINN; this module does, and
+hands them plain `LayerHdl` descriptions and stream words. It uses FINN's own code for
+everything FINN knows: the choice between RTL and HLS (`specialize_layers`), the HDL of
+each RTL layer (`generate_hdl`), stream widths and folded shapes, the bit-exact Python
+execution that gives each layer's input and expected output, and the packing of those
+tensors into stream words (`finn.util.data_packing`).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ import numpy as np
 from bench.finn_flow.builder import HW_GRAPH_STEPS
 from bench.finn_flow.env import prepare_finn, quiet
 from bench.finn_flow.graph import HwGraph, build_hw_graph, load_graph
+from bench.rtl import measure
+from bench.rtl.layer import LayerHdl
 
 # RTL op types whose synthesis and simulation are verified here (each has a test that
 # synthesizes it, simulates it bit-exact, and fails on a changed memory word or geometry).
@@ -30,27 +31,6 @@ RTL_OP_TYPES = (
     "Thresholding_rtl", "MVAU_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
     "QnnbenchMVU_rtl",  # our unit (mvu_op)
 )
-
-
-@dataclass
-class LayerHdl:
-    """The HDL FINN generated for one RTL layer, and what a testbench needs to drive it."""
-
-    node: str
-    op_type: str
-    top: str  # FINN's top module for the layer
-    hdl_dir: Path  # FINN's code generation directory (relative memory files live here)
-    sources: list[Path]  # as FINN lists them: generated files and installed finn-rtllib
-    in_width: int  # s_axis tdata bits (byte-padded, as in the wrapper)
-    out_width: int
-    out_bits: int  # meaningful bits of an output word (the rest is padding)
-    weight_streamer: str | None = None  # module feeding in1_V from memory (MVAU decoupled)
-    weight_width: int = 0
-    exp_cycles: int = 0
-    estimates: dict[str, float] = field(default_factory=dict)
-    # top parameter -> memory file (in hdl_dir) it names; empty: the HDL reads its memory
-    # files by fixed relative paths, so it works only with hdl_dir as working directory
-    memory_params: dict[str, str] = field(default_factory=dict)
 
 
 # -- RTL or HLS --------------------------------------------------------------------------
@@ -395,3 +375,38 @@ def _by_position(model: Any, skip: set[str]) -> dict[tuple[str, int], str]:
         result[(base, seen.get(base, 0))] = node.name
         seen[base] = seen.get(base, 0) + 1
     return result
+
+
+# -- measuring every layer -----------------------------------------------------------
+
+
+def measure_graph(
+    model: Any, inputs: np.ndarray, work_dir: Path, fpga_part: str, clk_ns: float,
+    hls_reasons: dict[str, str] | None = None, synth: bool = True, simulate: bool = True,
+    cache_dir: Path | None = None, synth_cache_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per HW node: measured numbers for RTL nodes, the reason for the others.
+
+    Every row carries FINN's estimate (`est_*`), so the share of the graph's estimate
+    that the measured layers cover can be computed from the rows alone.
+    """
+    names = rtl_nodes(model)
+    streams = layer_streams(model, inputs, names) if simulate else {}
+    rows = []
+    for node in model.graph.node:
+        if node.name in names:
+            layer = generate_layer_hdl(
+                model, node.name, work_dir / node.name, fpga_part, clk_ns)
+            rows.append(measure.measure_layer(
+                layer, streams.get(node.name), fpga_part, synth=synth,
+                samples=len(inputs), cache_dir=cache_dir, synth_cache_dir=synth_cache_dir))
+            continue
+        if node.op_type.endswith("_rtl"):
+            row = {"node": node.name, "op_type": node.op_type, "impl": "rtl",
+                   "reason": "no verified open-source flow for this op type yet"}
+        else:
+            reason = (hls_reasons or {}).get(node.name) or "FINN chose HLS"
+            row = {"node": node.name, "op_type": node.op_type, "impl": "hls", "reason": reason}
+        cycles, estimates = layer_estimates(model, node.name, fpga_part)
+        rows.append({**row, **measure.estimate_fields(cycles, estimates)})
+    return rows

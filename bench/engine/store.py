@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.run.record import Record, RecordError, scalar_columns
+from bench.core.record import Record, RecordError, scalar_columns
 
 DONE_MARKER = "done.json"
 _META_KEY, _META_FILES = "_key", "_files"  # what done.json records about the entry itself

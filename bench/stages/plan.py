@@ -9,9 +9,10 @@
     PER_FOLDING  once per folding: estimate → rtl_measure → rtl_stitch (target rtl)
                  → synth (with Vivado)
 
-Each stage is declared as data (see `bench.run.stage.Stage`) in `stages_model`,
-`stages_hw` and `stages_fold`; the loop in `bench.run.stage.run_stages` does the caching,
-timing, logging and failure attribution.
+Each stage is declared as data (see `bench.engine.stage.Stage`) in this package's topic
+modules (`model`, `hw_graph`, `choose`, `rtl_measure`, `vivado`); the loop in
+`bench.engine.stage.run_stages` does the caching, timing, logging and failure attribution,
+and `preflight` asks the active stages' requirements before any work.
 Studies that need no training (published designs, the speed benchmark) run
 `UNTRAINED_HW` instead of `PREPARE`.
 """
@@ -22,16 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.run.stage import RunContext
-from bench.run.stages_fold import (
-    CHOOSE,
-    ESTIMATE,
-    RTL_GRAPH,
-    RTL_MEASURE,
-    RTL_STITCH,
-    SYNTH,
-)
-from bench.run.stages_hw import (
+from bench.core.spec import RunSpec
+from bench.engine.stage import RunContext, Stage
+from bench.stages.artifacts import EXPORT_CHECK_SAMPLES, RTL_SAMPLES, VERIFY_SAMPLES
+from bench.stages.choose import CHOOSE, ESTIMATE
+from bench.stages.hw_graph import (
     EXPORT,
     EXTERNAL,
     FOLDABLE,
@@ -41,18 +37,13 @@ from bench.run.stages_hw import (
     UNIT_VERIFY,
     VERIFY,
 )
-from bench.run.stages_model import (
-    DATA,
-    EXPORT_CHECK_SAMPLES,
-    FP32,
-    RTL_SAMPLES,
-    TRAIN,
-    UNTRAINED,
-    VERIFY_SAMPLES,
-)
+from bench.stages.model import DATA, FP32, TRAIN, UNTRAINED
+from bench.stages.rtl_measure import RTL_GRAPH, RTL_MEASURE, RTL_STITCH
+from bench.stages.vivado import SYNTH
 
 __all__ = ["EXPORT_CHECK_SAMPLES", "PER_FOLDING", "PER_POINT", "PREPARE", "RTL_SAMPLES",
-           "UNTRAINED_HW", "VERIFY_SAMPLES", "synthetic_data", "untrained_context"]
+           "UNTRAINED_HW", "VERIFY_SAMPLES", "preflight", "synthetic_data",
+           "untrained_context"]
 
 
 # -- the lists ------------------------------------------------------------------------------
@@ -66,10 +57,19 @@ PER_FOLDING = [ESTIMATE, RTL_MEASURE, RTL_STITCH, SYNTH]
 UNTRAINED_HW = [UNTRAINED, EXPORT, HW_GRAPH, FOLDABLE]
 
 
+def preflight(spec: RunSpec, stages: list[Stage] | None = None) -> None:
+    """Ask every stage the spec will run whether this machine can run it, before any work:
+    a missing tool or Vivado, or a module that does not import, is one `UserError` now
+    rather than a failed record an hour later."""
+    for stage in stages if stages is not None else [*PREPARE, *PER_POINT, *PER_FOLDING]:
+        if stage.requires is not None and stage.active(spec):
+            stage.requires(spec)
+
+
 def synthetic_data(input_shape: tuple[int, int, int], num_classes: int = 10,
                    samples: int = EXPORT_CHECK_SAMPLES, seed: int = 0) -> Any:
     """Seeded random 8-bit images of a shape, standing in for a data set nobody needs."""
-    from bench.stages.data import Dataset
+    from bench.data.dataset import Dataset
 
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, size=(samples, *input_shape), dtype=np.uint8)
@@ -79,7 +79,7 @@ def synthetic_data(input_shape: tuple[int, int, int], num_classes: int = 10,
 
 def untrained_context(spec: Any, store: Any, input_shape: tuple[int, int, int]) -> RunContext:
     """A context for `UNTRAINED_HW`: the spec's model, untrained, on synthetic inputs."""
-    from bench.run.provenance import versions
+    from bench.engine.provenance import versions
 
     ctx = RunContext(spec, store, versions())
     ctx.artifacts["data"] = synthetic_data(input_shape)

@@ -4,7 +4,7 @@ A `Stage` says what determines its artifact (hashed, together with the keys of t
 it builds on, into a cache key), how to produce the artifact into a cache entry, how to
 open it again, and which record fields it contributes. `run_stages` is the only code that
 caches, times, logs and attributes failures, so a new stage is one entry in a list
-(see `bench.run.plan`), never another copy of cache-or-compute.
+(see `bench.stages.plan`), never another copy of cache-or-compute.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 from bench.core import interrupt
 from bench.core.errors import UserError
 from bench.core.spec import RunSpec, stable_hash
-from bench.run.store import Store
+from bench.engine.provenance import sources_hash
+from bench.engine.store import Store
 
 
 @dataclass
@@ -68,6 +69,12 @@ class Stage:
     * `open(ctx, entry, meta)`: the artifact from a cache entry (after producing it, and on
       a cache hit). Uncached stages take their artifact straight from `produce`.
     * `record(ctx, artifact)`: the record fields this stage contributes.
+    * `sources`: dotted names of the modules or packages whose files determine the
+      artifact besides its inputs (a package counts with all its code and data files);
+      the engine hashes them into the key, so editing them never reuses a stale entry.
+    * `requires(spec)`: raises a `UserError` when this machine cannot run the stage for
+      the spec (a tool or Vivado missing, a module that does not import); asked by
+      `bench.stages.plan.preflight` before any work starts.
     """
 
     name: str
@@ -79,6 +86,8 @@ class Stage:
     record: Callable[[RunContext, Any], dict[str, Any]] = _no_fields
     describe: Callable[[RunContext], str] | None = None
     timed: bool = True
+    sources: tuple[str, ...] = ()
+    requires: Callable[[RunSpec], None] | None = None
 
     @property
     def cached(self) -> bool:
@@ -98,7 +107,9 @@ class StageFailed(Exception):
 def stage_key(stage: Stage, ctx: RunContext) -> str:
     assert stage.determines is not None
     upstream = {name: ctx.keys[name] for name in stage.upstream if name in ctx.keys}
-    return stable_hash({"stage": stage.name, "upstream": upstream, **stage.determines(ctx)})
+    code = {"sources": sources_hash(stage.sources)} if stage.sources else {}
+    return stable_hash({"stage": stage.name, "upstream": upstream, **code,
+                        **stage.determines(ctx)})
 
 
 def run_stages(stages: list[Stage], ctx: RunContext) -> RunContext:

@@ -3,47 +3,26 @@ FINN's hardware graph, verification, accuracy of the hardware graph, the foldabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.core.devices import get_board
-from bench.core.spec import source_hash
-from bench.run.stage import RunContext, Stage
-from bench.run.stages_model import (
+from bench.engine.stage import RunContext, Stage
+from bench.stages.artifacts import (
     DEFAULT_INPUT_SCALE,
     EXPORT_CHECK_SAMPLES,
     VERIFY_SAMPLES,
-    _model_of,
+    BuiltGraph,
+    Exported,
+    data_key,
+    exported,
+    model_of,
+    test_inputs,
 )
 
 # -- export, hardware graph, verification ---------------------------------------------------
-
-
-@dataclass
-class Exported:
-    path: Path
-    meta: dict[str, Any]
-
-
-def _exported(ctx: RunContext) -> Exported:
-    """The QONNX graph FINN builds from: exported from PyTorch, or an external file."""
-    return ctx.artifacts.get("export") or ctx["external"]
-
-
-def _test_inputs(ctx: RunContext, samples: int | None = None) -> np.ndarray:
-    """Test samples as the graph takes them; random ones of its input type without data."""
-    if not ctx.spec.is_external:
-        return ctx["data"].x_test[:samples]
-    from bench import finn_flow
-
-    path = ctx["external"].path
-    if ctx["data"] is None:
-        return finn_flow.external.random_inputs(path, samples or VERIFY_SAMPLES, ctx.spec.seed)
-    x = ctx["data"].x_test[:samples]
-    return x.reshape(len(x), *ctx["external"].meta["input_shape"][1:])
 
 
 def _external(ctx: RunContext, entry: Path) -> dict[str, Any]:
@@ -53,7 +32,7 @@ def _external(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench import finn_flow
     from bench.core.errors import SpecError
     from bench.core.spec import check_input_shape
-    from bench.stages.verify import compare
+    from bench.learn.verify import compare
 
     spec = ctx.spec
     source = entry / "original.onnx"
@@ -75,7 +54,7 @@ def _external(ctx: RunContext, entry: Path) -> dict[str, Any]:
             "inserted": prepared.inserted}
     # The inserted step must reproduce the float model: run both graphs on the same data.
     ctx.artifacts["external"] = Exported(prepared.path, meta)
-    x = _test_inputs(ctx, EXPORT_CHECK_SAMPLES)
+    x = test_inputs(ctx, EXPORT_CHECK_SAMPLES)
     mapped = (x.astype(np.float32) * np.float32(prepared.input_scale)
               + np.float32(prepared.input_offset))
     result = compare(finn_flow.external.run_qonnx_batched(prepared.path, x),
@@ -99,18 +78,6 @@ def _external_fields(ctx: RunContext, exported: Exported) -> dict[str, Any]:
     }
 
 
-def _data_key(ctx: RunContext) -> str | None:
-    from bench.stages.data import fingerprint
-
-    return fingerprint(ctx["data"]) if ctx["data"] is not None else None
-
-
-def _external_source_hash() -> str:
-    from bench.finn_flow import external
-
-    return source_hash(Path(external.__file__))
-
-
 # An external QONNX file, cleaned up, checked and given its input mapping: the artifact
 # plays the role of `export` for everything downstream.
 EXTERNAL = Stage(
@@ -119,9 +86,9 @@ EXTERNAL = Stage(
     determines=lambda ctx: {
         "sha256": ctx.spec.qonnx_sha256, "scale": ctx.spec.input_scale,
         "offset": ctx.spec.input_offset, "default_scale": DEFAULT_INPUT_SCALE,
-        "data": _data_key(ctx), "qonnx": ctx.versions["qonnx"],
-        "source": _external_source_hash(),
+        "data": data_key(ctx), "qonnx": ctx.versions["qonnx"],
     },
+    sources=("bench.finn_flow.external",),
     active=lambda spec: spec.is_external,
     record=_external_fields,
     describe=lambda ctx: f"checking {ctx.spec.model} and mapping data onto its input",
@@ -131,7 +98,7 @@ EXTERNAL = Stage(
 def _qonnx_accuracy(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench import finn_flow
 
-    logits = finn_flow.external.run_qonnx_batched(ctx["external"].path, _test_inputs(ctx))
+    logits = finn_flow.external.run_qonnx_batched(ctx["external"].path, test_inputs(ctx))
     labels = ctx["data"].y_test
     return {"accuracy": float((logits.argmax(axis=1) == labels).mean()),
             "samples": len(labels)}
@@ -140,7 +107,7 @@ def _qonnx_accuracy(ctx: RunContext, entry: Path) -> dict[str, Any]:
 # The external model's own accuracy: QONNX execution of the float graph on the test set.
 QONNX_ACCURACY = Stage(
     "qonnx_accuracy", produce=_qonnx_accuracy, open=lambda ctx, entry, meta: meta,
-    determines=lambda ctx: {"data": _data_key(ctx)},
+    determines=lambda ctx: {"data": data_key(ctx)},
     upstream=("external",),
     active=lambda spec: spec.is_external and spec.has_data,
     record=lambda ctx, meta: {"accuracy": float(meta["accuracy"])},
@@ -149,10 +116,10 @@ QONNX_ACCURACY = Stage(
 
 
 def _export(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    from bench.stages.export import export_and_check, export_qonnx
+    from bench.learn.export import export_and_check, export_qonnx
 
     inputs = ctx["data"].x_test[:EXPORT_CHECK_SAMPLES]
-    trained = _model_of(ctx)
+    trained = model_of(ctx)
     path = entry / "model.qonnx.onnx"
     if trained.accuracy is None:
         # An untrained model only feeds FINN's estimates, which do not depend on the
@@ -190,17 +157,11 @@ EXPORT = Stage(
 )
 
 
-@dataclass
-class BuiltGraph:
-    hw: Any  # bench.finn_flow.HwGraph
-    meta: dict[str, Any]
-
-
 def _hw_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench import finn_flow
 
     board = get_board(ctx.spec.board)
-    hw = finn_flow.build_hw_graph(_exported(ctx).path, entry, board.part, ctx.spec.clk_ns)
+    hw = finn_flow.build_hw_graph(exported(ctx).path, entry, board.part, ctx.spec.clk_ns)
     model = hw.model()
     weights = finn_flow.weight_initializers(model)
     return {
@@ -220,6 +181,7 @@ HW_GRAPH = Stage(
     determines=lambda ctx: {"part": get_board(ctx.spec.board).part, "clk_ns": ctx.spec.clk_ns,
                             "finn": ctx.versions["finn"]},
     upstream=("export", "external"),
+    sources=("bench.finn_flow.builder", "bench.finn_flow.transforms"),
     record=lambda ctx, built: {
         "layer_datatypes": built.meta.get("datatypes", {}),
         "weight_distinct_values": built.meta.get("weight_distinct_values", {}),
@@ -229,16 +191,16 @@ HW_GRAPH = Stage(
 
 
 def _verify(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    from bench.stages.train import predict_float64
-    from bench.stages.verify import verify_hw_graph
+    from bench.learn.train import predict_float64
+    from bench.learn.verify import verify_hw_graph
 
-    inputs = _test_inputs(ctx, VERIFY_SAMPLES)
+    inputs = test_inputs(ctx, VERIFY_SAMPLES)
     if ctx.spec.is_external:
         from bench import finn_flow
 
         expected = finn_flow.external.run_qonnx_batched(ctx["external"].path, inputs)
     else:
-        expected = predict_float64(_model_of(ctx).model, inputs)
+        expected = predict_float64(model_of(ctx).model, inputs)
     result = verify_hw_graph(ctx["hw_graph"].hw, expected, inputs, entry)
     return {"ok": result.ok, "max_abs_err": result.max_abs_err, "samples": result.samples,
             "argmax_agreement": result.argmax_agreement,
@@ -273,7 +235,7 @@ def _hw_accuracy(ctx: RunContext, entry: Path) -> dict[str, Any]:
 
     n = _hw_samples(ctx)
     start = time.perf_counter()
-    logits = ctx["hw_graph"].hw.execute_many(_test_inputs(ctx, n), entry)
+    logits = ctx["hw_graph"].hw.execute_many(test_inputs(ctx, n), entry)
     seconds = time.perf_counter() - start
     correct = logits.argmax(axis=1) == ctx["data"].y_test[:n]
     return {"accuracy": float(correct.mean()) if n else None, "samples": n,
@@ -284,7 +246,7 @@ def _hw_accuracy(ctx: RunContext, entry: Path) -> dict[str, Any]:
 # bit-exact to the accelerator, next to the model's own accuracy.
 HW_ACCURACY = Stage(
     "hw_accuracy", produce=_hw_accuracy, open=lambda ctx, entry, meta: meta,
-    determines=lambda ctx: {"samples": _hw_samples(ctx), "data": _data_key(ctx)},
+    determines=lambda ctx: {"samples": _hw_samples(ctx), "data": data_key(ctx)},
     upstream=("hw_graph",),
     active=lambda spec: spec.has_data and spec.hw_accuracy_samples != 0,
     record=lambda ctx, meta: {"hw_accuracy": meta["accuracy"],
@@ -296,7 +258,7 @@ HW_ACCURACY = Stage(
 def _unit_verify(ctx: RunContext, entry: Path) -> dict[str, Any]:
     """FINN's Python execution of the graph with our unit against the graph it replaced,
     bit for bit on the verification samples (the unit's execution is its reference model)."""
-    inputs = _test_inputs(ctx, VERIFY_SAMPLES)
+    inputs = test_inputs(ctx, VERIFY_SAMPLES)
     finn_graph = ctx["hw_graph"].hw
     units = finn_graph.with_model(ctx["foldable"].graph, entry / "units")
     expected = finn_graph.execute_many(inputs, entry / "finn_run")
@@ -305,18 +267,11 @@ def _unit_verify(ctx: RunContext, entry: Path) -> dict[str, Any]:
     return {"ok": mismatched == 0, "samples": len(inputs), "mismatched_samples": mismatched}
 
 
-def _unit_source_hash() -> str:
-    from bench.finn_flow import graph
-    from bench.rtl import mvu_unit
-
-    unit = Path(graph.__file__).parent
-    return source_hash(unit / "mvu_op.py", unit / "mvu_transform.py", Path(mvu_unit.__file__))
-
-
 # With --mvu rtl: does the graph with our unit compute what FINN's graph computes?
 UNIT_VERIFY = Stage(
     "unit_verify", produce=_unit_verify, open=lambda ctx, entry, meta: meta,
-    determines=lambda ctx: {"samples": VERIFY_SAMPLES, "source": _unit_source_hash()},
+    determines=lambda ctx: {"samples": VERIFY_SAMPLES},
+    sources=("bench.finn_flow.mvu_op", "bench.finn_flow.mvu_transform", "bench.rtl.mvu_unit"),
     upstream=("hw_graph",),
     active=lambda spec: spec.mvu == "rtl",
     record=lambda ctx, meta: {"mvu_verify_ok": bool(meta["ok"]),
@@ -345,3 +300,14 @@ FOLDABLE = Stage(
     ),
     record=_mvu_fields,
 )
+
+
+def allow_worker_processes() -> None:
+    """Let `HW_ACCURACY` spread a large test set over one process per core.
+
+    Only a command-line `run` asks for it: sweep workers are already the parallelism,
+    and spawned workers would re-run an unguarded script that imports this.
+    """
+    from bench.finn_flow.execute import allow_worker_processes as allow
+
+    allow()

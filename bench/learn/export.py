@@ -72,8 +72,8 @@ def export_and_check(
     Agreement is per sample, against the float64 PyTorch reference; isolated threshold
     ties are counted (and recorded), a systematic difference fails the export.
     """
-    from bench.stages.train import predict_float64
-    from bench.stages.verify import compare
+    from bench.learn.train import predict_float64
+    from bench.learn.verify import compare
 
     export_qonnx(model, inputs, path, input_bits)
     result = compare(run_qonnx(path, inputs), predict_float64(model, inputs), rtol=EXPORT_RTOL)

@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.core.errors import DatasetError
 from bench.core.spec import DATASETS
-from bench.stages.data_files import (
+from bench.data.files import (
     default_cache_root,
     download_dataset,
     expected_files_text,
@@ -37,7 +37,7 @@ from bench.stages.data_files import (
     load_npz,
     search_dirs_text,
 )
-from bench.stages.dataset import NUM_CLASSES, Dataset, fingerprint
+from bench.data.dataset import NUM_CLASSES, Dataset, fingerprint
 
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SEED = 0

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from bench.finn_flow.env import prepare_finn, quiet
-from bench.finn_flow.rtl import LayerHdl, generate_layer_hdl, layer_streams
+from bench.finn_flow.rtl_layers import generate_layer_hdl, layer_streams
+from bench.rtl.layer import LayerHdl
 
 LAYER_OP_TYPES = ("QnnbenchMVU_rtl",)  # layers whose HDL can share one working directory
 GLUE_OP_TYPES = ("StreamingDataWidthConverter_rtl", "StreamingFIFO_rtl")

@@ -3,43 +3,19 @@ untrained model for studies that need only estimates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.core.spec import resolve_data_dir
-from bench.run.provenance import models_source_hash, training_source_hash
-from bench.run.stage import RunContext, Stage
-
-VERIFY_SAMPLES = 64
-DEFAULT_INPUT_SCALE = 1.0 / 255.0  # image data: pixels 0..255 become 0..1
-EXPORT_CHECK_SAMPLES = 16
-RTL_SAMPLES = 4  # test samples each RTL layer is simulated on (back to back)
-STITCH_SAMPLES = 8  # test samples the stitched network is simulated on (back to back)
-STITCH_FIFO_DEPTH = None  # FIFO after each layer: one image of its output
-
-
-@dataclass
-class Trained:
-    model: Any  # torch.nn.Module
-    accuracy: float | None
-
-
-@dataclass
-class Choice:
-    """One folding a point's strategy picked, and the record fields that describe it."""
-
-    folding: list[Any]  # bench.stages.folding.LayerFolding
-    extra: dict[str, Any]
-    run_id: str
-
+from bench.core.spec import RunSpec, resolve_data_dir
+from bench.engine.stage import RunContext, Stage
+from bench.stages.artifacts import Trained
 
 # -- data and training ----------------------------------------------------------------------
 
 
 def _load_data(ctx: RunContext, entry: Path | None) -> Any:
-    from bench.stages.data import load_dataset
-    from bench.stages.dataset import zero_pad
+    from bench.data.dataset import zero_pad
+    from bench.data.load import load_dataset
 
     if not ctx.spec.has_data:
         return None  # hardware only: verification runs on random inputs
@@ -50,8 +26,8 @@ def _load_data(ctx: RunContext, entry: Path | None) -> Any:
 
 
 def _recipe(ctx: RunContext) -> dict[str, Any]:
-    from bench.stages.data import fingerprint
-    from bench.stages.train import TRAIN_THREADS, training_setup
+    from bench.data.load import fingerprint
+    from bench.learn.train import TRAIN_THREADS, training_setup
 
     # Only what differs from the CPU recipe without augmentation enters the key, so the
     # checkpoints trained before these options existed are still found.
@@ -59,21 +35,20 @@ def _recipe(ctx: RunContext) -> dict[str, Any]:
              if v != {"device": "cpu", "augment": False}[k]}
     return {"data": fingerprint(ctx["data"]), "threads": TRAIN_THREADS,
             "torch": ctx.versions["torch"],
-            "brevitas": ctx.versions["brevitas"], "models": models_source_hash(),
-            "recipe": training_source_hash(), **setup, **_factory_source(ctx)}
+            "brevitas": ctx.versions["brevitas"], **setup, **_factory_source(ctx)}
 
 
 def _factory_source(ctx: RunContext) -> dict[str, str]:
     """An external Brevitas module is identified by the source of the module defining it."""
     if ":" not in ctx.spec.model or ctx.spec.is_external:
         return {}
-    from bench.stages.train import factory_source_hash
+    from bench.learn.train import factory_source_hash
 
     return {"factory": ctx.spec.model, "factory_source": factory_source_hash(ctx.spec.model)}
 
 
 def _train_fields(ctx: RunContext, trained: Trained) -> dict[str, Any]:
-    from bench.stages.train import training_setup
+    from bench.learn.train import training_setup
 
     external = ":" in ctx.spec.model
     source = _factory_source(ctx)
@@ -87,7 +62,7 @@ def _train_fields(ctx: RunContext, trained: Trained) -> dict[str, Any]:
 def _train(ctx: RunContext, entry: Path) -> dict[str, Any]:
     import torch
 
-    from bench.stages.train import train
+    from bench.learn.train import train
 
     result = train(ctx.spec, ctx["data"], ctx.show_progress)
     torch.save(result.model.state_dict(), entry / "model.pt")
@@ -97,7 +72,7 @@ def _train(ctx: RunContext, entry: Path) -> dict[str, Any]:
 def _open_trained(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> Trained:
     import torch
 
-    from bench.stages.train import make_model
+    from bench.learn.train import make_model
 
     model = make_model(ctx.spec, ctx["data"])
     model.load_state_dict(torch.load(entry / "model.pt", weights_only=True))
@@ -113,28 +88,38 @@ def _open_untrained(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> Train
     never-run model does not load back)."""
     import torch
 
-    from bench.stages.train import make_model
+    from bench.learn.train import make_model
 
     torch.manual_seed(int(meta["seed"]))
     return Trained(make_model(ctx.spec, ctx["data"]).eval(), None)
 
 
 def _fp32(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    from bench.stages.train import train
+    from bench.learn.train import train
 
     result = train(ctx.spec, ctx["data"], ctx.show_progress, float_baseline=True)
     return {"accuracy": result.accuracy}
 
 
 def _threads() -> int:
-    from bench.stages.train import TRAIN_THREADS
+    from bench.learn.train import TRAIN_THREADS
 
     return TRAIN_THREADS
 
 
-def _model_of(ctx: RunContext) -> Trained:
-    return ctx.artifacts.get("train") or ctx["untrained"]
+def _require_training_setup(spec: RunSpec) -> None:
+    """Before any work: an external module must import, a CUDA device must exist."""
+    if spec.is_external or (":" not in spec.model and spec.train_device != "cuda"):
+        return
+    from bench.learn.train import load_factory, resolve_device
 
+    if ":" in spec.model:
+        load_factory(spec.model)
+    resolve_device(spec.train_device)
+
+
+# The models and the training loop determine every trained (or seeded) model.
+MODEL_SOURCES = ("models", "bench.learn.train")
 
 DATA = Stage("data", produce=_load_data, timed=False)
 
@@ -143,6 +128,8 @@ TRAIN = Stage(
     determines=lambda ctx: {"spec": ctx.spec.training_fields(), **_recipe(ctx)},
     active=lambda spec: not spec.is_external,
     record=_train_fields,
+    sources=MODEL_SOURCES,
+    requires=_require_training_setup,
     describe=lambda ctx: (
         f"training {ctx.spec.model} W{ctx.spec.weight_bits}A{ctx.spec.act_bits} "
         f"({ctx.spec.weight_quant}) on {ctx.spec.dataset}, {ctx.spec.epochs} epochs"
@@ -155,6 +142,7 @@ FP32 = Stage(
     determines=lambda ctx: {"baseline": ctx.spec.baseline_fields(), **_recipe(ctx)},
     active=lambda spec: spec.fp32_baseline,
     record=lambda ctx, accuracy: {"fp32_accuracy": accuracy},
+    sources=MODEL_SOURCES,
     describe=lambda ctx: f"training the FP32 baseline of {ctx.spec.model}, "
     f"{ctx.spec.epochs} epochs",
 )
@@ -163,4 +151,5 @@ FP32 = Stage(
 UNTRAINED = Stage(
     "untrained", produce=_untrained, open=_open_untrained,
     determines=lambda ctx: {"spec": ctx.spec.training_fields(), **_recipe(ctx)},
+    sources=MODEL_SOURCES,
 )

@@ -1,7 +1,7 @@
 """Data set files: the accepted layouts, IDX and CIFAR-10 parsing, verified downloads.
 
 Everything here turns files into a `Dataset` or puts verified files in place; which data
-set to load and from where is decided by `bench.stages.data`.
+set to load and from where is decided by `bench.data.load`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.errors import DatasetError
-from bench.stages.dataset import NUM_CLASSES, Dataset
+from bench.data.dataset import NUM_CLASSES, Dataset
 
 DOWNLOAD_TIMEOUT_S = 60.0
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 Outcome = Literal["ok", "not_applicable", "failed"]
-# The folding stage's rejection of a folding that does not fit the graph's dimensions.
-NOT_APPLICABLE_STAGE = "fold"
+# The folding choice's rejection of a folding that does not fit the graph's dimensions.
+NOT_APPLICABLE_STAGE = "choose"
+# Records written before that stage was named after what it does.
+_OLD_NAMES = {"fold": NOT_APPLICABLE_STAGE}
 NOT_APPLICABLE_ERROR = "FoldingError:"
 
 
@@ -23,7 +25,8 @@ def outcome(status: Any, failed_stage: Any = None, error: Any = None) -> Outcome
     """Classify one record's status, failing stage and error line."""
     if status == "ok":
         return "ok"
-    if failed_stage == NOT_APPLICABLE_STAGE and str(error or "").startswith(
+    stage = _OLD_NAMES.get(str(failed_stage), failed_stage)
+    if stage == NOT_APPLICABLE_STAGE and str(error or "").startswith(
         NOT_APPLICABLE_ERROR
     ):
         return "not_applicable"

@@ -1,0 +1,190 @@
+"""Measured hardware (target rtl): FINN's graph with RTL layers preferred, every RTL
+layer synthesized by Yosys and simulated by Verilator, and the whole network stitched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.core.devices import get_board
+from bench.core.spec import RunSpec
+from bench.engine.stage import RunContext, Stage
+from bench.stages.artifacts import (
+    RTL_SAMPLES,
+    STITCH_FIFO_DEPTH,
+    STITCH_SAMPLES,
+    RtlGraph,
+    exported,
+    test_inputs,
+)
+from bench.stages.choose import finn_config
+
+# -- measured hardware of the RTL layers (target rtl) -----------------------------------------
+
+
+def _rtl_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import rtl_layers
+
+    board = get_board(ctx.spec.board)
+    hw, reasons = rtl_layers.build_rtl_hw_graph(exported(ctx).path, entry, board.part,
+                                         ctx.spec.clk_ns)
+    if ctx.spec.mvu == "rtl":
+        from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+
+        model, _, _ = use_qnnbench_mvu(hw.model())
+        model.save(str(hw.graph_path))
+    return {"hls_reasons": reasons}
+
+
+def _open_rtl_graph(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> RtlGraph:
+    from bench import finn_flow
+
+    return RtlGraph(finn_flow.HwGraph(entry), dict(meta.get("hls_reasons", {})))
+
+
+def _require_tools(spec: RunSpec) -> None:
+    from bench.core.errors import SpecError
+    from bench.rtl import tools
+
+    try:
+        tools.require_tools(tools.TOOLS)
+    except tools.RtlToolMissing as err:
+        raise SpecError(f"target 'rtl' needs Yosys and Verilator: {err}") from None
+
+
+# The code that turns a FINN graph into measured RTL: FINN's side (which layers, their
+# HDL, our unit as a FINN layer) and the measuring tools with our HDL and fitted model.
+RTL_SOURCES = ("bench.finn_flow.rtl_layers", "bench.finn_flow.mvu_op",
+               "bench.finn_flow.mvu_transform", "bench.rtl")
+
+
+RTL_GRAPH = Stage(
+    "rtl_graph", produce=_rtl_graph, open=_open_rtl_graph,
+    determines=lambda ctx: {"part": get_board(ctx.spec.board).part, "clk_ns": ctx.spec.clk_ns,
+                            "finn": ctx.versions["finn"],
+                            **({"mvu": ctx.spec.mvu} if ctx.spec.mvu != "finn" else {})},
+    upstream=("export", "external"),
+    active=lambda spec: spec.target == "rtl",
+    sources=RTL_SOURCES,
+    requires=_require_tools,
+    describe=lambda ctx: "building FINN's hardware graph with RTL layers preferred",
+)
+
+
+def _rtl_folding(ctx: RunContext) -> dict[str, dict[str, int]]:
+    from bench.finn_flow import rtl_layers
+
+    return rtl_layers.translate_folding(finn_config(ctx), ctx["foldable"].graph,
+                                 ctx["rtl_graph"].hw.model())
+
+
+def _rtl_measure(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import rtl_layers
+    from bench.rtl.tools import tool_versions
+
+    board = get_board(ctx.spec.board)
+    graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+    rows = rtl_layers.measure_graph(
+        graph, test_inputs(ctx, RTL_SAMPLES), entry / "layers", board.part,
+        ctx.spec.clk_ns, ctx["rtl_graph"].hls_reasons,
+        cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys",
+    )
+    return {"layers": rows, "tool_versions": dict(tool_versions())}
+
+
+def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
+    rows = meta["layers"]
+    measured = [r for r in rows if "lut" in r]
+    return {
+        "rtl_layers": rows,
+        **{f"rtl_{k}": sum(int(r[k]) for r in measured) for k in ("lut", "ff", "bram18", "dsp")},
+        "rtl_coverage": len(measured) / len(rows) if rows else 0.0,
+        "rtl_lut_coverage": _lut_share(measured, rows),
+        "rtl_sim_ok": bool(measured) and all(r.get("sim_ok") is True for r in measured),
+        "rtl_tool_versions": dict(meta["tool_versions"]),
+    }
+
+
+def _lut_share(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> float | None:
+    """FINN's LUT estimate of the measured layers over that of all layers (None if FINN
+    estimates no LUTs at all): how much of the estimated design the measurement covers."""
+    total = sum(float(r.get("est_lut") or 0.0) for r in rows)
+    return sum(float(r.get("est_lut") or 0.0) for r in measured) / total if total else None
+
+
+def _rtl_determines(ctx: RunContext) -> dict[str, Any]:
+    from bench.rtl.tools import tool_versions
+
+    return {"folding": _rtl_folding(ctx), "samples": RTL_SAMPLES,
+            "tools": dict(tool_versions())}
+
+
+RTL_MEASURE = Stage(
+    "rtl_measure", produce=_rtl_measure, open=lambda ctx, entry, meta: meta,
+    determines=_rtl_determines,
+    upstream=("rtl_graph",),
+    active=lambda spec: spec.target == "rtl",
+    sources=RTL_SOURCES,
+    record=_rtl_fields,
+    describe=lambda ctx: f"synthesizing (Yosys) and simulating (Verilator) the RTL layers "
+    f"on {RTL_SAMPLES} test samples",
+)
+
+
+# -- the whole network stitched (target rtl, every layer RTL) ---------------------------------
+
+
+def _stitch_skipped(rows: list[dict[str, Any]]) -> str | None:
+    """Why the per-layer rows rule stitching out (not every HW layer measured RTL)."""
+    left = [f"{r['node']} ({r['op_type']})" for r in rows if "lut" not in r]
+    if not rows or left:
+        measured = len(rows) - len(left)
+        return (f"not every HW layer is measured RTL (coverage {measured}/{len(rows)}): "
+                + ", ".join(left))
+    return None
+
+
+def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import rtl_layers
+    from bench.finn_flow import stitch_graph as finn_stitch
+    from bench.rtl import stitch
+
+    graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+    reason = _stitch_skipped(ctx["rtl_measure"]["layers"]) or finn_stitch.stitch_blocker(graph)
+    if reason:
+        return {"skipped": reason}
+    board = get_board(ctx.spec.board)
+    work = entry / "stitched"
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, test_inputs(ctx, STITCH_SAMPLES), work, board.part, ctx.spec.clk_ns,
+        STITCH_FIFO_DEPTH)
+    result = stitch.measure_stitched(
+        layers, words_in, expected, STITCH_SAMPLES, work, board.part, ctx.spec.clk_ns,
+        cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys")
+    return {"stitched": {**result, "glue": glue}}
+
+
+def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
+    if "skipped" in meta:
+        return {"rtl_stitched_skipped": meta["skipped"]}
+    res = meta["stitched"]
+    return {
+        "rtl_stitched": res, "rtl_stitched_ok": bool(res["sim_ok"]),
+        "rtl_fps": res["fps"], "rtl_cycles_per_image": res["cycles_per_image"],
+        "rtl_latency_cycles": res["latency_cycles"],
+        **{f"rtl_stitched_{k}": int(res[k]) for k in ("lut", "ff", "bram18", "dsp")
+           if res.get(k) is not None},
+    }
+
+
+RTL_STITCH = Stage(
+    "rtl_stitch", produce=_rtl_stitch, open=lambda ctx, entry, meta: meta,
+    determines=lambda ctx: {**_rtl_determines(ctx), "samples": STITCH_SAMPLES,
+                            "fifo_depth": STITCH_FIFO_DEPTH},
+    upstream=("rtl_graph", "rtl_measure"),
+    active=lambda spec: spec.target == "rtl",
+    sources=(*RTL_SOURCES, "bench.finn_flow.stitch_graph"),
+    record=_stitch_fields,
+    describe=lambda ctx: "stitching the RTL layers into one design: Verilator on "
+    f"{STITCH_SAMPLES} test samples, Yosys on the whole top",
+)
