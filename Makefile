@@ -57,16 +57,17 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--augment,$(AUGMENT)) \
 	--results-dir '$(RESULTS)'
 
-.PHONY: install bench sweep reproduce report perf test test-fast docker-test lint clean
+.PHONY: install bench sweep reproduce report perf test test-fast docker-test docs lint clean
 
 install: $(STAMP)
 
 # Re-runs only when a dependency file changes. finn-plus goes in with --no-deps on purpose:
 # see requirements.txt for the brevitas/setuptools conflict this avoids.
-$(STAMP): requirements.txt requirements-finn.txt pyproject.toml
+$(STAMP): requirements.txt requirements-docs.txt requirements-finn.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-finn.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
@@ -104,6 +105,10 @@ test-fast: install
 # Build the image and run a bench point and the quick reproduction in it (see the README).
 docker-test:
 	PYTHON='$(PYTHON)' docker/docker-test.sh
+
+# The documentation site (mkdocs.yml), built strictly: a broken link or reference fails.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 lint: install
 	$(BIN)/ruff check .
