@@ -1,5 +1,6 @@
-"""The layout's rules, checked on the source: no import cycles, one door to FINN,
-models independent of the harness, no oversized modules."""
+"""The layout's rules, checked on the source: which package may import which (as
+docs/architecture.md states them), no import cycles, one door to FINN, models independent
+of the harness, no oversized modules."""
 
 from __future__ import annotations
 
@@ -8,6 +9,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 500
+
+# Package -> the packages of the project it may import (docs/architecture.md, "Packages").
+# The measuring tools (rtl) are a leaf that FINN's side (finn_flow) may call, never the
+# other way; stages are the only glue between the work packages.
+ALLOWED = {
+    "core": set(),
+    "foldings": set(),
+    "data": {"core"},
+    "learn": {"core", "data", "models"},
+    "rtl": {"core"},
+    "finn_flow": {"core", "rtl"},
+    "engine": {"core"},
+    "stages": {"core", "data", "learn", "finn_flow", "rtl", "engine"},
+    "run": {"core", "engine", "stages"},
+    "report": {"core"},
+    # perf times FINN's full build against the incremental path, so it calls the door
+    "studies": {"core", "data", "engine", "stages", "run", "report", "finn_flow"},
+    "cli_parser": {"core", "studies"},
+    "cli": {"core", "engine", "run", "report", "studies", "stages", "cli_parser"},
+}
 
 
 def _modules(package: str) -> dict[str, Path]:
@@ -89,3 +110,60 @@ def test_no_module_is_oversized():
     sizes = {name: len(path.read_text().splitlines())
              for name, path in {**_modules("bench"), **_modules("models")}.items()}
     assert {n: s for n, s in sizes.items() if s > MAX_LINES} == {}
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "bench" and len(parts) > 1 else parts[0]
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Package -> the other project packages its modules import (models counts as one)."""
+    result: dict[str, set[str]] = {}
+    for name, deps in _graph().items():
+        if name.startswith("models") or name == "bench":
+            continue
+        mine = _package(name)
+        result.setdefault(mine, set()).update(
+            _package(d) for d in deps if _package(d) != mine and d != "bench")
+    return result
+
+
+def test_every_package_has_stated_rules():
+    assert set(_package_imports()) - set(ALLOWED) == set()
+
+
+def test_packages_import_only_what_the_layout_allows():
+    broken = {pkg: sorted(deps - ALLOWED[pkg]) for pkg, deps in _package_imports().items()
+              if deps - ALLOWED.get(pkg, set())}
+    assert broken == {}
+
+
+def test_the_measuring_tools_never_reach_into_finn_flow():
+    offenders = {name: sorted(m for m in _imports(path) if m.startswith("bench.finn_flow"))
+                 for name, path in _modules("bench").items() if name.startswith("bench.rtl")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_import_cycles_between_packages():
+    graph = _package_imports()
+    seen: set[str] = set()
+
+    def reaches(start: str, node: str, path: tuple[str, ...]) -> tuple[str, ...] | None:
+        for dep in sorted(graph.get(node, ())):
+            if dep == start:
+                return (*path, dep)
+            if dep not in path and (found := reaches(start, dep, (*path, dep))):
+                return found
+        return None
+
+    cycles = [" -> ".join(c) for pkg in sorted(graph)
+              if pkg not in seen and (c := reaches(pkg, pkg, (pkg,)))]
+    assert cycles == []
+
+
+def test_the_rules_would_catch_a_forbidden_import(tmp_path):
+    """The checker itself: a leaf module importing FINN's side is reported."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from bench.finn_flow import rtl_layers\n")
+    assert "bench.finn_flow.rtl_layers" in _imports(probe)

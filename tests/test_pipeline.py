@@ -27,8 +27,9 @@ def test_run_point_record_and_cache_reuse(store):
     first = run_point(spec, store, show_progress=False)
     record = first.record.model_dump()
     assert record["status"] == "ok", record.get("error")
-    missing = [f for f in DESIGN_FIELDS if f not in record]
-    assert not missing
+    # every field of the design's record is filled in (fp32_accuracy only when asked for)
+    empty = [f for f in DESIGN_FIELDS if record.get(f) is None and f != "fp32_accuracy"]
+    assert empty == []
     assert record["verify_ok"] is True and record["verify_samples"] == 64
     assert all(f["pe"] <= 8 and f["simd"] <= 8 for f in record["folding"])
     assert record["est_fps"] == pytest.approx(1e8 / record["est_max_cycles"])

@@ -13,7 +13,6 @@ as version 1.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -252,10 +251,3 @@ def scalar_columns() -> dict[str, str]:
         kind = next((k for k in ("bool", "int", "float") if k in text), "str")
         kinds[name] = kind
     return kinds
-
-
-def finite_or_none(value: Any) -> Any:
-    """JSON has no NaN or infinity: such numbers are written as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

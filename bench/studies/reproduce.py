@@ -169,7 +169,8 @@ def not_applicable_record(spec: RunSpec, reason: str) -> Record:
     from bench.run.point import identity
 
     return Record(**{
-        **identity(spec), "status": "failed", "error": reason[:500], "failed_stage": NOT_APPLICABLE_STAGE,
+        **identity(spec), "status": "failed", "error": reason[:500],
+        "failed_stage": NOT_APPLICABLE_STAGE,
         "failed_step": "geometry check before training",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
