@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Run-point variables, all optional (defaults live in bench/spec.py and the README).
+# Run-point variables, all optional (defaults live in bench/core/spec.py and docs/running.md).
 BITS ?=
 WBITS ?=
 ABITS ?=
