@@ -10,6 +10,7 @@ import pytest
 
 from bench.rtl import mvu_unit as mu
 from bench.rtl.mvu_unit import MvuConfig
+from tests.unit_harness import pot_decode, simulate_unit
 
 # -- encodings and layouts, without tools -----------------------------------------------------
 
@@ -19,7 +20,7 @@ def test_pot_codes_round_trip_every_level(bits):
     r = mu.pot_exponents(bits)
     levels = np.array([0] + [s * 2**k for k in range(r) for s in (1, -1)])
     codes = mu.pot_encode(levels, bits)
-    assert np.array_equal(mu.pot_decode(codes), levels)
+    assert np.array_equal(pot_decode(codes), levels)
     assert codes[0] == 0b10  # zero flag, sign clear
     assert codes.max() < 1 << MvuConfig(2, 2, 1, 1, 2, bits, "pot").code_bits
 
@@ -140,7 +141,7 @@ def make_case(datapath, mh, mw, bits, a_bits, t_bits, seed=0):
 def test_unit_is_bit_exact_at_one_vector_per_sf_nf_cycles(case, tmp_path, sim_cache):
     datapath, mh, mw, pe, simd, bits, a_bits, t_bits = case
     w, thr, x = make_case(datapath, mh, mw, bits, a_bits, t_bits)
-    res = mu.simulate_unit(w, thr, x, pe, simd, a_bits, bits, datapath, tmp_path,
+    res = simulate_unit(w, thr, x, pe, simd, a_bits, bits, datapath, tmp_path,
                            cache_dir=sim_cache)
     assert res.mismatches == 0, (res.outputs, res.expected)
     assert res.ok
@@ -154,7 +155,7 @@ def test_unit_is_bit_exact_at_one_vector_per_sf_nf_cycles(case, tmp_path, sim_ca
 @pytest.mark.parametrize("datapath, bits", [("int", 4), ("pot", 4)])
 def test_adder_chain_is_bit_exact_too(datapath, bits, tmp_path, sim_cache):
     w, thr, x = make_case(datapath, 8, 16, bits, 4, 0, seed=3)
-    res = mu.simulate_unit(w, thr, x, 2, 8, 4, bits, datapath, tmp_path, chain=True,
+    res = simulate_unit(w, thr, x, 2, 8, 4, bits, datapath, tmp_path, chain=True,
                            cache_dir=sim_cache)
     assert res.ok and res.mismatches == 0
 
@@ -166,7 +167,7 @@ def test_flipped_weight_bit_in_memory_file_breaks_the_check(datapath, bits, tmp_
     mh, mw, pe, simd = 8, 16, 2, 4
     cfg = MvuConfig(mw, mh, pe, simd, 4, bits, datapath)
     w, _, x = make_case(datapath, mh, mw, bits, 4, 0, seed=5)
-    assert mu.simulate_unit(w, None, x, pe, simd, 4, bits, datapath, tmp_path,
+    assert simulate_unit(w, None, x, pe, simd, 4, bits, datapath, tmp_path,
                             cache_dir=sim_cache).ok
     # weight of channel 3 = (nf 1, pe 1) for input 6 = (sf 1, s 2): address 1*SF + 1
     ch, i = 3, 6

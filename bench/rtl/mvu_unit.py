@@ -181,13 +181,6 @@ def pot_encode(weights: np.ndarray, w_bits: int) -> np.ndarray:
     return np.where(nonzero, (w < 0).astype(np.int64) | (k << 2), 0b10)
 
 
-def pot_decode(codes: np.ndarray) -> np.ndarray:
-    """Integer weights of PoT codes (the inverse of `pot_encode`)."""
-    c = np.asarray(codes, dtype=np.int64)
-    value = np.left_shift(1, c >> 2) * np.where(c & 1, -1, 1)
-    return np.where(c & 2, 0, value)
-
-
 def weight_codes(weights: np.ndarray, cfg: MvuConfig) -> np.ndarray:
     """Each weight as its `cfg.code_bits`-bit field in the weight memory."""
     w = np.asarray(weights, dtype=np.int64)
@@ -317,21 +310,6 @@ def run_unit(
     return UnitSim(ok=mismatches == 0 and not sim.timed_out, mismatches=mismatches,
                    outputs=got, expected=expected, cycles_per_vector=per_vector,
                    latency=latency, sim=sim)
-
-
-def simulate_unit(
-    weights: np.ndarray, thresholds: np.ndarray | None, inputs: np.ndarray, pe: int,
-    simd: int, a_bits: int, w_bits: int, datapath: Datapath, work_dir: Path,
-    chain: bool = False, cache_dir: Path | None = None,
-) -> UnitSim:
-    """Simulate the unit holding `weights` (and `thresholds`) on `inputs`; compare every
-    output element with `reference`."""
-    mh, mw = np.asarray(weights).shape
-    t_bits = 0 if thresholds is None else int(np.log2(np.asarray(thresholds).shape[1] + 1))
-    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain)
-    write_memories(cfg, weights, thresholds, work_dir)
-    expected = reference(weights, thresholds, inputs, cfg.acc_bits)
-    return run_unit(cfg, inputs, expected, work_dir, cache_dir)
 
 
 # -- random instances and synthesis --------------------------------------------------------------

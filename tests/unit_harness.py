@@ -1,0 +1,40 @@
+"""Test-only helpers around our matrix-vector unit: the inverse of its PoT encoding and a
+one-call simulation against the integer reference. The harness itself never needs them
+(it encodes weights and simulates through FINN's graph), so they live with the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.rtl.mvu_unit import (
+    Datapath,
+    MvuConfig,
+    UnitSim,
+    reference,
+    run_unit,
+    write_memories,
+)
+
+
+def pot_decode(codes: np.ndarray) -> np.ndarray:
+    """Integer weights of PoT codes (the inverse of `bench.rtl.mvu_unit.pot_encode`)."""
+    c = np.asarray(codes, dtype=np.int64)
+    value = np.left_shift(1, c >> 2) * np.where(c & 1, -1, 1)
+    return np.where(c & 2, 0, value)
+
+
+def simulate_unit(
+    weights: np.ndarray, thresholds: np.ndarray | None, inputs: np.ndarray, pe: int,
+    simd: int, a_bits: int, w_bits: int, datapath: Datapath, work_dir: Path,
+    chain: bool = False, cache_dir: Path | None = None,
+) -> UnitSim:
+    """Simulate the unit holding `weights` (and `thresholds`) on `inputs`; every output
+    element is compared with the integer reference."""
+    mh, mw = np.asarray(weights).shape
+    t_bits = 0 if thresholds is None else int(np.log2(np.asarray(thresholds).shape[1] + 1))
+    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain)
+    write_memories(cfg, weights, thresholds, work_dir)
+    expected = reference(weights, thresholds, inputs, cfg.acc_bits)
+    return run_unit(cfg, inputs, expected, work_dir, cache_dir)
