@@ -30,3 +30,15 @@ def test_docs_show_python():
 @pytest.mark.parametrize(("doc", "module", "name"), _imports())
 def test_documented_import_exists(doc, module, name):
     assert hasattr(importlib.import_module(module), name), f"{doc}: {module}.{name}"
+
+
+def test_the_stage_lists_in_the_architecture_doc_are_the_plans():
+    """The one written-out copy of the stage order must read as `bench.stages.plan` runs it."""
+    from bench.stages import plan
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    written = {name: re.findall(r"[A-Z_]+", body)
+               for name, body in re.findall(r"^(\w+) = \[([^\]]*)\]", text, re.MULTILINE)}
+    assert set(written) == {"PREPARE", "PER_POINT", "PER_FOLDING", "UNTRAINED_HW"}
+    for name, stages in written.items():
+        assert [s.lower() for s in stages] == [s.name for s in getattr(plan, name)], name
