@@ -393,3 +393,17 @@ def test_run_summary_names_the_layers_that_are_not_bit_exact() -> None:
     rows[1] = {**rows[1], "sim_ok": False}
     assert _failed_layers(rows) == ("in MVAU_rtl_0: timed out after 9 cycles; "
                                     "Thresholding_rtl_0: output differs from FINN")
+
+
+def test_markdown_report_escapes_html_from_record_fields(tmp_path: Path) -> None:
+    """Record fields are data: report.md must not carry their markup (report.html does not
+    either), whatever a Markdown viewer would do with it."""
+    evil = "<script>alert(1)</script>"
+    failed = {**failed_record(), "error": f"RuntimeError: {evil} & more"}
+    records = [make_record(2, 4, model=evil), make_record(4, 4, model=evil), failed]
+    paths = write_report(records_to_frame(records), tmp_path / "report", dpi=40, pdf=False,
+                         title=f"sweep {evil}")
+    md = paths["markdown"].read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md  # shown, as text
+    assert "<script" not in md.lower() and "</script" not in md.lower()
+    assert "<" not in md.replace("<br>", "")
