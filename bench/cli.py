@@ -172,11 +172,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _split_failed(results_dir: Path, run_ids: list[str]) -> tuple[list[str], list[str]]:
     """Unsuccessful runs as (not applicable by design, failed)."""
     from bench.core.outcome import record_outcome
+    from bench.core.record import RecordError
     from bench.engine.store import Store
 
     store, not_applicable, failed = Store(results_dir), [], []
     for run_id in run_ids:
-        record = store.load_record(run_id)
+        try:
+            record = store.load_record(run_id)
+        except RecordError:  # replaced meanwhile by something that is not a record
+            record = None
         kind = record_outcome(record) if record is not None else "failed"
         (not_applicable if kind == "not_applicable" else failed).append(run_id)
     return not_applicable, failed

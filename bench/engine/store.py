@@ -141,7 +141,7 @@ class Store:
             raise FileNotFoundError(done)
         try:
             meta = json.loads(done.read_text())
-        except (OSError, UnicodeDecodeError, ValueError):
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             raise CorruptEntry(f"cache entry {done} is unreadable") from None
         if not isinstance(meta, dict) or meta.get(_META_KEY) != key:
             raise CorruptEntry(f"cache entry {done} was not made for key {key[:12]}")
