@@ -19,6 +19,7 @@ from bench.cli_parser import EXIT_USAGE, build_parser
 from bench.core import interrupt
 from bench.core.errors import NothingToReport, UserError
 from bench.core.spec import DATASETS, RunSpec, SpecError, make_spec
+from bench.core.warn import show_own_warnings
 from bench.studies.schedule import (
     CNV_EPOCHS,
     FULL_CNV_EPOCHS,
@@ -367,9 +368,13 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Brevitas and FINN warn about optional accelerators and deprecations on every import;
-    # none of it is actionable for a user of this command.
-    warnings.filterwarnings("ignore")
+    # Libraries' warnings are silenced, qnn-bench's own shown as one line (bench.core.warn).
+    with warnings.catch_warnings():
+        show_own_warnings()
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     interrupt.install()
     try:
         args = build_parser().parse_args(argv)

@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 from bench.core.errors import WriteError
 from bench.core.record import Record, RecordError, scalar_columns
+from bench.core.warn import warn
 
 DONE_MARKER = "done.json"
 _META_KEY, _META_FILES = "_key", "_files"  # what done.json records about the entry itself
@@ -143,7 +143,7 @@ class Store:
         except FileNotFoundError:
             return False
         except CorruptEntry as err:
-            warnings.warn(f"{err}; rebuilding it", stacklevel=2)
+            warn(f"{err}; rebuilding it")
             return False
         return True
 
@@ -219,7 +219,7 @@ class Store:
         """Valid records only; each unusable file is reported as a warning naming it."""
         records, problems = self.scan_records()
         for problem in problems:
-            warnings.warn(f"skipping {problem}", stacklevel=2)
+            warn(f"skipping {problem}")
         yield from records
 
     def ensure_results_csv(self) -> None:
