@@ -81,11 +81,14 @@ def test_a_signal_ends_the_tools_whole_process_group(tmp_path, signum, code):
 def test_a_timeout_ends_the_tools_whole_process_group(tmp_path):
     pid_file = tmp_path / "grandchild.pid"
     started = time.monotonic()
+    log = tmp_path / "tool.log"
     with pytest.raises(tools.RtlToolError, match="did not finish within 1 s"):
-        tools.run(_grandchild_script(pid_file, 20), timeout=1)
+        tools.run(["sh", "-c", f"echo started; {_grandchild_script(pid_file, 20)[2]}"],
+                  log=log, timeout=1)
     grandchild = _read_pid(pid_file, 1)
     try:
         assert time.monotonic() - started < 10
+        assert log.read_text() == "started\n"  # what it wrote until then is kept
         assert _wait_gone(grandchild, 5)
     finally:
         if _running(grandchild):

@@ -133,10 +133,14 @@ def run(
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         end_process_group(proc)
+        if log is not None:
+            log.write_text(_rest_of_output(proc))
         raise RtlToolError(f"{Path(cmd[0]).name} did not finish within {timeout:g} s"
                            + (f" (log: {log})" if log else "")) from None
     except BaseException:
         end_process_group(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
         raise
     if log is not None:
         log.write_text(output)
@@ -153,9 +157,15 @@ def end_process_group(proc: subprocess.Popen[str]) -> None:
     `proc`; members that already exited are no error."""
     with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    if proc.stdout is not None:
-        proc.stdout.close()
     proc.wait()
+
+
+def _rest_of_output(proc: subprocess.Popen[str]) -> str:
+    """What a killed tool wrote (its group is gone, so the pipe ends at once)."""
+    try:
+        return proc.communicate(timeout=5)[0] or ""
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        return ""
 
 
 @contextmanager
