@@ -19,6 +19,7 @@ from bench.cli_parser import EXIT_USAGE, build_parser
 from bench.core import interrupt
 from bench.core.errors import NothingToReport, UserError
 from bench.core.spec import DATASETS, RunSpec, SpecError, make_spec
+from bench.core.warn import show_own_warnings
 from bench.studies.schedule import (
     CNV_EPOCHS,
     FULL_CNV_EPOCHS,
@@ -90,8 +91,14 @@ def _number(value: str | None, what: str) -> float | None:
         raise SpecError(f"{what} must be a number (e.g. 0.5 or 1/255), got {value!r}") from None
 
 
-def writable_results_dir(value: str) -> Path:
-    """The results directory, created if needed; refused before any work if unusable."""
+def writable_results_dir(value: str, within: str = "") -> Path:
+    """The results directory, created if needed; refused before any work if unusable.
+
+    Records go to `runs/` and the stage cache to `cache/` (under `within`, if given): both
+    are created and a file is written into and removed from each, so a symbolic link
+    loop, a read-only or special filesystem (root passes every permission check, /proc
+    or /sys still refuse files) or a full disk is reported now, not after training.
+    """
     if not value or not value.strip():
         raise SpecError("--results-dir (RESULTS) must not be empty")
     path = Path(value).expanduser()
@@ -103,7 +110,28 @@ def writable_results_dir(value: str) -> Path:
         raise SpecError(f"--results-dir: cannot create {value!r} ({err.strerror})") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise SpecError(f"--results-dir: {value!r} is not writable")
+    for sub in ("runs", "cache"):
+        _check_writable(path / within / sub)
     return path
+
+
+def _check_writable(directory: Path) -> None:
+    """Create `directory` and write, then remove, a file in it; SpecError if it fails."""
+    import tempfile
+
+    if os.path.lexists(directory) and not directory.is_dir():
+        what = "a symbolic link that leads to no directory" if directory.is_symlink() \
+            else "not a directory"
+        raise SpecError(f"--results-dir: {str(directory)!r} is {what}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".qnnbench-check-") as f:
+            f.write(b"x")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise SpecError(f"--results-dir: cannot write in {str(directory)!r} "
+                        f"({err.strerror or err})") from None
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -172,11 +200,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _split_failed(results_dir: Path, run_ids: list[str]) -> tuple[list[str], list[str]]:
     """Unsuccessful runs as (not applicable by design, failed)."""
     from bench.core.outcome import record_outcome
+    from bench.core.record import RecordError
     from bench.engine.store import Store
 
     store, not_applicable, failed = Store(results_dir), [], []
     for run_id in run_ids:
-        record = store.load_record(run_id)
+        try:
+            record = store.load_record(run_id)
+        except RecordError:  # replaced meanwhile by something that is not a record
+            record = None
         kind = record_outcome(record) if record is not None else "failed"
         (not_applicable if kind == "not_applicable" else failed).append(run_id)
     return not_applicable, failed
@@ -190,6 +222,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
     naive = _positive_int(args.naive_points, "--naive-points")
     repeats = _positive_int(args.repeats, "--repeats")
+    writable_results_dir(args.results_dir)
     say("perf: preparing TFC W2A2 (cached after the first run), then timing both paths")
     result = run_perf(Path(args.results_dir), naive_points=naive, repeats=repeats)
     say(
@@ -220,7 +253,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     default_cnv = FULL_CNV_EPOCHS if args.full else CNV_EPOCHS
     tfc_epochs = _positive_int(args.tfc_epochs or str(default_tfc), "--tfc-epochs")
     cnv_epochs = _positive_int(args.cnv_epochs or str(default_cnv), "--cnv-epochs")
-    writable_results_dir(args.results_dir)
+    writable_results_dir(args.results_dir, within="reproduce")
     from bench.core.progress import say, sweep_progress
     from bench.studies.reproduce import (
         QUICK_SUBSET,
@@ -335,9 +368,13 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Brevitas and FINN warn about optional accelerators and deprecations on every import;
-    # none of it is actionable for a user of this command.
-    warnings.filterwarnings("ignore")
+    # Libraries' warnings are silenced, qnn-bench's own shown as one line (bench.core.warn).
+    with warnings.catch_warnings():
+        show_own_warnings()
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     interrupt.install()
     try:
         args = build_parser().parse_args(argv)

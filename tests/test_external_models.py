@@ -112,6 +112,19 @@ def test_dataset_none_benchmarks_hardware_only(tmp_path, exported):
     assert record.est_fps > 0 and record.lut > 0
 
 
+def test_dataset_none_run_prints_its_summary_and_exits_0(tmp_path, exported, capsys):
+    """The command line, not only the record: first run and re-run both end with exit 0."""
+    from bench.cli import main
+
+    args = ["run", "--qonnx", str(exported), "--dataset", "none", "--results-dir",
+            str(tmp_path / "r"), "--quiet"]
+    assert main(args) == 0, capsys.readouterr().err
+    first = capsys.readouterr().out
+    assert "no data (dataset none)" in first and "bit-exact" in first
+    assert main(args) == 0, capsys.readouterr().err
+    assert "nothing to do" in capsys.readouterr().out
+
+
 def test_external_brevitas_module_is_trained_and_cached_by_its_source(tmp_path):
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "bench.cli", "run", "--model",

@@ -393,3 +393,38 @@ def test_run_summary_names_the_layers_that_are_not_bit_exact() -> None:
     rows[1] = {**rows[1], "sim_ok": False}
     assert _failed_layers(rows) == ("in MVAU_rtl_0: timed out after 9 cycles; "
                                     "Thresholding_rtl_0: output differs from FINN")
+
+
+def test_run_summary_of_a_hardware_only_record_says_no_data(tmp_path: Path) -> None:
+    """`--dataset none` records have no accuracy; the summary must still print."""
+    import io
+
+    from rich.console import Console
+
+    from bench.core.record import Record
+    from bench.report.console import print_run_summary
+    from bench.run.point import RunOutcome
+
+    data = make_record(2, 4, dataset="none")
+    data.update(accuracy=None, est_latency_ns=None, verify_max_abs_err=None)
+    record = Record.model_validate(data)
+    out = io.StringIO()
+    print_run_summary(RunOutcome(record, tmp_path / "r.json", cached=False),
+                      Console(file=out, width=200))
+    text = out.getvalue()
+    assert "accuracy (test)" in text and "no data (dataset none)" in text
+    assert "FPS" in text and f"record: {tmp_path / 'r.json'}" in text
+
+
+def test_markdown_report_escapes_html_from_record_fields(tmp_path: Path) -> None:
+    """Record fields are data: report.md must not carry their markup (report.html does not
+    either), whatever a Markdown viewer would do with it."""
+    evil = "<script>alert(1)</script>"
+    failed = {**failed_record(), "error": f"RuntimeError: {evil} & more"}
+    records = [make_record(2, 4, model=evil), make_record(4, 4, model=evil), failed]
+    paths = write_report(records_to_frame(records), tmp_path / "report", dpi=40, pdf=False,
+                         title=f"sweep {evil}")
+    md = paths["markdown"].read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md  # shown, as text
+    assert "<script" not in md.lower() and "</script" not in md.lower()
+    assert "<" not in md.replace("<br>", "")

@@ -26,6 +26,17 @@ class DatasetError(UserError):
         super().__init__(" ".join(str(message).split()))
 
 
+class WriteError(UserError):
+    """A file of the results directory could not be written (disk full, a read-only
+    filesystem, a directory in the file's place): the user has to make room or choose
+    another directory, and whatever is already in the directory is kept."""
+
+    @classmethod
+    def of(cls, path: object, err: OSError) -> WriteError:
+        """One line naming the file and the operating system's reason."""
+        return cls(f"cannot write {path} ({err.strerror or err})")
+
+
 class NothingToReport(UserError):
     """A report or collection asked of a results directory that holds no records (exit 1:
     nothing is wrong with the command, there is just nothing to show yet)."""

@@ -13,6 +13,8 @@ as version 1.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+
+# What a record file may be before it is used. Every run re-reads all records (results.csv),
+# so one hostile file under runs/ must cost little and be listed as invalid, never exhaust
+# the stack, the memory or the report (a 100 KB name alone takes the figures ~15 s).
+# Records qnn-bench writes are 2-20 KB, at most four levels deep, and their longest text is
+# a traceback of a few KB (errors are cut at 500 characters): each bound has 100x room.
+MAX_RECORD_BYTES = 4 << 20
+MAX_DEPTH = 32
+MAX_STRING = 64 << 10
 
 
 class RecordError(ValueError):
@@ -193,11 +204,69 @@ class Record(BaseModel):
 
     @classmethod
     def read(cls, path: Path) -> Record:
+        """The record in `path`; RecordError for anything else, hostile files included."""
+        raw = _read_bounded(path)
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            raise RecordError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
+            data = json.loads(raw)
+        except RecursionError:
+            raise RecordError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
+        except (UnicodeDecodeError, ValueError) as err:
+            raise RecordError(f"{path}: unreadable ({type(err).__name__}: "
+                              f"{_clip(str(err))})") from None
+        problem = _out_of_bounds(data)
+        if problem:
+            raise RecordError(f"{path}: {problem}")
         return cls.from_dict(data, str(path))
+
+
+def _read_bounded(path: Path) -> bytes:
+    """At most MAX_RECORD_BYTES of a regular file. Opened without blocking and checked on
+    the open file, so a FIFO, a device (`-> /dev/zero`) or a file swapped in meanwhile is
+    refused instead of hanging or filling the memory."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise RecordError(f"{path}: unreadable ({err.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RecordError(f"{path}: not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_RECORD_BYTES + 1)
+    except OSError as err:
+        raise RecordError(f"{path}: unreadable ({err.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_RECORD_BYTES:
+        raise RecordError(f"{path}: larger than {MAX_RECORD_BYTES >> 20} MiB "
+                          "(records are a few KB)")
+    return raw
+
+
+def _out_of_bounds(data: Any) -> str | None:
+    """Why parsed JSON is too deep or holds too long a text (None if it is neither);
+    walked with a stack of its own, so depth cannot exhaust Python's."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    while stack:
+        value, depth, field = stack.pop()
+        where = f"field {field!r}: " if field else ""
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                return (f"{where}a text of {len(value):,} characters "
+                        f"(at most {MAX_STRING:,})")
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return f"{where}nested deeper than {MAX_DEPTH} levels"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                name = field or (key if depth == 1 and isinstance(key, str) else "")
+                stack.append((item, depth + 1, name))
+                if isinstance(key, str):
+                    stack.append((key, depth + 1, name))
+    return None
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:

@@ -27,13 +27,14 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.core.errors import WriteError
 from bench.core.record import Record, RecordError, scalar_columns
+from bench.core.warn import warn
 
 DONE_MARKER = "done.json"
 _META_KEY, _META_FILES = "_key", "_files"  # what done.json records about the entry itself
@@ -49,9 +50,15 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never a part: write aside, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Readers see the old file or the new one, never a part: write aside, then rename.
+
+    A file that cannot be written (full disk, something else in its place) is a
+    `WriteError`: one line for the user, not a traceback, and the old file stays."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise WriteError.of(path, err) from None
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -59,6 +66,9 @@ def write_text_atomic(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; files follow the umask
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteError.of(path, err) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -110,8 +120,12 @@ class Store:
     def try_locked(self, stage: str, key: str, wait: bool = True) -> Iterator[bool]:
         """Like `locked`; without `wait`, yields False at once if another process holds it."""
         lock_path = self.cache_dir / stage / f"{key}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with lock_path.open("a") as handle:
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("a")
+        except OSError as err:
+            raise WriteError.of(lock_path, err) from None
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
@@ -129,7 +143,7 @@ class Store:
         except FileNotFoundError:
             return False
         except CorruptEntry as err:
-            warnings.warn(f"{err}; rebuilding it", stacklevel=2)
+            warn(f"{err}; rebuilding it")
             return False
         return True
 
@@ -141,7 +155,7 @@ class Store:
             raise FileNotFoundError(done)
         try:
             meta = json.loads(done.read_text())
-        except (OSError, UnicodeDecodeError, ValueError):
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             raise CorruptEntry(f"cache entry {done} is unreadable") from None
         if not isinstance(meta, dict) or meta.get(_META_KEY) != key:
             raise CorruptEntry(f"cache entry {done} was not made for key {key[:12]}")
@@ -205,7 +219,7 @@ class Store:
         """Valid records only; each unusable file is reported as a warning naming it."""
         records, problems = self.scan_records()
         for problem in problems:
-            warnings.warn(f"skipping {problem}", stacklevel=2)
+            warn(f"skipping {problem}")
         yield from records
 
     def ensure_results_csv(self) -> None:
@@ -216,9 +230,12 @@ class Store:
     def write_results_csv(self) -> Path:
         """Regenerate results.csv from every record (one row each, scalar fields only)."""
         path = self.results_dir / "results.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
         columns = list(scalar_columns())
-        fd, tmp = tempfile.mkstemp(prefix=".results.csv.", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".results.csv.", dir=path.parent)
+        except OSError as err:
+            raise WriteError.of(path, err) from None
         try:
             with os.fdopen(fd, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
@@ -227,6 +244,8 @@ class Store:
                     writer.writerow(record.model_dump(include=set(columns)))
             os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
+        except OSError as err:
+            raise WriteError.of(path, err) from None
         finally:
             Path(tmp).unlink(missing_ok=True)
         return path

@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib
+import importlib.util
 import inspect
 import os
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -101,11 +104,30 @@ class InputMapping(nn.Module):
         return x + self.offset if self.offset else x
 
 
+def import_user_module(module_name: str) -> ModuleType:
+    """The module of `--model package.module:factory`, also from the working directory.
+
+    `python -m bench.cli` has the working directory first on sys.path, the installed
+    `qnnbench` script has not; users expect their module next to them either way. The
+    directory is appended (and stays, for the factory's own later imports and for the
+    source hash) only when the module is found nowhere else, so a local file or folder
+    never shadows an installed package that qnn-bench itself imports later (a checkout
+    named `finn` or `models` in the working directory, say).
+    """
+    top = module_name.partition(".")[0]
+    if top and importlib.util.find_spec(top) is None:
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.append(cwd)
+            importlib.invalidate_caches()
+    return importlib.import_module(module_name)
+
+
 def load_factory(path: str) -> Any:
     """`package.module:factory` -> the callable; SpecError (one line) if it is not one."""
     module_name, _, name = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = import_user_module(module_name)
     except Exception as err:  # any import failure is the user's to fix
         raise SpecError(f"model {path!r}: cannot import {module_name} "
                         f"({type(err).__name__}: {err})") from None
@@ -119,7 +141,7 @@ def factory_source_hash(path: str) -> str:
     """A hash of the source file defining the factory: editing it retrains."""
     from bench.core.spec import source_hash
 
-    module = importlib.import_module(path.partition(":")[0])
+    module = import_user_module(path.partition(":")[0])
     source = inspect.getsourcefile(module)
     if source is None:
         raise SpecError(f"model {path!r}: the source of its module cannot be found")

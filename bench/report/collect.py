@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from bench.core.record import (
     RecordError,
     scalar_columns,
 )
+from bench.core.warn import warn
 
 # -- the schema ---------------------------------------------------------------------------
 
@@ -80,7 +80,7 @@ def iter_record_files(results_dir: Path | str) -> Iterator[tuple[Path, dict[str,
     """
     for path, result in _read_all(results_dir):
         if isinstance(result, RecordError):
-            warnings.warn(f"skipping {result}", stacklevel=2)
+            warn(f"skipping {result}")
             continue
         yield path, result.model_dump()
 
@@ -335,7 +335,7 @@ def write_tables(df: pd.DataFrame, out_dir: Path | str) -> dict[str, Path]:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        warnings.warn("pyarrow is not installed: skipping the Parquet file", stacklevel=2)
+        warn("pyarrow is not installed: skipping the Parquet file")
         return paths
     parquet_path = out / PARQUET_NAME
     _parquet_safe(df).to_parquet(parquet_path, index=False)

@@ -7,10 +7,26 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+NO_DATA = "no data"
+
 
 def _pct(record: dict[str, Any], resource: str) -> str:
-    fraction = record.get("utilization", {}).get(resource)
+    fraction = (record.get("utilization") or {}).get(resource)
     return "" if fraction is None else f" ({100 * fraction:.1f} %)"
+
+
+def _value(value: float | None, form: str, scale: float = 1.0, unit: str = "") -> str:
+    """A number as `form` (after multiplying by `scale`), or "no data" when the record has
+    none: hardware-only runs (dataset none) and older records leave some fields empty."""
+    if value is None:
+        return NO_DATA
+    return f"{value * scale:{form}}{unit}"
+
+
+def _accuracy(record: dict[str, Any]) -> str:
+    if record.get("accuracy") is None and record.get("dataset") == "none":
+        return f"{NO_DATA} (dataset none)"
+    return _value(record.get("accuracy"), ".2f", 100, " %")
 
 
 def print_run_summary(outcome: Any, console: Console | None = None) -> None:
@@ -34,15 +50,15 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value")
-    table.add_row("accuracy (test)", f"{100 * r['accuracy']:.2f} %")
+    table.add_row("accuracy (test)", _accuracy(r))
     if r.get("fp32_accuracy") is not None:
         table.add_row("FP32 baseline", f"{100 * r['fp32_accuracy']:.2f} %")
-    table.add_row("throughput (est.)", f"{r['est_fps']:,.0f} FPS")
-    table.add_row("latency (est.)", f"{r['est_latency_ns'] / 1000:,.2f} us")
+    table.add_row("throughput (est.)", _value(r["est_fps"], ",.0f", unit=" FPS"))
+    table.add_row("latency (est.)", _value(r.get("est_latency_ns"), ",.2f", 1e-3, " us"))
     table.add_row("LUT", f"{r['lut']:,.0f}{_pct(r, 'lut')}")
     table.add_row("BRAM18", f"{r['bram18']:,.0f}{_pct(r, 'bram18')}")
     table.add_row("DSP", f"{r['dsp']:,.0f}{_pct(r, 'dsp')}")
-    table.add_row("fits device", "yes" if r["fits"] else "[red]no[/]")
+    table.add_row("fits device", {True: "yes", False: "[red]no[/]"}.get(r["fits"], NO_DATA))
     table.add_row("bottleneck", f"{r['est_bottleneck']} ({r['est_max_cycles']:,} cycles)")
     folding = ", ".join(
         f"{f['node']} PE{f['pe']}/SIMD{f['simd']}" for f in r["folding"] if f["pe"] is not None
@@ -54,7 +70,7 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
     table.add_row(
         "verification",
         f"{verdict} {'on ' if r['verify_ok'] else ''}{r['verify_samples']} samples "
-        f"(max abs err {r['verify_max_abs_err']:.2g})",
+        f"(max abs err {_value(r.get('verify_max_abs_err'), '.2g')})",
     )
     if r.get("rtl_lut") is not None:
         measured = sum("lut" in row for row in r["rtl_layers"])

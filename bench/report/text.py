@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from bench.report.table_model import Table
 
 # -- table rendering ----------------------------------------------------------------------
 
+def md_text(text: object) -> str:
+    """Text from records as Markdown shows it literally: Markdown viewers pass raw HTML
+    through, so `<`, `>` and `&` become entities (as report.html escapes them), and a line
+    break, which would end a table row or a heading, becomes a space."""
+    return " ".join(escape(str(text), quote=False).split())
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    return md_text(text).replace("|", "\\|")
 
 
 def table_to_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table with the title as a heading."""
-    lines = [f"### {table.title}", ""]
+    lines = [f"### {md_text(table.title)}", ""]
     if table.empty:
-        return "\n".join([*lines, f"_{table.note or 'no data'}_", ""])
+        return "\n".join([*lines, f"_{md_text(table.note or 'no data')}_", ""])
     align = table.align or ["l"] * len(table.header)
     lines.append("| " + " | ".join(_md_escape(h) for h in table.header) + " |")
     lines.append("|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|")
     lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in table.rows]
     if table.note:
-        lines += ["", f"_{table.note}_"]
+        lines += ["", f"_{md_text(table.note)}_"]
     return "\n".join([*lines, ""])
 
 

@@ -9,26 +9,27 @@ import pandas as pd
 from bench.report.figures import FigureResult, make_figures
 from bench.report.table_model import Table
 from bench.report.tables import build_tables
-from bench.report.text import table_to_latex, table_to_markdown
+from bench.report.text import md_text, table_to_latex, table_to_markdown
 
 # -- the whole report ---------------------------------------------------------------------
 
 def report_markdown(tables: list[Table], figures: list[FigureResult], title: str,
                     figure_dir: str = "figures") -> str:
-    parts = [f"# {title}", ""]
+    parts = [f"# {md_text(title)}", ""]
     for table in tables:
         parts.append(table_to_markdown(table))
     parts += ["## Figures", ""]
     for fig in figures:
-        parts.append(f"### {fig.title}")
+        parts.append(f"### {md_text(fig.title)}")
         parts.append("")
         if fig.made:
-            parts += [f"![{fig.title}]({figure_dir}/{fig.png.name})", "", fig.caption]
+            parts += [f"![{md_text(fig.title)}]({figure_dir}/{fig.png.name})", "",
+                      md_text(fig.caption)]
             if fig.pdf is not None:
                 parts.append(f"([PDF]({figure_dir}/{fig.pdf.name}))")
             parts.append("")
         else:
-            parts += [f"_skipped: {fig.note}_", ""]
+            parts += [f"_skipped: {md_text(fig.note)}_", ""]
     return "\n".join(parts)
 
 

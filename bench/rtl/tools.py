@@ -19,10 +19,11 @@ import importlib.metadata
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,22 +113,59 @@ def run(
     cmd: list[str], cwd: Path | None = None, log: Path | None = None,
     env: dict[str, str] | None = None, timeout: float = 1800,
 ) -> str:
-    """Run a tool, keep its combined output in `log`, raise RtlToolError if it fails."""
+    """Run a tool, keep its combined output in `log`, raise RtlToolError if it fails.
+
+    The tool gets a session (process group) of its own, and whatever ends the wait early
+    (Ctrl-C, SIGTERM, the timeout) kills that whole group: Verilator's make would
+    otherwise leave its c++ jobs running, still writing into the cache, after the
+    command has stopped. SIGKILL, because a compiler has nothing to save, and every cache
+    entry counts only once it is complete.
+    """
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             cmd, cwd=cwd, env=None if env is None else {**os.environ, **env},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
         )
     except FileNotFoundError as err:
         raise RtlToolMissing(cmd[0]) from err
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        end_process_group(proc)
+        if log is not None:
+            log.write_text(_rest_of_output(proc))
+        raise RtlToolError(f"{Path(cmd[0]).name} did not finish within {timeout:g} s"
+                           + (f" (log: {log})" if log else "")) from None
+    except BaseException:
+        end_process_group(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        raise
     if log is not None:
-        log.write_text(proc.stdout)
+        log.write_text(output)
     if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-15:])
+        tail = "\n".join(output.splitlines()[-15:])
         where = f" (log: {log})" if log else ""
         raise RtlToolError(f"{Path(cmd[0]).name} failed with code {proc.returncode}{where}:\n"
                            f"{tail}")
-    return proc.stdout
+    return output
+
+
+def end_process_group(proc: subprocess.Popen[str]) -> None:
+    """Kill the process group `proc` leads (started with `start_new_session`), then reap
+    `proc`; members that already exited are no error."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _rest_of_output(proc: subprocess.Popen[str]) -> str:
+    """What a killed tool wrote (its group is gone, so the pipe ends at once)."""
+    try:
+        return proc.communicate(timeout=5)[0] or ""
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        return ""
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ RESET_CYCLES = 16
 # the header) g++ gets the header's name as an input file and fails; GCC's is -include.
 _PCH_INCLUDE = "CFG_CXXFLAGS_PCH_I=-include"
 CACHE_ENV = "QNNBENCH_RTL_CACHE"
+BUILT_MARKER = "built"  # written after a build finished; a model without it is rebuilt
 
 
 @dataclass
@@ -80,9 +82,14 @@ def _build_model(
     defines: dict[str, str] | None,
 ) -> tuple[Path, float]:
     exe = model_dir / "obj" / "Vtb_top"
-    if exe.is_file():
+    built = model_dir / BUILT_MARKER
+    if built.is_file() and exe.is_file():
         return exe, 0.0
     started = time.monotonic()
+    # Anything here is from a build that did not finish (killed, failed, or from before
+    # the marker existed): a half-linked executable or truncated objects that make would
+    # take as up to date. Start from nothing.
+    shutil.rmtree(model_dir / "obj", ignore_errors=True)
     model_dir.mkdir(parents=True, exist_ok=True)
     tb = model_dir / "tb.cpp"
     tb.write_text(TESTBENCH)
@@ -98,6 +105,9 @@ def _build_model(
     run(cmd, cwd=model_dir, log=model_dir / "build.log")
     if not exe.is_file():
         raise RtlToolError(f"verilator built no model (log: {model_dir / 'build.log'})")
+    tmp = built.with_name(f".{built.name}.{os.getpid()}")
+    tmp.write_text(f"{exe.stat().st_size}\n")
+    os.replace(tmp, built)  # last: only now does the model count as built
     return exe, time.monotonic() - started
 
 

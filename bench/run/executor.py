@@ -77,15 +77,17 @@ def run_group_task(
     """
     import warnings
 
-    warnings.filterwarnings("ignore")
+    from bench.core.warn import show_own_warnings
     from bench.run.point import run_group
 
     specs = [RunSpec.model_validate(d) for d in spec_dicts]
     notify = (lambda outcome: events.put(_event(outcome))) if events is not None else None
-    outcomes = run_group(
-        specs, Store(results_dir), show_progress=False, retry_failed=retry_failed,
-        notify=notify or (lambda outcome: None), user_errors_as_records=True, wait=wait,
-    )
+    with warnings.catch_warnings():
+        show_own_warnings()  # in worker processes as in the command itself
+        outcomes = run_group(
+            specs, Store(results_dir), show_progress=False, retry_failed=retry_failed,
+            notify=notify or (lambda outcome: None), user_errors_as_records=True, wait=wait,
+        )
     return None if outcomes is None else [_event(o) for o in outcomes]
 
 

@@ -10,7 +10,6 @@ torch or FINN are imported.
 from __future__ import annotations
 
 import traceback
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 from bench.core.errors import UserError
 from bench.core.record import Record, RecordError
 from bench.core.spec import RunSpec, stable_hash
+from bench.core.warn import warn
 from bench.engine.provenance import now, versions
 from bench.engine.stage import RunContext, StageFailed, run_stages
 from bench.engine.store import Store
@@ -49,7 +49,7 @@ def finished_record(spec: RunSpec, store: Store, retry_failed: bool) -> Record |
     try:
         record = store.load_record(spec.run_id())
     except RecordError as err:
-        warnings.warn(f"{err}; the point will be run again", stacklevel=2)
+        warn(f"{err}; the point will be run again")
         return None
     if record is None:
         return None
