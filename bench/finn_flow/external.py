@@ -160,7 +160,13 @@ def random_inputs(path: Path, samples: int, seed: int = 0) -> np.ndarray:
 
 
 def _load(path: Path) -> Any:
+    """The graph, with inputs that are also initializers dropped: they are constants, and
+    the data input must be the first (`bench.core.qonnx_file` checks there is one)."""
     prepare_finn()
     from qonnx.core.modelwrapper import ModelWrapper
 
-    return ModelWrapper(str(path))
+    model = ModelWrapper(str(path))
+    constants = {i.name for i in model.graph.initializer}
+    for value_info in [i for i in model.graph.input if i.name in constants]:
+        model.graph.input.remove(value_info)
+    return model

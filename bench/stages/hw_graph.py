@@ -26,19 +26,19 @@ from bench.stages.artifacts import (
 
 
 def _external(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    import hashlib
-    import shutil
-
     from bench import finn_flow
+    from bench.core import qonnx_file
     from bench.core.errors import SpecError
     from bench.core.spec import check_input_shape
     from bench.learn.verify import compare
 
     spec = ctx.spec
     source = entry / "original.onnx"
-    shutil.copyfile(Path(spec.qonnx).expanduser(), source)  # type: ignore[arg-type]
-    if hashlib.sha256(source.read_bytes()).hexdigest() != spec.qonnx_sha256:
+    # One self-contained copy: weights kept in external data files come along.
+    data, sha = qonnx_file.self_contained(spec.qonnx)  # type: ignore[arg-type]
+    if sha != spec.qonnx_sha256:
         raise SpecError(f"qonnx: {spec.qonnx} changed while the run was starting; run again")
+    source.write_bytes(data)
     shape = finn_flow.external.input_shape(source)
     if ctx["data"] is not None:
         try:
