@@ -1,6 +1,7 @@
 """FINN's dataflow builder, driven through one step list and one config builder.
 
-`FLOW` is FINN's default flow in FINN's order, plus our own output-scale step; every build
+`FLOW` is FINN's default flow in FINN's order, plus our own steps (the output scale kept on
+the host, thresholds no unsigned input reaches raised to 0); every build
 qnn-bench runs is a slice of it (`steps_until`), so the hardware-graph build, the
 estimate-only reference build and the Vivado targets cannot drift apart.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from bench.finn_flow.env import prepare_finn, quiet
 
 KEEP_SCALE_STEP = "step_keep_output_scale_in_software"
+CLIP_THRESHOLDS_STEP = "step_clip_unreachable_thresholds"
 
 FLOW = [
     "step_qonnx_to_finn",
@@ -27,6 +29,7 @@ FLOW = [
     "step_streamline",
     "step_convert_to_hw",
     KEEP_SCALE_STEP,
+    CLIP_THRESHOLDS_STEP,
     "step_minimize_bit_width_initial",
     "step_create_dataflow_partition",
     "step_specialize_layers",
@@ -98,7 +101,13 @@ def make_config(
     prepare_finn()
     import finn.builder.build_dataflow_config as build_cfg
 
-    from bench.finn_flow.transforms import step_keep_output_scale_in_software
+    from bench.finn_flow.transforms import (
+        step_clip_unreachable_thresholds,
+        step_keep_output_scale_in_software,
+    )
+
+    ours = {KEEP_SCALE_STEP: step_keep_output_scale_in_software,
+            CLIP_THRESHOLDS_STEP: step_clip_unreachable_thresholds}
 
     extra: dict[str, Any] = {}
     if board is not None:
@@ -109,8 +118,7 @@ def make_config(
         output_dir=str(output_dir),
         synth_clk_period_ns=synth_clk_period_ns,
         fpga_part=fpga_part,
-        steps=[step_keep_output_scale_in_software if s == KEEP_SCALE_STEP else s
-               for s in steps],
+        steps=[ours.get(s, s) if isinstance(s, str) else s for s in steps],
         folding_config_file=folding_config_file,
         target_fps=target_fps,
         generate_outputs=[build_cfg.DataflowOutputType(o) for o in generate_outputs],

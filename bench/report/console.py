@@ -34,7 +34,9 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value")
-    table.add_row("accuracy (test)", f"{100 * r['accuracy']:.2f} %")
+    accuracy = r["accuracy"]  # None without data (dataset none: hardware only)
+    table.add_row("accuracy (test)",
+                  "none (no data)" if accuracy is None else f"{100 * accuracy:.2f} %")
     if r.get("fp32_accuracy") is not None:
         table.add_row("FP32 baseline", f"{100 * r['fp32_accuracy']:.2f} %")
     table.add_row("throughput (est.)", f"{r['est_fps']:,.0f} FPS")
