@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "widths are read from the graph)")
     run.add_argument("--dataset", help=f"data set (default {DEFAULTS['dataset']}); npz (with "
                      "--data-dir); none: hardware only, for --qonnx")
-    run.add_argument("--input-scale", help="model input = data * scale + offset (default: "
-                     "1/255 for a float-input model, 1 for an integer-input one)")
+    run.add_argument("--input-scale", help="for --qonnx: model input = data * scale + offset "
+                     "(default: 1 for an integer input, 1/255 for pixels into a float one, "
+                     "the input quantizer's scale for int8 features or no data)")
     run.add_argument("--input-offset", help="see --input-scale (default 0)")
     run.add_argument("--hw-accuracy-samples", help="test samples for hw_accuracy (default: "
                      "the whole test set; 0 skips it)")

@@ -19,7 +19,7 @@ def no_vivado(monkeypatch):
 
 def test_synth_plan_is_a_valid_finn_build_config(tmp_path):
     """FINN itself accepts the configuration we would hand it."""
-    from bench.finn_flow.builder import KEEP_SCALE_STEP, make_config
+    from bench.finn_flow.builder import CLIP_THRESHOLDS_STEP, KEEP_SCALE_STEP, make_config
 
     finn_flow.prepare_finn()
     import finn.builder.build_dataflow_config as build_cfg
@@ -33,9 +33,10 @@ def test_synth_plan_is_a_valid_finn_build_config(tmp_path):
     assert cfg._resolve_fpga_part() == "xc7z020clg400-1"
     assert build_cfg.DataflowOutputType.OOC_SYNTH in cfg.generate_outputs
     finn_steps = set(build_cfg.default_build_dataflow_steps)
-    assert set(plan["steps"]) - finn_steps == {KEEP_SCALE_STEP}
-    # Our step goes to FINN as a callable; every other step by FINN's own name.
-    assert next(s for s in cfg.steps if callable(s)).__name__ == KEEP_SCALE_STEP
+    ours = {KEEP_SCALE_STEP, CLIP_THRESHOLDS_STEP}
+    assert set(plan["steps"]) - finn_steps == ours
+    # Our steps go to FINN as callables; every other step by FINN's own name.
+    assert {s.__name__ for s in cfg.steps if callable(s)} == ours
 
 
 def test_bitfile_plan_targets_the_board(tmp_path):

@@ -6,6 +6,7 @@ any work instead of a record nobody can tabulate.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 MAX_PARALLEL = 2**16  # PE / SIMD (FINN's layer dimensions are far smaller)
@@ -15,6 +16,11 @@ MAX_EPOCHS = 100_000
 MAX_BATCH = 100_000
 MAX_LR = 10.0
 MAX_TARGET_FPS = 10**9
+# The input mapping of an external model, x * scale + offset, runs in float32 (the
+# graph's arithmetic): a number float32 does not hold to this relative accuracy would
+# silently become another (1e-300 becomes 0) while the record kept the one given.
+MAX_INPUT_MAPPING = 1e6
+FLOAT32_RTOL = 1e-6
 
 
 def not_bool(value: Any) -> Any:
@@ -34,3 +40,18 @@ def short(value: Any, limit: int = 40) -> str:
     """A value for an error message, never longer than a line."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def float32_mapping(value: float, nonzero: bool) -> float:
+    """An input scale (`nonzero`) or offset: finite, of magnitude <= MAX_INPUT_MAPPING, and
+    held by float32 to within FLOAT32_RTOL relative (0 exactly)."""
+    held = struct.unpack("f", struct.pack("f", value))[0] if abs(value) <= 3e38 else value
+    if (abs(value) <= MAX_INPUT_MAPPING  # also false for NaN and infinities
+            and abs(held - value) <= FLOAT32_RTOL * abs(value)
+            and (value != 0 or not nonzero)):
+        return value
+    what = "a nonzero number" if nonzero else "a number"
+    raise ValueError(
+        f"must be {what} of magnitude <= {MAX_INPUT_MAPPING:g} that float32 holds to within "
+        f"{FLOAT32_RTOL:g} relative (the input mapping runs in float32), got {value}"
+    )

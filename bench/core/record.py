@@ -60,7 +60,7 @@ class Record(BaseModel):
     # external models: where the model came from and how data becomes its input
     model_source: str | None = None  # "zoo", "qonnx:<file name>", "brevitas:<pkg.mod:fn>"
     model_sha256: str | None = None  # of the QONNX file, or of the module's source
-    input_datatype: str | None = None  # the graph's own input datatype (e.g. FLOAT32)
+    input_datatype: str | None = None  # declared, its input quantizer's (INT8), or FLOAT32
     input_scale: float | None = None  # the model's input = data * input_scale + offset
     input_offset: float | None = None
     preprocess_inserted: bool | None = None  # FINN pre-processing added before the graph

@@ -41,6 +41,7 @@ from bench.core.limits import (
     MAX_PARALLEL,
     MAX_SEED,
     MAX_TARGET_FPS,
+    float32_mapping,
     not_bool,
     short,
     within,
@@ -64,7 +65,6 @@ DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
     "cifar10": (3, 32, 32),
 }
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
-MAX_INPUT_SCALE = 1e6
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "rtl", "synth", "bitfile")
@@ -212,20 +212,10 @@ class RunSpec(BaseModel):
     def _hw_samples(cls, v: int | None) -> int | None:
         return v if v is None else within(v, 0, 10**9)
 
-    @field_validator("input_scale")
+    @field_validator("input_scale", "input_offset")
     @classmethod
-    def _scale(cls, v: float | None) -> float | None:
-        if v is not None and not (0 < abs(v) <= MAX_INPUT_SCALE):  # also false for NaN
-            raise ValueError(f"must be a nonzero number of magnitude <= {MAX_INPUT_SCALE:g}, "
-                             f"got {v}")
-        return v
-
-    @field_validator("input_offset")
-    @classmethod
-    def _offset(cls, v: float | None) -> float | None:
-        if v is not None and not abs(v) <= MAX_INPUT_SCALE:
-            raise ValueError(f"must be a number of magnitude <= {MAX_INPUT_SCALE:g}, got {v}")
-        return v
+    def _mapping(cls, v: float | None, info: Any) -> float | None:
+        return v if v is None else float32_mapping(v, nonzero=info.field_name == "input_scale")
 
     @field_validator("weight_quant")
     @classmethod
@@ -331,6 +321,9 @@ class RunSpec(BaseModel):
         if self.model.startswith("qonnx:") and self.qonnx is None:
             raise ValueError("a qonnx: model needs the file (qonnx)")
         if not self.is_external:
+            if self.input_scale is not None or self.input_offset is not None:
+                raise ValueError("input_scale and input_offset apply to external QONNX models "
+                                 "(qonnx) only; a model trained here takes pixels / 255")
             if self.weight_bits is None or self.act_bits is None or self.weight_quant is None:
                 raise ValueError("weight_bits, act_bits and weight_quant are required")
             if self.dataset == "none":

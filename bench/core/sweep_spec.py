@@ -132,6 +132,11 @@ def expand(
     a bad model name and vice versa.
     """
     problems = list(problems or [])
+    mapping = {"input_scale": sweep.input_scale, "input_offset": sweep.input_offset}
+    if any(v is not None for v in mapping.values()) and not any(
+            str(m).endswith(".onnx") for m in sweep.models):
+        problems.append("input_scale and input_offset apply to external QONNX models (a "
+                        "models entry ending in .onnx); this sweep has none")
     foldings = []
     for index, entry in enumerate(sweep.folding):
         entry = dict(entry)
@@ -153,7 +158,7 @@ def expand(
         # not multiply it (it is one model).
         external = str(model).endswith(".onnx")
         model_fields = (
-            {"qonnx": str(_resolve(str(model), base_dir))} if external
+            {"qonnx": str(_resolve(str(model), base_dir)), **mapping} if external
             else {"model": model, "weight_bits": wbits, "act_bits": abits, "weight_quant": quant}
         )
         try:
@@ -161,7 +166,6 @@ def expand(
                 **model_fields, dataset=dataset, seed=seed, epochs=sweep.epochs,
                 folding=folding, board=sweep.board, clk_ns=sweep.clk_ns,
                 data_dir=sweep.data_dir, fp32_baseline=sweep.fp32_baseline or None,
-                input_scale=sweep.input_scale, input_offset=sweep.input_offset,
                 hw_accuracy_samples=sweep.hw_accuracy_samples, train_device=sweep.device,
                 augment=sweep.augment, input_size=sweep.input_size, target=sweep.target,
                 mvu=mvu,

@@ -20,9 +20,11 @@ STORED_SHAPES: dict[str, tuple[int, int, int]] = {
 
 @dataclass(frozen=True)
 class Dataset:
-    """A labelled train/test split of images as raw pixels.
+    """A labelled train/test split of images as raw pixels (or of signed features).
 
-    ``x_*`` are uint8 arrays of shape (N, C, H, W) with values 0..255, ``y_*`` are int64 arrays
+    ``x_*`` are uint8 arrays of shape (N, C, H, W) with values 0..255 (an npz data set may
+    instead hold int8 features, -128..127, for an external model with a signed input;
+    both splits have the same dtype), ``y_*`` are int64 arrays
     of shape (N,) with values in ``0..num_classes-1``. The invariants are checked on
     construction so that every consumer can rely on them without re-checking.
     """
@@ -37,10 +39,10 @@ class Dataset:
     def __post_init__(self) -> None:
         splits = (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test))
         for split, x, y in splits:
-            if x.dtype != np.uint8 or x.ndim != 4:
+            if x.dtype not in (np.uint8, np.int8) or x.dtype != self.x_test.dtype or x.ndim != 4:
                 raise DatasetError(
-                    f"{self.name}: x_{split} must be uint8 with shape (N, C, H, W), "
-                    f"got {x.dtype} {x.shape}"
+                    f"{self.name}: x_{split} must be uint8 (or int8 in both splits) with shape "
+                    f"(N, C, H, W), got {x.dtype} {x.shape}"
                 )
             if y.dtype != np.int64 or y.shape != (x.shape[0],):
                 raise DatasetError(

@@ -192,7 +192,7 @@ def _load_idx_dataset(name: str, files: list[Path]) -> Dataset:
 def test_only_dataset(name: str, x_test: np.ndarray, y_test: np.ndarray,
                       num_classes: int) -> Dataset:
     """A data set with an empty training split, for evaluating a model trained elsewhere."""
-    empty_x = np.zeros((0, *x_test.shape[1:]), dtype=np.uint8)
+    empty_x = np.zeros((0, *x_test.shape[1:]), dtype=x_test.dtype)
     return Dataset(name, empty_x, np.zeros(0, np.int64), x_test, y_test, num_classes)
 
 
@@ -211,16 +211,21 @@ def find_npz(root: Path) -> Path | None:
 
 
 def _npz_images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
-    """uint8 images as (N, C, H, W); (N, H, W) gets one channel, (N, H, W, 1|3) is moved."""
-    if x.dtype != np.uint8:
-        raise DatasetError(f"{path}: {key} must hold uint8 pixels 0..255, got {x.dtype}")
+    """uint8 images (or int8 features) as (N, C, H, W); (N, H, W) gets one channel,
+    (N, H, W, 1|3) is moved, feature vectors (N, F) become (N, 1, 1, F)."""
+    if x.dtype not in (np.uint8, np.int8):
+        raise DatasetError(f"{path}: {key} must hold uint8 pixels 0..255 (or int8 features "
+                           f"-128..127, for an external model with a signed input), got {x.dtype}")
+    if x.ndim == 2:
+        return x[:, None, None, :].copy()
     if x.ndim == 3:
         return x[:, None, :, :].copy()
     if x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     if x.ndim == 4:
         return np.ascontiguousarray(x)
-    raise DatasetError(f"{path}: {key} must have shape (N, C, H, W) or (N, H, W), got {x.shape}")
+    raise DatasetError(f"{path}: {key} must have shape (N, C, H, W), (N, H, W) or (N, F), "
+                       f"got {x.shape}")
 
 
 def load_npz(path: Path, test_only: bool = False) -> Dataset:

@@ -1,21 +1,27 @@
 """FINN's dataflow builder, driven through one step list and one config builder.
 
-`FLOW` is FINN's default flow in FINN's order, plus our own output-scale step; every build
+`FLOW` is FINN's default flow in FINN's order, plus our own steps (the output scale kept on
+the host, thresholds no unsigned input reaches raised to 0); every build
 qnn-bench runs is a slice of it (`steps_until`), so the hardware-graph build, the
 estimate-only reference build and the Vivado targets cannot drift apart.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from bench.finn_flow.env import prepare_finn, quiet
 
 KEEP_SCALE_STEP = "step_keep_output_scale_in_software"
+CLIP_THRESHOLDS_STEP = "step_clip_unreachable_thresholds"
 
 FLOW = [
     "step_qonnx_to_finn",
@@ -23,6 +29,7 @@ FLOW = [
     "step_streamline",
     "step_convert_to_hw",
     KEEP_SCALE_STEP,
+    CLIP_THRESHOLDS_STEP,
     "step_minimize_bit_width_initial",
     "step_create_dataflow_partition",
     "step_specialize_layers",
@@ -94,7 +101,13 @@ def make_config(
     prepare_finn()
     import finn.builder.build_dataflow_config as build_cfg
 
-    from bench.finn_flow.transforms import step_keep_output_scale_in_software
+    from bench.finn_flow.transforms import (
+        step_clip_unreachable_thresholds,
+        step_keep_output_scale_in_software,
+    )
+
+    ours = {KEEP_SCALE_STEP: step_keep_output_scale_in_software,
+            CLIP_THRESHOLDS_STEP: step_clip_unreachable_thresholds}
 
     extra: dict[str, Any] = {}
     if board is not None:
@@ -105,8 +118,7 @@ def make_config(
         output_dir=str(output_dir),
         synth_clk_period_ns=synth_clk_period_ns,
         fpga_part=fpga_part,
-        steps=[step_keep_output_scale_in_software if s == KEEP_SCALE_STEP else s
-               for s in steps],
+        steps=[ours.get(s, s) if isinstance(s, str) else s for s in steps],
         folding_config_file=folding_config_file,
         target_fps=target_fps,
         generate_outputs=[build_cfg.DataflowOutputType(o) for o in generate_outputs],
@@ -126,24 +138,89 @@ def run_builder(model_path: Path, cfg: Any) -> Path:
 
     The builder's return code and `metadata_builder.json` are the only trusted success
     signals: on failure FINN leaves partial reports with meaningless numbers behind. FINN
-    returns -1 on failure, except under pytest where it re-raises; both count.
+    returns -1 on failure, except under pytest where it re-raises; both count. FINN logs
+    only its own headline for an internal error ("FINN INTERNAL COMPILER ERROR:", often
+    with an empty message), so each step runs wrapped and the exception it raised is what
+    the error says: its type, message, where it was raised and on which node.
     """
     prepare_finn()
     import finn.builder.build_dataflow as build_dataflow
 
     finn_dir = Path(cfg.output_dir)
+    raised: list[tuple[str, BaseException]] = []
+    cfg = copy.copy(cfg)
+    cfg.steps = [_recording(step, raised)
+                 for step in build_dataflow.resolve_build_steps(cfg, partial=False)]
     with quiet():
         try:
             rc = int(build_dataflow.build_dataflow_cfg(str(model_path), cfg))
         except Exception as err:
-            finn_dir.mkdir(parents=True, exist_ok=True)
-            with (finn_dir / "build_dataflow.log").open("a") as f:
-                f.write(f"\nERROR: {type(err).__name__}: {err}\n")
+            if not raised:  # raised outside the steps (loading the model, say)
+                raised.append(("unknown", err))
             rc = -1
     if rc != 0 or _builder_status(finn_dir) != "ok":
         step, message = _failure_from_log(finn_dir / "build_dataflow.log")
+        if raised:
+            step, message = raised[-1][0], describe_exception(raised[-1][1])
+            finn_dir.mkdir(parents=True, exist_ok=True)
+            with (finn_dir / "build_dataflow.log").open("a") as f:
+                f.write(f"\nERROR in {step}: {message}\n")
         raise FinnStepError(step, message)
     return finn_dir
+
+
+def _recording(step: Callable[[Any, Any], Any],
+               raised: list[tuple[str, BaseException]]) -> Callable[[Any, Any], Any]:
+    """The step, noting what it raises (FINN keeps its name: `__name__` is the step's)."""
+    @functools.wraps(step)
+    def run(model: Any, cfg: Any) -> Any:
+        try:
+            return step(model, cfg)
+        except Exception as err:
+            raised.append((step.__name__, err))
+            raise
+    return run
+
+
+def describe_exception(err: BaseException) -> str:
+    """One line: the exception's type, where it was raised (file:line in function), the
+    graph node being handled there, and its message (or, for a bare `assert`, the
+    statement that failed)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    message = " ".join(str(err).split())
+    where = node = ""
+    if frames:
+        last = frames[-1]
+        where = f" at {_short_path(last.filename)}:{last.lineno} in {last.name}"
+        message = message or (last.line or "").strip()
+    found = _failing_node(err.__traceback__)
+    if found is not None:
+        node = f" on node {found.name or '(unnamed)'} ({found.op_type})"
+    return f"{type(err).__name__}{where}{node}: {message or '(no message)'}"[:500]
+
+
+def _short_path(filename: str) -> str:
+    """A source file as its package path (finn/..., qonnx/...) where it is an installed one."""
+    parts = Path(filename).parts
+    if "site-packages" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("site-packages"):])
+    return filename
+
+
+def _failing_node(tb: TracebackType | None) -> Any:
+    """The ONNX node the innermost frame that holds one was handling: a local variable (a
+    transformation's loop over nodes) or an attribute of `self` (a custom op's node)."""
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        local = frame.f_locals
+        owner = getattr(local.get("self"), "__dict__", {})
+        for candidate in [*local.values(), *owner.values()]:
+            if type(candidate).__name__ == "NodeProto":
+                return candidate
+    return None
 
 
 def _builder_status(finn_dir: Path) -> str:

@@ -1,10 +1,19 @@
 """External QONNX models: checking the file, mapping data onto its input, executing it.
 
-A model exported elsewhere often takes float input (pixels / 255, sometimes 2x - 1 inside
-the graph). FINN's accelerator takes integers, so, as FINN's own examples do, a
-pre-processing step (a Mul and an Add) is put in front of the graph and its input is
-marked UINT8: streamlining then absorbs the step into the first layer's thresholds.
-Whether the step reproduces the float model is checked by executing both graphs.
+FINN's accelerator takes integers, so the graph's input gets an integer datatype. Unless
+`--input-scale`/`--input-offset` say how (`x * scale + offset`, onto the data's datatype):
+
+* a graph that declares an integer input takes the data as they are;
+* a float input takes pixels (the image data sets, uint8 npz files) as `x / 255`, onto a
+  UINT8 input, as a model trained on images in 0..1 expects and as FINN's own examples
+  pre-process images;
+* a float input that goes straight (through reshapes only) into a quantizer takes, from
+  signed int8 features (npz) or without data, that quantizer's integers: INT<n> if it is
+  signed, UINT<n> if not; a Mul (and Add) put in front turns each integer q into the
+  float q * scale that the quantizer maps back onto q. Without such a quantizer, `x / 255`.
+
+Streamlining absorbs the inserted step into the first layer's thresholds; whether the step
+reproduces the float model is checked by executing both graphs.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import numpy as np
 from bench.finn_flow.env import prepare_finn, quiet
 
 QUANT_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold")
+# Ops that move values without changing them: an input quantizer may sit behind these.
+RESHAPE_OPS = ("Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze")
 QONNX_BATCH = 1000  # samples per batched QONNX execution (memory stays small)
 
 
@@ -30,7 +41,7 @@ class Prepared:
     """The external graph ready for FINN, and how data becomes its input."""
 
     path: Path
-    input_datatype: str  # the file's own input datatype
+    input_datatype: str  # the model's: declared, its input quantizer's, or FLOAT32
     input_scale: float
     input_offset: float
     inserted: bool  # pre-processing put in front of the graph
@@ -40,6 +51,62 @@ def input_datatype(model: Any) -> str:
     return str(model.get_tensor_datatype(model.graph.input[0].name).name)
 
 
+def input_datatype_range(path: Path) -> tuple[str, int, int]:
+    """The graph input's integer datatype, with its smallest and largest value."""
+    from qonnx.core.datatype import DataType
+
+    model = _load(path)
+    dtype = DataType[input_datatype(model)]
+    return dtype.name, int(dtype.min()), int(dtype.max())
+
+
+def output_count(path: Path) -> int:
+    """Values per sample of the graph's output: the classes a label may name."""
+    model = _load(path)
+    return int(np.prod(model.get_tensor_shape(model.graph.output[0].name)[1:]))
+
+
+@dataclass(frozen=True)
+class InputQuantizer:
+    """A quantizer the float input goes straight into: its integers are the input."""
+
+    datatype: str  # INT<n> or UINT<n>
+    scale: float
+    zero_point: float
+
+
+def input_quantizer(model: Any) -> InputQuantizer | None:
+    """The Quant node the graph input reaches through reshapes only, if it has one with
+    constant scalar parameters and nothing else reads the input on the way."""
+    from qonnx.core.datatype import DataType
+
+    name = model.graph.input[0].name
+    while True:
+        consumers = model.find_consumers(name)
+        if len(consumers) != 1:
+            return None
+        node = consumers[0]
+        if node.op_type in RESHAPE_OPS and node.input[0] == name:
+            name = node.output[0]
+            continue
+        break
+    if node.op_type != "Quant" or node.input[0] != name:
+        return None
+    scale, zero, bits = (model.get_initializer(n) for n in node.input[1:4])
+    if any(v is None or np.unique(v).size != 1 for v in (scale, zero, bits)):
+        return None
+    attrs = {a.name: a.i for a in node.attribute}
+    signed = bool(attrs.get("signed", 1))
+    datatype = f"{'INT' if signed else 'UINT'}{int(np.asarray(bits).flat[0])}"
+    try:
+        if not DataType[datatype].is_integer():
+            return None
+    except KeyError:  # a width qonnx has no datatype for: mapped as a float input is
+        return None
+    return InputQuantizer(datatype, float(np.asarray(scale).flat[0]),
+                          float(np.asarray(zero).flat[0]))
+
+
 def input_shape(path: Path) -> tuple[int, ...]:
     model = _load(path)
     return tuple(int(d) for d in model.get_tensor_shape(model.graph.input[0].name))
@@ -47,11 +114,12 @@ def input_shape(path: Path) -> tuple[int, ...]:
 
 def prepare_external(
     source: Path, dest: Path, scale: float | None, offset: float | None, default_scale: float,
+    data_datatype: str | None = "UINT8",
 ) -> Prepared:
     """Clean the file up, check it is QONNX, and put the input mapping in front of it.
 
-    `scale`/`offset` None: a graph that declares an integer input takes the data as it
-    is; a float one gets `default_scale` (the data set's, e.g. 1/255) and offset 0.
+    `data_datatype` is the data's: UINT8 pixels, INT8 features, None without data; with
+    `scale`/`offset` None the rules of the module's docstring apply.
     """
     from qonnx.core.datatype import DataType
     from qonnx.util.cleanup import cleanup_model
@@ -61,13 +129,21 @@ def prepare_external(
     _require_quantizers(model)
     declared = input_datatype(model)
     integer_input = DataType[declared].is_integer()
-    scale = float(scale) if scale is not None else (1.0 if integer_input else default_scale)
-    offset = float(offset) if offset is not None else 0.0
+    datatype = declared if integer_input else (data_datatype or "UINT8")
+    quantizer = None
+    if scale is None and offset is None and not integer_input and data_datatype != "UINT8":
+        quantizer = input_quantizer(model)
+    if quantizer is not None:  # integers q enter as q * s - z * s: the quantizer gives q
+        datatype = declared = quantizer.datatype
+        scale, offset = quantizer.scale, -quantizer.zero_point * quantizer.scale
+    elif scale is None:
+        scale = 1.0 if integer_input else default_scale
+    scale, offset = float(scale), float(offset or 0.0)
     inserted = (scale, offset) != (1.0, 0.0)
     if inserted:
-        model = insert_input_mapping(model, scale, offset)
-    elif not integer_input:
-        model.set_tensor_datatype(model.graph.input[0].name, DataType["UINT8"])
+        model = insert_input_mapping(model, scale, offset, datatype)
+    else:
+        model.set_tensor_datatype(model.graph.input[0].name, DataType[datatype])
     dest.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(dest))
     return Prepared(dest, declared, scale, offset, inserted)
@@ -84,8 +160,9 @@ def _require_quantizers(model: Any) -> None:
     )
 
 
-def insert_input_mapping(model: Any, scale: float, offset: float) -> Any:
-    """Prepend `x * scale + offset` and make the graph's input UINT8 pixels."""
+def insert_input_mapping(model: Any, scale: float, offset: float,
+                         datatype: str = "UINT8") -> Any:
+    """Prepend `x * scale + offset`; the new input takes `datatype` (UINT8: pixels)."""
     from onnx import TensorProto, helper
     from qonnx.core.datatype import DataType
     from qonnx.transformation.infer_datatypes import InferDataTypes
@@ -112,7 +189,7 @@ def insert_input_mapping(model: Any, scale: float, offset: float) -> Any:
     graph.value_info.append(old)
     for index, node in enumerate(nodes):
         graph.node.insert(index, node)
-    model.set_tensor_datatype(new_name, DataType["UINT8"])
+    model.set_tensor_datatype(new_name, DataType[datatype])
     model.set_tensor_datatype(old.name, DataType["FLOAT32"])
     return model.transform(InferShapes()).transform(InferDataTypes())
 
@@ -160,7 +237,13 @@ def random_inputs(path: Path, samples: int, seed: int = 0) -> np.ndarray:
 
 
 def _load(path: Path) -> Any:
+    """The graph, with inputs that are also initializers dropped: they are constants, and
+    the data input must be the first (`bench.core.qonnx_file` checks there is one)."""
     prepare_finn()
     from qonnx.core.modelwrapper import ModelWrapper
 
-    return ModelWrapper(str(path))
+    model = ModelWrapper(str(path))
+    constants = {i.name for i in model.graph.initializer}
+    for value_info in [i for i in model.graph.input if i.name in constants]:
+        model.graph.input.remove(value_info)
+    return model

@@ -26,29 +26,32 @@ from bench.stages.artifacts import (
 
 
 def _external(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    import hashlib
-    import shutil
-
     from bench import finn_flow
+    from bench.core import qonnx_file
     from bench.core.errors import SpecError
     from bench.core.spec import check_input_shape
     from bench.learn.verify import compare
 
     spec = ctx.spec
     source = entry / "original.onnx"
-    shutil.copyfile(Path(spec.qonnx).expanduser(), source)  # type: ignore[arg-type]
-    if hashlib.sha256(source.read_bytes()).hexdigest() != spec.qonnx_sha256:
+    # One self-contained copy: weights kept in external data files come along.
+    data, sha = qonnx_file.self_contained(spec.qonnx)  # type: ignore[arg-type]
+    if sha != spec.qonnx_sha256:
         raise SpecError(f"qonnx: {spec.qonnx} changed while the run was starting; run again")
+    source.write_bytes(data)
     shape = finn_flow.external.input_shape(source)
-    if ctx["data"] is not None:
+    dataset = ctx["data"]
+    if dataset is not None:
         try:
-            check_input_shape(shape, ctx["data"].input_shape, spec.dataset)
+            check_input_shape(shape, dataset.input_shape, spec.dataset)
         except ValueError as err:
             raise SpecError(str(err)) from None
     prepared = finn_flow.external.prepare_external(
         source, entry / "model.qonnx.onnx", spec.input_scale, spec.input_offset,
-        DEFAULT_INPUT_SCALE,
+        DEFAULT_INPUT_SCALE, data_datatype=_data_datatype(dataset),
     )
+    if dataset is not None:
+        _check_data_fits(ctx, prepared.path)
     meta = {"input_shape": list(shape), "input_datatype": prepared.input_datatype,
             "input_scale": prepared.input_scale, "input_offset": prepared.input_offset,
             "inserted": prepared.inserted}
@@ -66,6 +69,39 @@ def _external(ctx: RunContext, entry: Path) -> dict[str, Any]:
             f"{result.max_abs_err:.3g} on {result.mismatched_samples} of {result.samples} samples"
         )
     return {**meta, "max_abs_err": result.max_abs_err, "samples": result.samples}
+
+
+def _data_datatype(dataset: Any) -> str | None:
+    """The data's integer datatype: uint8 pixels, an npz set's int8 features, or None."""
+    if dataset is None:
+        return None
+    return "INT8" if dataset.x_test.dtype == np.int8 else "UINT8"
+
+
+def _check_data_fits(ctx: RunContext, model_path: Path) -> None:
+    """Refuse data the prepared model cannot score or take: labels past its outputs (they
+    would count as wrong answers) and values outside its input datatype (they would be
+    clipped or wrapped on the way in)."""
+    from bench import finn_flow
+    from bench.core.errors import SpecError
+
+    spec, dataset = ctx.spec, ctx["data"]
+    outputs = finn_flow.external.output_count(model_path)
+    labels = dataset.y_test
+    if labels.size and int(labels.max()) >= outputs:
+        raise SpecError(
+            f"{spec.dataset}'s test labels run {int(labels.min())}..{int(labels.max())} but "
+            f"the model has {outputs} outputs (labels 0..{outputs - 1}); give data whose "
+            "labels index the model's outputs"
+        )
+    datatype = finn_flow.external.input_datatype_range(model_path)
+    x = dataset.x_test
+    if x.size and (int(x.min()) < datatype[1] or int(x.max()) > datatype[2]):
+        raise SpecError(
+            f"{spec.dataset}'s values run {int(x.min())}..{int(x.max())} but the model's "
+            f"input takes {datatype[0]} ({datatype[1]}..{datatype[2]}); map them with "
+            "--input-scale/--input-offset, or give data in the input's range"
+        )
 
 
 def _external_fields(ctx: RunContext, exported: Exported) -> dict[str, Any]:

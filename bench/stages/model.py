@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from bench.core.errors import DatasetError
 from bench.core.spec import RunSpec, resolve_data_dir
 from bench.engine.stage import RunContext, Stage
 from bench.stages.artifacts import Trained
@@ -22,6 +25,11 @@ def _load_data(ctx: RunContext, entry: Path | None) -> Any:
     # An external model is not trained: only its test files are needed.
     data = load_dataset(ctx.spec.dataset, data_dir=resolve_data_dir(ctx.spec.data_dir),
                         test_only=ctx.spec.is_external)
+    if data.x_test.dtype == np.int8 and not ctx.spec.is_external:
+        # Training scales pixels 0..255 to 0..1; signed features have no such meaning.
+        raise DatasetError(f"{ctx.spec.dataset}: int8 features are for external QONNX models "
+                           "with a signed input (--qonnx); a model trained here takes uint8 "
+                           "pixels 0..255")
     return zero_pad(data, ctx.spec.input_size)
 
 
