@@ -1,16 +1,23 @@
-"""A run's identity covers what it was made from: the data's files."""
+"""A run's identity covers what it was made from: the data's files and a user module's
+source (with the modules of the user's own code that it imports)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.core.errors import SpecError
 from bench.core.spec import make_spec
 from bench.engine.store import Store
 from bench.run.point import run_point
 from tests.test_data import make_mnist_arrays, write_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # -- the data -----------------------------------------------------------------------------
 
@@ -70,6 +77,7 @@ def test_a_spec_with_data_files_travels_as_a_dict(tmp_path, digits):
         make_spec(**spec.model_dump())
 
 
+@pytest.mark.slow
 def test_a_second_data_set_is_trained_not_answered_with_the_first(tmp_path, digits):
     store = Store(tmp_path / "results")
     spec = {"dataset": "npz", "epochs": 1, "weight_bits": 2, "act_bits": 2, "pe": 2,
@@ -83,3 +91,120 @@ def test_a_second_data_set_is_trained_not_answered_with_the_first(tmp_path, digi
     assert second.record.run_id != first.record.run_id
     assert second.record.data_sha256 == other.data_sha256 != first.record.data_sha256
     assert len(list((store.runs_dir).glob("*.json"))) == 2
+
+
+# -- an external Brevitas module ----------------------------------------------------------
+
+NETS = """\
+from torch import nn
+
+from userpkg import layers
+from .helpers import WIDTH
+
+
+def mlp(input_shape, num_classes, weight_bits=2, act_bits=2):
+    return layers.body(int(input_shape[0] * input_shape[1] * input_shape[2]), WIDTH,
+                       num_classes, weight_bits, act_bits)
+"""
+
+LAYERS = """\
+from brevitas.nn import QuantLinear, QuantReLU
+from torch import nn
+
+
+def body(features, width, num_classes, weight_bits, act_bits):
+    return nn.Sequential(
+        nn.Flatten(),
+        QuantLinear(features, width, bias=False, weight_bit_width=weight_bits),
+        nn.BatchNorm1d(width),
+        QuantReLU(bit_width=act_bits, return_quant_tensor=False),
+        QuantLinear(width, num_classes, bias=False, weight_bit_width=weight_bits),
+    )
+"""
+
+
+def _user_package(root: Path) -> Path:
+    """userpkg/{__init__,nets,helpers,layers,unused}.py: nets imports helpers and layers."""
+    package = root / "userpkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "nets.py").write_text(NETS)
+    (package / "helpers.py").write_text("WIDTH = 16\n")
+    (package / "layers.py").write_text(LAYERS)
+    (package / "unused.py").write_text("X = 1\n")
+    return package
+
+
+def test_the_factory_source_and_the_user_modules_it_imports_are_identity(tmp_path,
+                                                                         monkeypatch):
+    package = _user_package(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model = "userpkg.nets:mlp"
+    before = make_spec(model=model)
+    assert before.factory_sha256 is not None and len(before.factory_sha256) == 64
+    assert make_spec(model=model).run_id() == before.run_id()
+    ids = {before.run_id()}
+    for name, text in [("nets.py", NETS + "# tuned\n"), ("helpers.py", "WIDTH = 24\n"),
+                       ("layers.py", LAYERS + "\n"), ("__init__.py", "VERSION = 2\n")]:
+        (package / name).write_text(text)
+        ids.add(make_spec(model=model).run_id())
+    assert len(ids) == 5  # every edit gave a new identity
+    # a module of the package that the factory's module never imports is not tracked
+    (package / "unused.py").write_text("X = 2\n")
+    assert make_spec(model=model).run_id() in ids
+    # the built-in models have no module of the user's to track: ids as before
+    assert make_spec().factory_sha256 is None
+
+
+def test_a_top_level_user_module_tracks_its_sibling_modules(tmp_path, monkeypatch):
+    (tmp_path / "mynet.py").write_text("import helper2\nfrom os import path\n\n\n"
+                                       "def build(input_shape, num_classes):\n"
+                                       "    return helper2.make()\n")
+    (tmp_path / "helper2.py").write_text("def make():\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = make_spec(model="mynet:build").run_id()
+    (tmp_path / "helper2.py").write_text("def make():\n    return 1\n")
+    assert make_spec(model="mynet:build").run_id() != before
+
+
+def test_a_module_edited_after_this_process_imported_it_is_refused(tmp_path, monkeypatch,
+                                                                   digits):
+    """Python keeps an imported module: training it under the edited files' identity
+    would record the old code's numbers as the new code's."""
+    from bench.learn import train
+
+    package = _user_package(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(train, "_BUILT_FROM", {})
+    for name in ("userpkg", "userpkg.nets", "userpkg.helpers", "userpkg.layers"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    train.make_model(make_spec(model="userpkg.nets:mlp"), digits)
+    (package / "helpers.py").write_text("WIDTH = 24\n")
+    with pytest.raises(SpecError, match="changed after this process imported it"):
+        train.make_model(make_spec(model="userpkg.nets:mlp"), digits)
+    for name in ("userpkg", "userpkg.nets", "userpkg.helpers", "userpkg.layers"):
+        sys.modules.pop(name, None)
+
+
+def _cli_run(model_root: Path, results: Path) -> dict:
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--model", "userpkg.nets:mlp",
+           "--epochs", "1", "--bits", "2", "--pe", "2", "--hw-accuracy-samples", "20",
+           "--results-dir", str(results), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(model_root)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {p.stem: p for p in (results / "runs").glob("*.json")}
+
+
+@pytest.mark.slow
+def test_editing_the_user_module_retrains(tmp_path):
+    package = _user_package(tmp_path / "code")
+    results = tmp_path / "results"
+    first = _cli_run(tmp_path / "code", results)
+    (package / "helpers.py").write_text("WIDTH = 12\n")
+    second = _cli_run(tmp_path / "code", results)
+    assert len(first) == 1 and len(second) == 2  # a new record, not the old one
+    trained = [p for p in (results / "cache" / "train").iterdir() if p.is_dir()]
+    assert len(trained) == 2
+

@@ -112,7 +112,7 @@ FIELD_HINTS = {
 NEUTRAL_FIELDS: dict[str, Any] = {
     "qonnx": None, "qonnx_sha256": None, "input_size": None, "input_scale": None,
     "input_offset": None, "hw_accuracy_samples": None, "train_device": "auto", "augment": None,
-    "mvu": "finn", "data_sha256": None,
+    "mvu": "finn", "data_sha256": None, "factory_sha256": None,
 }
 
 
@@ -162,6 +162,9 @@ class RunSpec(BaseModel):
     # graph's own input if it takes integers, else the data set's default (pixels / 255).
     input_scale: float | None = None
     input_offset: float | None = None
+    # An external Brevitas module (`model` = package.module:factory): the hash of its
+    # source and of the user's modules it imports, filled when the spec is made.
+    factory_sha256: str | None = None
     # Test samples the hardware graph's accuracy is measured on (None: all; 0: skipped).
     hw_accuracy_samples: int | None = None
     # Training: where (auto picks CUDA when available), and data augmentation (None: the
@@ -173,7 +176,7 @@ class RunSpec(BaseModel):
     @classmethod
     def _content(cls, data: Any) -> Any:
         """Fill what the files a spec names contain: an external model's label, hash and
-        bit widths, and the data files' hash."""
+        bit widths, the data files' hash and a user module's source hash."""
         if not isinstance(data, dict):
             return data
         return spec_content.fill(data, DEFAULTS["dataset"])
@@ -359,7 +362,7 @@ class RunSpec(BaseModel):
             include={
                 "model", "dataset", "weight_bits", "act_bits", "weight_quant", "input_bits",
                 "input_size", "epochs", "seed", "batch_size", "lr", "input_scale",
-                "input_offset", "augment", "qonnx_sha256", "data_sha256",
+                "input_offset", "augment", "qonnx_sha256", "data_sha256", "factory_sha256",
             }
         ))
 

@@ -2,8 +2,9 @@
 
 A run is identified by content, not by paths: an external QONNX model by its file's
 hash (and the label and bit widths read from it), the user's data by the hash of the
-files the loader reads (`data_sha256`). A spec made earlier and validated again (sent
-to a worker as a dict) must still match its files.
+files the loader reads (`data_sha256`), an external Brevitas module by the hash of its
+source and of the user's modules it imports (`factory_sha256`). A spec made earlier and
+validated again (sent to a worker as a dict) must still match its files.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.core import data_files
+from bench.core import data_files, user_code
 from bench.core.limits import short
 
 
 def fill(data: dict[str, Any], default_dataset: str) -> dict[str, Any]:
     """The spec's raw fields with the content hashes (and an external model's fields)."""
-    return _data_content(_external_file(data), default_dataset)
+    return _factory_content(_data_content(_external_file(data), default_dataset))
 
 
 def factory_path(value: str) -> str:
@@ -65,6 +66,23 @@ def _data_content(data: dict[str, Any], default_dataset: str) -> dict[str, Any]:
         found = data_files.data_sha256(dataset.lower(), Path(str(data_dir)).expanduser(),
                                        test_only=data.get("qonnx") is not None)
     return _computed(data, "data_sha256", found, "the data files")
+
+
+def _factory_content(data: dict[str, Any]) -> dict[str, Any]:
+    """The hash of an external Brevitas module's source and the user's modules it imports
+    (`bench.core.user_code` says what is tracked)."""
+    model = data.get("model")
+    found = None
+    if isinstance(model, str) and ":" in model and not model.startswith("qonnx:"):
+        try:
+            factory_path(model)
+        except ValueError:
+            return data  # the field's own validator says what is wrong with it
+        try:
+            found = user_code.factory_sha256(model)
+        except user_code.ModuleNotFound as err:
+            raise ValueError(f"model: {err}") from None
+    return _computed(data, "factory_sha256", found, "the module's source")
 
 
 def _computed(data: dict[str, Any], key: str, found: str | None, what: str) -> dict[str, Any]:
