@@ -111,3 +111,22 @@ def test_an_edited_synthesis_result_is_named_and_synthesized_again(tmp_path):
     assert synth_cache.synthesize_cached([source], "plus_one", tmp_path, "xc7", [],
                                          cache).cached
 
+
+def test_a_truncated_verilator_model_is_named_and_built_again(tmp_path):
+    from bench.rtl import verilator
+
+    source = tmp_path / "plus_one.sv"
+    source.write_text(PLUS_ONE)
+    cache = tmp_path / "models"
+    first = verilator.simulate([source], "plus_one", [1, 2, 250], 8, 8, 3, tmp_path / "a",
+                               cache)
+    assert first.outputs == [2, 3, 251] and first.build_seconds > 0
+    exe = first.model_dir / "obj" / "Vtb_top"
+    data = exe.read_bytes()
+    exe.write_bytes(data[: len(data) // 3])
+    with pytest.warns(UserWarning, match=str(exe)):
+        again = verilator.simulate([source], "plus_one", [7, 8, 9], 8, 8, 3, tmp_path / "b",
+                                   cache)
+    assert again.outputs == [8, 9, 10] and again.build_seconds > 0
+    cached = verilator.simulate([source], "plus_one", [0], 8, 8, 1, tmp_path / "c", cache)
+    assert cached.outputs == [1] and cached.build_seconds == 0.0
