@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bench.core.errors import SpecError
+from bench.core.record import Record
 from bench.core.spec import make_spec
 from bench.engine.store import Store
 from bench.run.point import run_point
@@ -75,6 +76,31 @@ def test_a_spec_with_data_files_travels_as_a_dict(tmp_path, digits):
     (a / "data.npz").write_bytes((tmp_path / "b" / "data.npz").read_bytes())
     with pytest.raises(Exception, match="data_sha256"):
         make_spec(**spec.model_dump())
+
+
+def test_a_finished_run_on_user_data_is_found_without_torch(tmp_path, digits):
+    """Hashing the data files and a user's module keeps a repeated run cheap: nothing
+    heavy is imported, and the user's module is read, not run."""
+    from tests.test_store import IDENTITY, OK_FIELDS
+
+    _user_package(tmp_path / "code")
+    data = _npz_dir(tmp_path / "a", digits)
+    results = tmp_path / "results"
+    spec = make_spec(dataset="npz", data_dir=str(data), epochs=1, weight_bits=2, act_bits=2)
+    Store(results).write_record(Record(**{**IDENTITY, **OK_FIELDS, "dataset": "npz",
+                                          "run_id": spec.run_id(), "status": "ok"}))
+    script = ("import sys; from bench.core.spec import make_spec; "
+              "from bench.engine.store import Store; from bench.run.point import run_point; "
+              f"spec = make_spec(dataset='npz', data_dir={str(data)!r}, epochs=1, "
+              "weight_bits=2, act_bits=2); "
+              f"outcome = run_point(spec, Store({str(results)!r}), show_progress=False); "
+              f"sys.path.insert(0, {str(tmp_path / 'code')!r}); "
+              "assert make_spec(model='userpkg.nets:mlp').factory_sha256; "
+              "print(outcome.cached, sorted(m for m in ('torch', 'finn', 'brevitas', "
+              "'userpkg') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.stdout.strip() == "True []", proc.stdout + proc.stderr[-2000:]
 
 
 @pytest.mark.slow
