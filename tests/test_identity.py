@@ -67,6 +67,13 @@ def test_digits_and_a_missing_data_set_keep_their_identity(tmp_path):
     assert empty.run_id() != make_spec(dataset="mnist").run_id()
 
 
+def test_data_files_that_cannot_be_read_are_one_line(tmp_path):
+    (tmp_path / "odd.npz").mkdir()  # the only .npz, but not a file
+    with pytest.raises(SpecError, match="data_dir: cannot read") as err:
+        make_spec(dataset="npz", data_dir=str(tmp_path))
+    assert "\n" not in str(err.value)
+
+
 def test_a_spec_with_data_files_travels_as_a_dict(tmp_path, digits):
     a = _npz_dir(tmp_path / "a", digits)
     spec = make_spec(dataset="npz", data_dir=str(a), epochs=1)

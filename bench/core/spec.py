@@ -368,7 +368,8 @@ class RunSpec(BaseModel):
 
     def identity_fields(self) -> dict[str, Any]:
         # Asking for the FP32 baseline adds a number to the same run; it is not a new run.
-        # Where the external file lives is not identity either; its content hash is.
+        # Where the external file or the data lives is not identity either; the content
+        # hashes (qonnx_sha256, data_sha256) are.
         # Images as the data set has them (no input_size) hash as before the field existed.
         fields = _without_neutral(self.model_dump(exclude={"data_dir", "fp32_baseline"}))
         fields.pop("qonnx", None)

@@ -63,8 +63,11 @@ def _data_content(data: dict[str, Any], default_dataset: str) -> dict[str, Any]:
     data_dir = data.get("data_dir")
     found = None
     if isinstance(dataset, str) and dataset.lower() in data_files.FILE_DATASETS and data_dir:
-        found = data_files.data_sha256(dataset.lower(), Path(str(data_dir)).expanduser(),
-                                       test_only=data.get("qonnx") is not None)
+        try:
+            found = data_files.data_sha256(dataset.lower(), Path(str(data_dir)).expanduser(),
+                                           test_only=data.get("qonnx") is not None)
+        except OSError as err:
+            raise ValueError(f"data_dir: cannot read the data files ({err})") from None
     return _computed(data, "data_sha256", found, "the data files")
 
 
@@ -82,6 +85,8 @@ def _factory_content(data: dict[str, Any]) -> dict[str, Any]:
             found = user_code.factory_sha256(model)
         except user_code.ModuleNotFound as err:
             raise ValueError(f"model: {err}") from None
+        except OSError as err:
+            raise ValueError(f"model: cannot read its source ({err})") from None
     return _computed(data, "factory_sha256", found, "the module's source")
 
 
