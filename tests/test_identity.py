@@ -189,6 +189,20 @@ def test_the_factory_source_and_the_user_modules_it_imports_are_identity(tmp_pat
     assert make_spec().factory_sha256 is None
 
 
+def test_a_sweep_stops_with_one_line_when_the_module_changed_under_it(tmp_path,
+                                                                      monkeypatch):
+    """A point sent to a worker validates again; files edited since the sweep started
+    stop it with a message, not a traceback (its finished records stay)."""
+    from bench.run.executor import run_group_task
+
+    package = _user_package(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    payload = [make_spec(model="userpkg.nets:mlp", epochs=1).model_dump()]
+    (package / "helpers.py").write_text("WIDTH = 8\n")
+    with pytest.raises(SpecError, match="factory_sha256: the module's source changed"):
+        run_group_task(payload, str(tmp_path / "results"), False)
+
+
 def test_a_top_level_user_module_tracks_its_sibling_modules(tmp_path, monkeypatch):
     (tmp_path / "mynet.py").write_text("import helper2\nfrom os import path\n\n\n"
                                        "def build(input_shape, num_classes):\n"
