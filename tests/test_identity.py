@@ -3,6 +3,7 @@ source (with the modules of the user's own code that it imports)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -252,6 +253,10 @@ def test_editing_the_user_module_retrains(tmp_path):
     (package / "helpers.py").write_text("WIDTH = 12\n")
     second = _cli_run(tmp_path / "code", results)
     assert len(first) == 1 and len(second) == 2  # a new record, not the old one
+    new = json.loads(next(p for k, p in second.items() if k not in first).read_text())
+    assert new["status"] == "ok" and len(new["model_sha256"]) == 64
+    assert new["model_sha256"] != json.loads(next(iter(first.values())).read_text())[
+        "model_sha256"]
     trained = [p for p in (results / "cache" / "train").iterdir() if p.is_dir()]
     assert len(trained) == 2
 
