@@ -71,6 +71,24 @@ def test_a_damaged_cache_file_is_named_and_rebuilt(finished, stage, file, damage
     assert measured(outcome.path) == expected
 
 
+@pytest.mark.parametrize("stage,field", [("train", "accuracy"), ("hw_accuracy", "accuracy")])
+def test_an_edited_number_in_a_cache_entry_is_named_and_rebuilt(finished, stage, field,
+                                                                tmp_path):
+    """Numbers kept in done.json (not in a file of the entry) are under its checksum too."""
+    spec, original, expected = finished
+    results = tmp_path / "results"
+    shutil.copytree(original, results)
+    shutil.rmtree(results / "runs")
+    done = _only_entry(results, stage) / "done.json"
+    meta = json.loads(done.read_text())
+    assert meta[field] != 0.01
+    done.write_text(json.dumps({**meta, field: 0.01}, indent=2))  # still valid JSON
+    with pytest.warns(UserWarning, match=str(done)):
+        outcome = run_point(spec, Store(results), show_progress=False)
+    assert stage not in outcome.cached_stages
+    assert measured(outcome.path) == expected
+
+
 def test_an_artifact_of_another_key_is_never_used(finished, tmp_path):
     """The W3A3 hardware graph moved into the W2A2 entry: detected, rebuilt, W2A2 numbers."""
     spec, original, expected = finished

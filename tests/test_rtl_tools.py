@@ -64,3 +64,69 @@ def test_logic_delay_is_abc9s_last_report_in_ns():
     log = "ABC: P:  Del = 1841.00.  Ar = 2552.0.\nABC: A:  Del = 1819.00.  Ar = 2381.0.\n"
     assert yosys.parse_logic_delay(log) == 1.819
     assert yosys.parse_logic_delay("no delay here") is None
+
+
+# -- the caches of synthesis results and Verilator models --------------------------------
+
+PLUS_ONE = """\
+module plus_one (
+  input  logic       ap_clk,
+  input  logic       ap_rst_n,
+  input  logic [7:0] s_axis_tdata,
+  input  logic       s_axis_tvalid,
+  output logic       s_axis_tready,
+  output logic [7:0] m_axis_tdata,
+  output logic       m_axis_tvalid,
+  input  logic       m_axis_tready
+);
+  assign s_axis_tready = m_axis_tready;
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) m_axis_tvalid <= 1'b0;
+    else begin
+      m_axis_tvalid <= s_axis_tvalid;
+      m_axis_tdata <= s_axis_tdata + 8'd1;
+    end
+  end
+endmodule
+"""
+
+
+def test_an_edited_synthesis_result_is_named_and_synthesized_again(tmp_path):
+    import json
+
+    from bench.rtl import synth_cache
+
+    source = tmp_path / "plus_one.sv"  # with a rotate-xor, so that it maps to some LUTs
+    source.write_text(PLUS_ONE.replace(
+        "s_axis_tdata + 8'd1", "(s_axis_tdata + 8'd1) ^ {s_axis_tdata[0], s_axis_tdata[7:1]}"))
+    cache = tmp_path / "cache"
+    first = synth_cache.synthesize_cached([source], "plus_one", tmp_path, "xc7", [], cache)
+    assert not first.cached and first.lut > 1 and first.ff >= 9
+    result = next(cache.glob(f"*/{synth_cache.RESULT_FILE}"))
+    data = json.loads(result.read_text())
+    result.write_text(json.dumps({**data, "lut": 1}))  # still valid JSON, a false number
+    with pytest.warns(UserWarning, match=str(result)):
+        again = synth_cache.synthesize_cached([source], "plus_one", tmp_path, "xc7", [], cache)
+    assert not again.cached and again.lut == first.lut
+    assert synth_cache.synthesize_cached([source], "plus_one", tmp_path, "xc7", [],
+                                         cache).cached
+
+
+def test_a_truncated_verilator_model_is_named_and_built_again(tmp_path):
+    from bench.rtl import verilator
+
+    source = tmp_path / "plus_one.sv"
+    source.write_text(PLUS_ONE)
+    cache = tmp_path / "models"
+    first = verilator.simulate([source], "plus_one", [1, 2, 250], 8, 8, 3, tmp_path / "a",
+                               cache)
+    assert first.outputs == [2, 3, 251] and first.build_seconds > 0
+    exe = first.model_dir / "obj" / "Vtb_top"
+    data = exe.read_bytes()
+    exe.write_bytes(data[: len(data) // 3])
+    with pytest.warns(UserWarning, match=str(exe)):
+        again = verilator.simulate([source], "plus_one", [7, 8, 9], 8, 8, 3, tmp_path / "b",
+                                   cache)
+    assert again.outputs == [8, 9, 10] and again.build_seconds > 0
+    cached = verilator.simulate([source], "plus_one", [0], 8, 8, 1, tmp_path / "c", cache)
+    assert cached.outputs == [1] and cached.build_seconds == 0.0

@@ -32,6 +32,23 @@ def test_cache_entry_counts_only_when_finished(tmp_path):
     assert not (store.cache_entry("train", "k") / "partial").exists()
 
 
+def test_a_cache_entry_is_trusted_only_with_its_checksum(tmp_path):
+    store = Store(tmp_path)
+    with store.new_entry("verify", "k") as (_entry, meta):
+        meta["max_abs_err"] = 0.25
+    done = store.cache_entry("verify", "k") / "done.json"
+    data = json.loads(done.read_text())
+    done.write_text(json.dumps({**data, "max_abs_err": 0.0}))
+    with pytest.warns(UserWarning, match=f"{done}.*checksum"):
+        assert not store.is_cached("verify", "k")
+    # an entry written before done.json had a checksum: rebuilt, never trusted
+    done.write_text(json.dumps({k: v for k, v in data.items() if k != "_sha256"}))
+    with pytest.warns(UserWarning, match=f"{done}.*no checksum"):
+        assert not store.is_cached("verify", "k")
+    done.write_text(json.dumps(data))
+    assert store.cached_meta("verify", "k") == {"max_abs_err": 0.25}
+
+
 IDENTITY = {"model": "tfc", "dataset": "digits", "weight_bits": 2, "act_bits": 2,
             "weight_quant": "int", "seed": 0, "epochs": 1}
 OK_FIELDS = {"accuracy": 0.9, "folding": [], "folding_strategy": "uniform", "est_fps": 1e5,

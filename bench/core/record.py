@@ -57,9 +57,13 @@ class Record(BaseModel):
     batch_size: int | None = None
     lr: float | None = None
     target: str | None = None
+    # SHA-256 of the data files read from the user's data directory (None: digits, or the
+    # published files downloaded and checked against their pinned checksums)
+    data_sha256: str | None = None
     # external models: where the model came from and how data becomes its input
     model_source: str | None = None  # "zoo", "qonnx:<file name>", "brevitas:<pkg.mod:fn>"
-    model_sha256: str | None = None  # of the QONNX file, or of the module's source
+    # of the QONNX file, or of the module's source with the user's modules it imports
+    model_sha256: str | None = None
     input_datatype: str | None = None  # declared, its input quantizer's (INT8), or FLOAT32
     input_scale: float | None = None  # the model's input = data * input_scale + offset
     input_offset: float | None = None

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from bench.core import spec_content
 from bench.core.devices import BOARDS, get_board
 from bench.core.errors import SpecError
 from bench.core.folding_spec import (
@@ -111,7 +112,7 @@ FIELD_HINTS = {
 NEUTRAL_FIELDS: dict[str, Any] = {
     "qonnx": None, "qonnx_sha256": None, "input_size": None, "input_scale": None,
     "input_offset": None, "hw_accuracy_samples": None, "train_device": "auto", "augment": None,
-    "mvu": "finn",
+    "mvu": "finn", "data_sha256": None, "factory_sha256": None,
 }
 
 
@@ -150,8 +151,10 @@ class RunSpec(BaseModel):
     target: str = "estimate"
     # The matrix-vector layers: FINN's MVAU, or our unit (int/PoT datapath) where it fits.
     mvu: str = "finn"
-    # Where the data lives does not change the result, so it is not part of the run id.
+    # Where the data lives is not part of the run id; what its files hold is (data_sha256,
+    # filled from them when the spec is made).
     data_dir: str | None = None
+    data_sha256: str | None = None
     # External QONNX model: where the file is (not identity) and its content hash (identity).
     qonnx: str | None = None
     qonnx_sha256: str | None = None
@@ -159,6 +162,9 @@ class RunSpec(BaseModel):
     # graph's own input if it takes integers, else the data set's default (pixels / 255).
     input_scale: float | None = None
     input_offset: float | None = None
+    # An external Brevitas module (`model` = package.module:factory): the hash of its
+    # source and of the user's modules it imports, filled when the spec is made.
+    factory_sha256: str | None = None
     # Test samples the hardware graph's accuracy is measured on (None: all; 0: skipped).
     hw_accuracy_samples: int | None = None
     # Training: where (auto picks CUDA when available), and data augmentation (None: the
@@ -168,25 +174,12 @@ class RunSpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _external_file(cls, data: Any) -> Any:
-        """Fill an external model's label, hash and bit widths from its file."""
-        if not isinstance(data, dict) or data.get("qonnx") is None:
+    def _content(cls, data: Any) -> Any:
+        """Fill what the files a spec names contain: an external model's label, hash and
+        bit widths, the data files' hash and a user module's source hash."""
+        if not isinstance(data, dict):
             return data
-        from bench.core import qonnx_file
-
-        try:
-            info = qonnx_file.describe(str(data["qonnx"]))
-        except ValueError as err:
-            raise ValueError(f"qonnx: {err}") from None
-        found = {"model": info.label, "qonnx_sha256": info.sha256,
-                 "weight_bits": info.weight_bits, "act_bits": info.act_bits,
-                 "weight_quant": info.weight_quant}
-        for key, value in found.items():
-            if key in data and data[key] != value:
-                what = ("the file changed since this spec was made" if key == "qonnx_sha256"
-                        else "it is read from the QONNX file")
-                raise ValueError(f"{key}: give no {key} with an external QONNX model ({what})")
-        return {**data, **found}
+        return spec_content.fill(data, DEFAULTS["dataset"])
 
     @field_validator("model")
     @classmethod
@@ -194,7 +187,7 @@ class RunSpec(BaseModel):
         if v.startswith("qonnx:"):
             return v
         if ":" in v:
-            return _factory_path(v)
+            return spec_content.factory_path(v)
         return _one_of(v.lower(), MODEL_NAMES, "model")
 
     @field_validator("dataset")
@@ -362,13 +355,14 @@ class RunSpec(BaseModel):
             include={
                 "model", "dataset", "weight_bits", "act_bits", "weight_quant", "input_bits",
                 "input_size", "epochs", "seed", "batch_size", "lr", "input_scale",
-                "input_offset", "augment", "qonnx_sha256",
+                "input_offset", "augment", "qonnx_sha256", "data_sha256", "factory_sha256",
             }
         ))
 
     def identity_fields(self) -> dict[str, Any]:
         # Asking for the FP32 baseline adds a number to the same run; it is not a new run.
-        # Where the external file lives is not identity either; its content hash is.
+        # Where the external file or the data lives is not identity either; the content
+        # hashes (qonnx_sha256, data_sha256) are.
         # Images as the data set has them (no input_size) hash as before the field existed.
         fields = _without_neutral(self.model_dump(exclude={"data_dir", "fp32_baseline"}))
         fields.pop("qonnx", None)
@@ -422,15 +416,6 @@ def check_input_shape(graph_shape: tuple[int, ...], data_shape: tuple[int, int, 
         f"(C, H, W) = {tuple(data_shape)}; expected (1, {', '.join(map(str, data_shape))}) "
         f"or (1, {int(np.prod(data_shape))})"
     )
-
-
-def _factory_path(value: str) -> str:
-    """`package.module:factory`: both parts must be dotted Python names."""
-    module, _, name = value.partition(":")
-    ident = r"[A-Za-z_][A-Za-z0-9_]*"
-    if not re.fullmatch(rf"{ident}(\.{ident})*", module) or not re.fullmatch(ident, name):
-        raise ValueError(f"external model {short(value)} must read package.module:factory")
-    return value
 
 
 def source_hash(*paths: Path) -> str:

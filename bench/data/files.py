@@ -20,6 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.data_files import (
+    CIFAR_DIR,
+    CIFAR_FILES,
+    IDX_FILES,
+    candidate_dirs,
+)
 from bench.core.errors import DatasetError
 from bench.data.dataset import NUM_CLASSES, Dataset
 
@@ -28,61 +34,20 @@ DOWNLOAD_TIMEOUT_S = 60.0
 
 # ----------------------------------------------------------------------------- file layouts
 
-_IDX_FILES: tuple[str, ...] = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-_TORCHVISION_DIR = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
-_CIFAR_DIR = "cifar-10-batches-py"
-_CIFAR_FILES: tuple[str, ...] = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
-
-
-def _candidate_dirs(name: str, root: Path) -> list[Path]:
-    """Directories that may hold the files of ``name``, most specific layout first."""
-    if name == "cifar10":
-        return [root / _CIFAR_DIR, root]
-    return [root, root / _TORCHVISION_DIR[name] / "raw"]
-
-
-def find_files(name: str, root: Path, test_only: bool = False) -> list[Path] | None:
-    """Return the paths of all required files from the first directory that has all of them.
-
-    Requiring one complete directory (instead of mixing files from several) avoids pairing the
-    images of one download with the labels of another. `test_only`: only the test split's
-    files are required (an external model is evaluated, not trained).
-    """
-    for directory in _candidate_dirs(name, root):
-        if name == "cifar10":
-            paths = [directory / f for f in (_CIFAR_FILES[-1:] if test_only else _CIFAR_FILES)]
-            if all(p.is_file() for p in paths):
-                return paths
-            continue
-        found: list[Path] = []
-        for base in _IDX_FILES[2:] if test_only else _IDX_FILES:
-            # Prefer the un-gzipped file: torchvision keeps both and it is faster to read.
-            match = next(
-                (p for p in (directory / base, directory / f"{base}.gz") if p.is_file()), None
-            )
-            if match is None:
-                break
-            found.append(match)
-        else:
-            return found
-    return None
+# Which files make up a data set is decided in `bench.core.data_files` (a run's identity
+# hashes them); they are parsed here.
 
 
 def expected_files_text(name: str, test_only: bool = False) -> str:
     if name == "cifar10":
-        files = _CIFAR_FILES[-1:] if test_only else _CIFAR_FILES
-        return f"{_CIFAR_DIR}/{{{','.join(files)}}}"
-    files = _IDX_FILES[2:] if test_only else _IDX_FILES
+        files = CIFAR_FILES[-1:] if test_only else CIFAR_FILES
+        return f"{CIFAR_DIR}/{{{','.join(files)}}}"
+    files = IDX_FILES[2:] if test_only else IDX_FILES
     return ", ".join(f"{f}.gz" for f in files) + " (or un-gzipped)"
 
 
 def search_dirs_text(name: str, root: Path) -> str:
-    return " and ".join(str(d) for d in _candidate_dirs(name, root))
+    return " and ".join(str(d) for d in candidate_dirs(name, root))
 
 
 def default_cache_root() -> Path:
@@ -200,14 +165,6 @@ def test_only_dataset(name: str, x_test: np.ndarray, y_test: np.ndarray,
 
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-def find_npz(root: Path) -> Path | None:
-    """`data.npz` in the directory, else its only .npz file."""
-    if (root / "data.npz").is_file():
-        return root / "data.npz"
-    found = sorted(root.glob("*.npz"))
-    return found[0] if len(found) == 1 else None
 
 
 def _npz_images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
@@ -338,7 +295,7 @@ class Source:
 # MNIST/Fashion-MNIST next to the official MD5s that torchvision and the Fashion-MNIST README
 # list; for CIFAR-10 the value Keras and torchvision pin for the tarball). Mirrors are tried in
 # order; a file from any of them must match the digest.
-_IDX_GZ_FILES: tuple[str, ...] = tuple(f"{f}.gz" for f in _IDX_FILES)
+_IDX_GZ_FILES: tuple[str, ...] = tuple(f"{f}.gz" for f in IDX_FILES)
 SOURCES: dict[str, Source] = {
     "mnist": Source(
         mirrors=(
@@ -392,7 +349,7 @@ def how_to_get_text(name: str) -> str:
     source = SOURCES[name]
     urls = ", ".join(source.mirrors[0] + f for f in source.files)
     if name == "cifar10":
-        return f"download and unpack {urls} and pass DATA_DIR=<directory containing {_CIFAR_DIR}>"
+        return f"download and unpack {urls} and pass DATA_DIR=<directory containing {CIFAR_DIR}>"
     return f"download {urls} and pass DATA_DIR=<directory containing them>"
 
 
@@ -458,15 +415,15 @@ def _extract_cifar(archive: Path, target: Path) -> None:
     Taking named members (instead of ``extractall``) means a crafted archive cannot write
     outside ``target`` or plant links. The archive is deleted afterwards to save 160 MB.
     """
-    out_dir = target / _CIFAR_DIR
+    out_dir = target / CIFAR_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            for filename in _CIFAR_FILES:
-                member = tar.getmember(f"{_CIFAR_DIR}/{filename}")
+            for filename in CIFAR_FILES:
+                member = tar.getmember(f"{CIFAR_DIR}/{filename}")
                 src = tar.extractfile(member) if member.isfile() else None
                 if src is None:
-                    raise KeyError(f"{_CIFAR_DIR}/{filename} is not a regular file")
+                    raise KeyError(f"{CIFAR_DIR}/{filename} is not a regular file")
                 fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", dir=out_dir)
                 try:
                     with os.fdopen(fd, "wb") as out, src:

@@ -24,25 +24,22 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.data_files import find_files, find_npz
 from bench.core.errors import DatasetError
 from bench.core.spec import DATASETS
+from bench.data.dataset import NUM_CLASSES, Dataset, fingerprint
 from bench.data.files import (
     default_cache_root,
     download_dataset,
     expected_files_text,
-    find_files,
-    find_npz,
     how_to_get_text,
     load_files,
     load_npz,
     search_dirs_text,
 )
-from bench.data.dataset import NUM_CLASSES, Dataset, fingerprint
 
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SEED = 0
-
-
 
 
 def load_dataset(

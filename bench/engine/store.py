@@ -13,8 +13,10 @@ results directory at once:
   the kernel releases when its holder dies, even by `kill -9`), so exactly one process
   produces it and the others wait, then reuse it;
 * an entry counts only once its `done.json` is written, last and atomically; it names the
-  key it was made for and the SHA-256 of every file in it, and an entry whose files do not
-  match (truncated, replaced, moved from another key) is reported by name and rebuilt;
+  key it was made for and the SHA-256 of every file in it, and carries a checksum over
+  itself (its values, such as a measured accuracy, are results too). An entry whose files
+  or values do not match (truncated, edited, moved from another key, or written before
+  the checksum existed) is reported by name and rebuilt;
 * records and `results.csv` are written aside and renamed into place.
 """
 
@@ -32,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.core.checksum import ChecksumMismatch, seal, unseal
 from bench.core.errors import WriteError
 from bench.core.record import Record, RecordError, scalar_columns
 from bench.core.warn import warn
@@ -159,6 +162,10 @@ class Store:
             raise CorruptEntry(f"cache entry {done} is unreadable") from None
         if not isinstance(meta, dict) or meta.get(_META_KEY) != key:
             raise CorruptEntry(f"cache entry {done} was not made for key {key[:12]}")
+        try:
+            meta = unseal(meta, key)
+        except ChecksumMismatch as err:
+            raise CorruptEntry(f"cache entry {done} {err}") from None
         for name, digest in (meta.get(_META_FILES) or {}).items():
             path = entry / name
             if not path.is_file() or sha256_file(path) != digest:
@@ -170,9 +177,9 @@ class Store:
         """Yield a fresh directory and a metadata dict; on success mark the entry done.
 
         Call while holding `locked(stage, key)`: anything left from an interrupted or
-        corrupt earlier attempt is removed first. `done.json` records the key and the
+        corrupt earlier attempt is removed first. `done.json` records the key, the
         checksum of every file directly in the entry (build trees in subdirectories are
-        working files, not the artifact).
+        working files, not the artifact) and a checksum of itself with the key.
         """
         entry = self.cache_entry(stage, key)
         if entry.exists():
@@ -184,7 +191,11 @@ class Store:
             p.name: sha256_file(p) for p in sorted(entry.iterdir())
             if p.is_file() and p.name != DONE_MARKER
         }
-        write_json_atomic(entry / DONE_MARKER, {**meta, _META_KEY: key, _META_FILES: files})
+        # The checksum is taken over the values as JSON reads them back (numpy scalars and
+        # paths become plain numbers and strings).
+        values = json.loads(json.dumps({**meta, _META_KEY: key, _META_FILES: files},
+                                       default=_json_default))
+        write_json_atomic(entry / DONE_MARKER, seal(values, key))
 
     # -- records --------------------------------------------------------------------------
 

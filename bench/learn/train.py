@@ -20,7 +20,6 @@ import random
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -137,21 +136,20 @@ def load_factory(path: str) -> Any:
     return factory
 
 
-def factory_source_hash(path: str) -> str:
-    """A hash of the source file defining the factory: editing it retrains."""
-    from bench.core.spec import source_hash
-
-    module = import_user_module(path.partition(":")[0])
-    source = inspect.getsourcefile(module)
-    if source is None:
-        raise SpecError(f"model {path!r}: the source of its module cannot be found")
-    return source_hash(Path(source))
+# The source hash each user module had when this process first built a model from it:
+# Python keeps a module once imported, so a later spec for edited files would train the
+# old code under the new identity.
+_BUILT_FROM: dict[str, str | None] = {}
 
 
 def build_external(spec: RunSpec, dataset: Dataset) -> nn.Module:
     """Call a user's factory with the input shape and class count (and the bit widths if
     it takes them), and put the input mapping in front of what it returns."""
     factory = load_factory(spec.model)
+    first = _BUILT_FROM.setdefault(spec.model, spec.factory_sha256)
+    if first != spec.factory_sha256:
+        raise SpecError(f"model {spec.model!r}: its source changed after this process "
+                        "imported it; run it in a new process")
     kwargs: dict[str, Any] = {"input_shape": dataset.input_shape,
                               "num_classes": dataset.num_classes}
     params = inspect.signature(factory).parameters

@@ -8,6 +8,10 @@ layer, so its result is kept under a hash of everything that can change it: the 
 sources, the memory files they load (weights, thresholds), the top, the family, the
 synthesis recipe (the source of `yosys.py`) and both Yosys versions. Verilator models are
 cached the same way in `verilator.py`.
+
+A stored result carries a checksum over its numbers and the key (`bench.core.checksum`):
+one that was edited, damaged, or written before the checksum existed is reported as a
+warning naming the file and synthesized again, never used.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import json
 import os
 from pathlib import Path
 
+from bench.core.checksum import ChecksumMismatch, seal, unseal
+from bench.core.warn import warn
 from bench.rtl import yosys
 from bench.rtl.tools import file_lock, tool_versions
 
@@ -54,21 +60,30 @@ def synthesize_cached(
     key = synthesis_key(sources, data_files, top, family)
     entry = cache_dir / key[:32]
     with file_lock(cache_dir / f"{key[:32]}.lock"):
-        stored = _load(entry / RESULT_FILE)
+        stored = _load(entry / RESULT_FILE, key)
         if stored is not None:
             return stored
         result = yosys.synthesize(sources, top, work_dir, family)
         entry.mkdir(parents=True, exist_ok=True)
         tmp = entry / f".{RESULT_FILE}.{os.getpid()}"
-        tmp.write_text(json.dumps({f: getattr(result, f) for f in _FIELDS}, sort_keys=True))
+        # sealed as JSON reads the numbers back, so that the checksum holds on reading
+        values = json.loads(json.dumps({f: getattr(result, f) for f in _FIELDS}))
+        tmp.write_text(json.dumps(seal(values, key), sort_keys=True))
         os.replace(tmp, entry / RESULT_FILE)
         return result
 
 
-def _load(path: Path) -> yosys.SynthResult | None:
-    """A stored result, or None if absent or unreadable (then it is synthesized again)."""
-    try:
-        data = json.loads(path.read_text())
-        return yosys.SynthResult(**{f: data[f] for f in _FIELDS}, cached=True)
-    except (OSError, ValueError, KeyError, TypeError):
+def _load(path: Path, key: str) -> yosys.SynthResult | None:
+    """A stored result, or None if absent or not to be trusted (then it is synthesized
+    again; a file that is there but fails its checks is reported by name)."""
+    if not path.exists():
         return None
+    try:
+        data = unseal(json.loads(path.read_text()), key)
+        return yosys.SynthResult(**{f: data[f] for f in _FIELDS}, cached=True)
+    except ChecksumMismatch as err:
+        problem = str(err)
+    except (OSError, ValueError, KeyError, TypeError):
+        problem = "is unreadable"
+    warn(f"cache entry {path} {problem}; synthesizing it again")
+    return None

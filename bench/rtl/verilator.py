@@ -9,19 +9,25 @@ output word and the cycle it left the module.
 Compiled models are cached by a hash of the sources, top, parameters, testbench and
 Verilator version: measuring many foldings of the same layer compiles once per folding.
 Memory contents loaded with `$readmemh` are read when the model runs (relative paths
-against `run_dir`), so they are not part of the compiled model.
+against `run_dir`), so they are not part of the compiled model. A built model's SHA-256
+is kept next to it (`model.json`, sealed with the key) and checked before every use: a
+truncated or replaced executable, or one built before the check existed, is reported by
+name and built again instead of crashing every run that uses it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.core.checksum import ChecksumMismatch, seal, unseal
+from bench.core.warn import warn
 from bench.rtl.tools import (
     TOOLS,
     RtlToolError,
@@ -37,7 +43,7 @@ RESET_CYCLES = 16
 # the header) g++ gets the header's name as an input file and fails; GCC's is -include.
 _PCH_INCLUDE = "CFG_CXXFLAGS_PCH_I=-include"
 CACHE_ENV = "QNNBENCH_RTL_CACHE"
-BUILT_MARKER = "built"  # written after a build finished; a model without it is rebuilt
+MODEL_FILE = "model.json"  # the built executable's SHA-256, sealed with the model's key
 
 
 @dataclass
@@ -74,7 +80,42 @@ def build_model(
     key = _model_key(sources, top, params or {}, defines or {})
     model_dir = cache_dir / f"{top}-{key[:16]}"
     with file_lock(cache_dir / f"{top}-{key[:16]}.lock"):
-        return _build_model(sources, top, model_dir, params, defines)
+        exe = model_dir / "obj" / "Vtb_top"
+        if _intact(exe, model_dir / MODEL_FILE, key):
+            return exe, 0.0
+        shutil.rmtree(model_dir / "obj", ignore_errors=True)  # make would trust its files
+        built = _build_model(sources, top, model_dir, params, defines)
+        record = seal({"exe": "obj/Vtb_top", "sha256": _sha256(exe)}, key)
+        tmp = model_dir / f".{MODEL_FILE}.{os.getpid()}"
+        tmp.write_text(json.dumps(record, sort_keys=True))
+        os.replace(tmp, model_dir / MODEL_FILE)
+        return built
+
+
+def _intact(exe: Path, record: Path, key: str) -> bool:
+    """Whether the cached executable is the one that was built for `key`; a model that
+    is there but fails the check is reported by name (it is then built again)."""
+    if not exe.exists() and not record.exists():
+        return False
+    try:
+        built = unseal(json.loads(record.read_text()), key)
+        if exe.is_file() and built.get("sha256") == _sha256(exe):
+            return True
+        problem = "is missing or does not match the checksum recorded when it was built"
+    except ChecksumMismatch as err:
+        problem = f"has a model record that {err}"
+    except (OSError, ValueError):
+        problem = f"has no readable model record {record.name}"
+    warn(f"cached Verilator model {exe} {problem}; building it again")
+    return False
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _build_model(
@@ -82,13 +123,11 @@ def _build_model(
     defines: dict[str, str] | None,
 ) -> tuple[Path, float]:
     exe = model_dir / "obj" / "Vtb_top"
-    built = model_dir / BUILT_MARKER
-    if built.is_file() and exe.is_file():
-        return exe, 0.0
     started = time.monotonic()
-    # Anything here is from a build that did not finish (killed, failed, or from before
-    # the marker existed): a half-linked executable or truncated objects that make would
-    # take as up to date. Start from nothing.
+    # Anything here is from a build that did not finish (killed, failed) or failed its
+    # check: a half-linked executable or truncated objects that make would take as up to
+    # date. Start from nothing; only the sealed model record written after a finished
+    # build makes the model count (see `build_model`).
     shutil.rmtree(model_dir / "obj", ignore_errors=True)
     model_dir.mkdir(parents=True, exist_ok=True)
     tb = model_dir / "tb.cpp"
@@ -105,9 +144,6 @@ def _build_model(
     run(cmd, cwd=model_dir, log=model_dir / "build.log")
     if not exe.is_file():
         raise RtlToolError(f"verilator built no model (log: {model_dir / 'build.log'})")
-    tmp = built.with_name(f".{built.name}.{os.getpid()}")
-    tmp.write_text(f"{exe.stat().st_size}\n")
-    os.replace(tmp, built)  # last: only now does the model count as built
     return exe, time.monotonic() - started
 
 

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.core.spec import RunSpec, stable_hash
+from pydantic import ValidationError
+
+from bench.core.errors import SpecError
+from bench.core.spec import RunSpec, describe_validation_error, stable_hash
 from bench.engine.store import Store
 from bench.run.point import finished_record
 
@@ -80,7 +83,10 @@ def run_group_task(
     from bench.core.warn import show_own_warnings
     from bench.run.point import run_group
 
-    specs = [RunSpec.model_validate(d) for d in spec_dicts]
+    try:  # validated again: the files a spec names may have changed since it was made
+        specs = [RunSpec.model_validate(d) for d in spec_dicts]
+    except ValidationError as err:
+        raise SpecError(f"{describe_validation_error(err)}; run the sweep again") from None
     notify = (lambda outcome: events.put(_event(outcome))) if events is not None else None
     with warnings.catch_warnings():
         show_own_warnings()  # in worker processes as in the command itself

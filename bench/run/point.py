@@ -166,6 +166,9 @@ def _fold_point(point: RunContext) -> list[Record]:
 def identity(spec: RunSpec) -> dict[str, Any]:
     return {
         "run_id": spec.run_id(), "model": spec.model, "dataset": spec.dataset,
+        "data_sha256": spec.data_sha256,
+        # the content that names an external model (also on a record of a failed run)
+        "model_sha256": spec.qonnx_sha256 or spec.factory_sha256,
         "weight_bits": spec.weight_bits, "act_bits": spec.act_bits,
         "input_bits": spec.input_bits, "weight_quant": spec.weight_quant, "seed": spec.seed,
         "input_size": spec.input_size,

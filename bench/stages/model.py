@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.errors import DatasetError
+from bench.core.errors import DatasetError, SpecError
 from bench.core.spec import RunSpec, resolve_data_dir
 from bench.engine.stage import RunContext, Stage
 from bench.stages.artifacts import Trained
@@ -47,22 +47,26 @@ def _recipe(ctx: RunContext) -> dict[str, Any]:
 
 
 def _factory_source(ctx: RunContext) -> dict[str, str]:
-    """An external Brevitas module is identified by the source of the module defining it."""
-    if ":" not in ctx.spec.model or ctx.spec.is_external:
+    """An external Brevitas module is identified by its source and the user's modules it
+    imports (the spec's `factory_sha256`); files edited since the spec was made are
+    refused rather than trained under the old identity."""
+    if ctx.spec.factory_sha256 is None:
         return {}
-    from bench.learn.train import factory_source_hash
+    from bench.core.user_code import factory_sha256
 
-    return {"factory": ctx.spec.model, "factory_source": factory_source_hash(ctx.spec.model)}
+    if factory_sha256(ctx.spec.model) != ctx.spec.factory_sha256:
+        raise SpecError(f"model {ctx.spec.model!r}: its source changed since this run "
+                        "started; run it again")
+    return {"factory": ctx.spec.model, "factory_source": ctx.spec.factory_sha256}
 
 
 def _train_fields(ctx: RunContext, trained: Trained) -> dict[str, Any]:
     from bench.learn.train import training_setup
 
     external = ":" in ctx.spec.model
-    source = _factory_source(ctx)
     return {"accuracy": trained.accuracy, "train_threads": _threads(),
             "model_source": f"brevitas:{ctx.spec.model}" if external else "zoo",
-            "model_sha256": source.get("factory_source"),
+            "model_sha256": ctx.spec.factory_sha256,
             "train_device": training_setup(ctx.spec)["device"],
             "augment": training_setup(ctx.spec)["augment"]}
 
