@@ -75,6 +75,10 @@ class Stage:
     * `requires(spec)`: raises a `UserError` when this machine cannot run the stage for
       the spec (a tool or Vivado missing, a module that does not import); asked by
       `bench.stages.plan.preflight` before any work starts.
+    * `check(ctx, artifact)`: for stages that compare hardware with its reference, why the
+      artifact shows the hardware computes something else (None when it does not). The
+      point then fails in this stage (`HardwareMismatch`), its numbers kept in the record;
+      the artifact stays cached, so a re-run fails the same way without redoing the work.
     """
 
     name: str
@@ -88,10 +92,16 @@ class Stage:
     timed: bool = True
     sources: tuple[str, ...] = ()
     requires: Callable[[RunSpec], None] | None = None
+    check: Callable[[RunContext, Any], str | None] | None = None
 
     @property
     def cached(self) -> bool:
         return self.determines is not None
+
+
+class HardwareMismatch(Exception):
+    """The hardware a stage measured is not bit-exact with its reference: a failed point,
+    never an ok record with a flag a script could overlook."""
 
 
 class StageFailed(Exception):
@@ -152,6 +162,8 @@ def _run_one(stage: Stage, ctx: RunContext) -> None:
         artifact = stage.open(ctx, store.cache_entry(stage.name, key), meta)
     ctx.artifacts[stage.name] = artifact
     ctx.fields.update(stage.record(ctx, artifact))
+    if stage.check is not None and (why := stage.check(ctx, artifact)):
+        raise HardwareMismatch(why)
 
 
 def _timed(stage: Stage, ctx: RunContext, work: Callable[[], Any]) -> Any:

@@ -22,7 +22,7 @@ from bench.core.record import Record, RecordError
 from bench.core.spec import RunSpec, stable_hash
 from bench.core.warn import warn
 from bench.engine.provenance import now, versions
-from bench.engine.stage import RunContext, StageFailed, run_stages
+from bench.engine.stage import HardwareMismatch, RunContext, StageFailed, run_stages
 from bench.engine.store import Store
 from bench.stages.plan import PER_FOLDING, PER_POINT, PREPARE
 
@@ -204,9 +204,16 @@ FAILED_RECORD_FIELDS = ("model_source", "model_sha256", "input_datatype", "input
 
 def failed_record(ctx: RunContext, failure: StageFailed) -> Record:
     err = failure.error
+    kept = {k: ctx.fields[k] for k in FAILED_RECORD_FIELDS if k in ctx.fields}
+    if isinstance(err, HardwareMismatch):
+        # what was measured is the evidence: keep all of it (reports read only ok records'
+        # numbers, so none of it is mistaken for a result)
+        kept = dict(ctx.fields)
+        if "choice" in ctx.artifacts:
+            kept["folding"] = [f.to_dict() for f in ctx["choice"].folding]
     return Record(**{
         **identity(ctx.spec),
-        **{k: ctx.fields[k] for k in FAILED_RECORD_FIELDS if k in ctx.fields},
+        **kept,
         "status": "failed",
         "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
         "failed_stage": failure.stage,

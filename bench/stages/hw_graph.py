@@ -312,6 +312,9 @@ UNIT_VERIFY = Stage(
     active=lambda spec: spec.mvu == "rtl",
     record=lambda ctx, meta: {"mvu_verify_ok": bool(meta["ok"]),
                               "mvu_verify_samples": int(meta["samples"])},
+    check=lambda ctx, meta: None if meta["ok"] else (
+        f"the graph with our unit differs from FINN's on {meta['mismatched_samples']} of "
+        f"{meta['samples']} samples"),
     describe=lambda ctx: "checking the graph with our unit against FINN's on "
     f"{VERIFY_SAMPLES} samples",
 )

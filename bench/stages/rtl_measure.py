@@ -105,6 +105,25 @@ def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _layer_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:
+    """Which measured layers Verilator found not bit-exact with FINN's execution."""
+    bad = [r for r in meta["layers"] if "sim_ok" in r and r["sim_ok"] is not True]
+    if not bad:
+        return None
+    return (f"{len(bad)} RTL layer(s) not bit-exact with FINN's execution: "
+            + "; ".join(f"{r['node']}: {r.get('sim_error') or 'outputs differ'}"
+                        for r in bad))
+
+
+def _stitch_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:
+    res = meta.get("stitched")
+    if res is None or res["sim_ok"]:
+        return None
+    why = ("timed out" if res.get("sim_timed_out")
+           else f"{res['sim_mismatches']} of {res['sim_words']} output words differ")
+    return f"the stitched network is not bit-exact with FINN's execution: {why}"
+
+
 def _lut_share(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> float | None:
     """FINN's LUT estimate of the measured layers over that of all layers (None if FINN
     estimates no LUTs at all): how much of the estimated design the measurement covers."""
@@ -126,6 +145,7 @@ RTL_MEASURE = Stage(
     active=lambda spec: spec.target == "rtl",
     sources=RTL_SOURCES,
     record=_rtl_fields,
+    check=_layer_mismatch,
     describe=lambda ctx: f"synthesizing (Yosys) and simulating (Verilator) the RTL layers "
     f"on {RTL_SAMPLES} test samples",
 )
@@ -185,6 +205,7 @@ RTL_STITCH = Stage(
     active=lambda spec: spec.target == "rtl",
     sources=(*RTL_SOURCES, "bench.finn_flow.stitch_graph"),
     record=_stitch_fields,
+    check=_stitch_mismatch,
     describe=lambda ctx: "stitching the RTL layers into one design: Verilator on "
     f"{STITCH_SAMPLES} test samples, Yosys on the whole top",
 )
