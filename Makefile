@@ -22,6 +22,7 @@ CLK_NS ?=
 QUANT ?=
 TARGET ?=
 MVU ?=
+DSP ?=
 FP32 ?=
 INPUT_SIZE ?=
 SEEDS ?=
@@ -49,7 +50,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
 	$(call opt,--input-size,$(INPUT_SIZE)) \
-	$(call opt,--mvu,$(MVU)) \
+	$(call opt,--mvu,$(MVU)) $(call opt,--dsp,$(DSP)) \
 	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
 	$(call opt,--qonnx,$(QONNX)) $(call opt,--input-scale,$(INPUT_SCALE)) \
 	$(call opt,--input-offset,$(INPUT_OFFSET)) \

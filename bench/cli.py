@@ -55,6 +55,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         "clk_ns": _blank_to_none(args.clk_ns),
         "target": _blank_to_none(args.target),
         "mvu": _blank_to_none(args.mvu),
+        "dsp": _blank_to_none(args.dsp),
         "fp32_baseline": args.fp32_baseline or None,
         "qonnx": _blank_to_none(args.qonnx),
         "input_scale": _number(_blank_to_none(args.input_scale), "--input-scale"),

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "Yosys and Verilator; with Vivado: synth, bitfile")
     run.add_argument("--mvu", help="matrix-vector layers: finn (default, FINN's MVAU); rtl: "
                      "our unit with int/PoT datapaths where it computes the same")
+    run.add_argument("--dsp", help="measured hardware (--target rtl): auto (default) puts the "
+                     "multipliers Yosys infers into DSP slices; off maps them to LUTs "
+                     "(synth_xilinx -nodsp), to compare designs on LUTs alone")
     run.add_argument("--fp32-baseline", action="store_true",
                      help="also train the unquantized model (same recipe): fp32_accuracy")
     run.add_argument("--results-dir", default="results", help="where records go (default results)")

@@ -137,6 +137,8 @@ class Record(BaseModel):
     rtl_stitched_dsp: int | None = None
     rtl_stitched_skipped: str | None = None  # why the network was not stitched
     rtl_stitched: dict[str, Any] | None = None  # details: nodes, FIFOs, intervals, seconds
+    # measured hardware: multipliers Yosys infers in DSPs ("auto") or in LUTs ("off")
+    dsp_policy: str | None = None
     # which matrix-vector layer: FINN's MVAU ("finn") or our unit ("rtl", --mvu rtl)
     mvu: str | None = None
     mvu_layers: dict[str, dict[str, Any]] | None = None  # per unit: datapath; kept: why

@@ -70,6 +70,9 @@ WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
 TARGETS = ("estimate", "rtl", "synth", "bitfile")
 MVU_KINDS = ("finn", "rtl")  # FINN's MVAU, or our unit (bench/finn_flow/mvu_op.py)
+# Multipliers in DSP slices where Yosys infers them (auto), or in LUTs and carry chains
+# (off: `synth_xilinx -nodsp`), for designs compared on LUTs alone.
+DSP_POLICIES = ("auto", "off")
 POT_MAX_BITS = 5
 
 
@@ -112,7 +115,7 @@ FIELD_HINTS = {
 NEUTRAL_FIELDS: dict[str, Any] = {
     "qonnx": None, "qonnx_sha256": None, "input_size": None, "input_scale": None,
     "input_offset": None, "hw_accuracy_samples": None, "train_device": "auto", "augment": None,
-    "mvu": "finn", "data_sha256": None, "factory_sha256": None,
+    "mvu": "finn", "data_sha256": None, "factory_sha256": None, "dsp": "auto",
 }
 
 
@@ -151,6 +154,8 @@ class RunSpec(BaseModel):
     target: str = "estimate"
     # The matrix-vector layers: FINN's MVAU, or our unit (int/PoT datapath) where it fits.
     mvu: str = "finn"
+    # Measured hardware: multipliers in DSPs where Yosys infers them, or "off" (in LUTs).
+    dsp: str = "auto"
     # Where the data lives is not part of the run id; what its files hold is (data_sha256,
     # filled from them when the spec is made).
     data_dir: str | None = None
@@ -265,6 +270,11 @@ class RunSpec(BaseModel):
     def _target(cls, v: str) -> str:
         return _one_of(v.lower(), TARGETS, "target")
 
+    @field_validator("dsp")
+    @classmethod
+    def _dsp(cls, v: str) -> str:
+        return _one_of(v.lower(), DSP_POLICIES, "dsp")
+
     @field_validator("mvu")
     @classmethod
     def _mvu(cls, v: str) -> str:
@@ -287,6 +297,13 @@ class RunSpec(BaseModel):
             raise ValueError(
                 f"pot weights need 1..{POT_MAX_BITS} bits, got weight_bits={self.weight_bits}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _dsp_target(self) -> RunSpec:
+        if self.dsp != "auto" and self.target != "rtl":  # would be ignored: refuse it
+            raise ValueError(f"dsp {self.dsp} applies to measured hardware (target rtl), "
+                             f"not target {self.target}")
         return self
 
     @model_validator(mode="after")
@@ -378,7 +395,8 @@ class RunSpec(BaseModel):
             **self.training_fields(), "board": self.board, "clk_ns": self.clk_ns,
             "fp32_baseline": self.fp32_baseline, "target": self.target,
             **_without_neutral({"hw_accuracy_samples": self.hw_accuracy_samples,
-                                "train_device": self.train_device, "mvu": self.mvu}),
+                                "train_device": self.train_device, "mvu": self.mvu,
+                                "dsp": self.dsp}),
         }
 
     def baseline_fields(self) -> dict[str, Any]:

@@ -50,6 +50,8 @@ class SweepSpec(BaseModel):
     target: str = RunSpec.model_fields["target"].default  # estimate, rtl, synth, bitfile
     # matrix-vector layers: finn (FINN's MVAU), rtl (our unit); a list compares them
     mvu: list[str] = Field(default_factory=lambda: [RunSpec.model_fields["mvu"].default])
+    # measured hardware: multipliers in DSPs (auto) or LUTs (off); a list compares them
+    dsp: list[str] = Field(default_factory=lambda: [RunSpec.model_fields["dsp"].default])
     data_dir: str | None = None
     # External models (a `models` entry ending in .onnx is a QONNX file) and their input.
     input_scale: float | None = None
@@ -58,13 +60,14 @@ class SweepSpec(BaseModel):
     device: str | None = None
     augment: bool | None = None
 
-    @field_validator("models", "datasets", "quant", "seeds", "folding", "mvu", mode="before")
+    @field_validator("models", "datasets", "quant", "seeds", "folding", "mvu", "dsp",
+                     mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
 
     @field_validator("models", "datasets", "bits", "weight_bits", "act_bits", "quant", "seeds",
-                     "folding", "mvu", mode="before")
+                     "folding", "mvu", "dsp", mode="before")
     @classmethod
     def _bounded_list(cls, v: Any) -> Any:
         if isinstance(v, list) and len(v) > MAX_LIST_ITEMS:
@@ -72,6 +75,15 @@ class SweepSpec(BaseModel):
         if isinstance(v, list) and any(isinstance(x, bool) for x in v):
             raise ValueError("must hold numbers or names, got true/false")
         return v
+
+    @field_validator("dsp", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `off` (and `on`) as a boolean: mean the policy's names
+        def name(x: Any) -> Any:
+            return {False: "off", True: "auto"}.get(x, x) if isinstance(x, bool) else x
+
+        return [name(x) for x in v] if isinstance(v, list) else name(v)
 
     @field_validator("epochs", "clk_ns", "input_size", mode="before")
     @classmethod
@@ -82,7 +94,8 @@ class SweepSpec(BaseModel):
 
     def point_count(self) -> int:
         return (len(self.models) * len(self.datasets) * len(self.bit_pairs())
-                * len(self.quant) * len(self.seeds) * len(self.folding) * len(self.mvu))
+                * len(self.quant) * len(self.seeds) * len(self.folding) * len(self.mvu)
+                * len(self.dsp))
 
     def bit_pairs(self) -> list[tuple[int, int]]:
         if self.bits is not None:
@@ -151,9 +164,9 @@ def expand(
     seen_problems: set[str] = set()
     combos = itertools.product(
         sweep.models, sweep.datasets, sweep.bit_pairs(), sweep.quant, sweep.seeds,
-        foldings or [{"strategy": "uniform"}], sweep.mvu,
+        foldings or [{"strategy": "uniform"}], sweep.mvu, sweep.dsp,
     )
-    for model, dataset, (wbits, abits), quant, seed, folding, mvu in combos:
+    for model, dataset, (wbits, abits), quant, seed, folding, mvu, dsp in combos:
         # An external QONNX file brings its own bit widths and quantizer: those lists do
         # not multiply it (it is one model).
         external = str(model).endswith(".onnx")
@@ -168,7 +181,7 @@ def expand(
                 data_dir=sweep.data_dir, fp32_baseline=sweep.fp32_baseline or None,
                 hw_accuracy_samples=sweep.hw_accuracy_samples, train_device=sweep.device,
                 augment=sweep.augment, input_size=sweep.input_size, target=sweep.target,
-                mvu=mvu,
+                mvu=mvu, dsp=dsp,
             ))
         except SpecError as err:
             if str(err) not in seen_problems:

@@ -383,7 +383,7 @@ def _by_position(model: Any, skip: set[str]) -> dict[tuple[str, int], str]:
 def measure_graph(
     model: Any, inputs: np.ndarray, work_dir: Path, fpga_part: str, clk_ns: float,
     hls_reasons: dict[str, str] | None = None, synth: bool = True, simulate: bool = True,
-    cache_dir: Path | None = None, synth_cache_dir: Path | None = None,
+    cache_dir: Path | None = None, synth_cache_dir: Path | None = None, dsp: bool = True,
 ) -> list[dict[str, Any]]:
     """One dict per HW node: measured numbers for RTL nodes, the reason for the others.
 
@@ -399,7 +399,8 @@ def measure_graph(
                 model, node.name, work_dir / node.name, fpga_part, clk_ns)
             rows.append(measure.measure_layer(
                 layer, streams.get(node.name), fpga_part, synth=synth,
-                samples=len(inputs), cache_dir=cache_dir, synth_cache_dir=synth_cache_dir))
+                samples=len(inputs), cache_dir=cache_dir, synth_cache_dir=synth_cache_dir,
+                dsp=dsp))
             continue
         if node.op_type.endswith("_rtl"):
             row = {"node": node.name, "op_type": node.op_type, "impl": "rtl",

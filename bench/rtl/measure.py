@@ -30,9 +30,10 @@ TOP = "tb_top"
 def measure_layer(
     layer: LayerHdl, streams: tuple[list[int], list[int]] | None, fpga_part: str,
     synth: bool = True, samples: int = 1, cache_dir: Path | None = None,
-    synth_cache_dir: Path | None = None,
+    synth_cache_dir: Path | None = None, dsp: bool = True,
 ) -> dict[str, Any]:
-    """Synthesize and/or simulate one layer whose HDL FINN has generated.
+    """Synthesize and/or simulate one layer whose HDL FINN has generated (`dsp=False`:
+    inferred multipliers in LUTs).
 
     `cache_dir` keeps compiled Verilator models, `synth_cache_dir` synthesis results,
     both keyed by the HDL (see `synth_cache`); `synth_seconds` is what synthesizing took
@@ -46,7 +47,7 @@ def measure_layer(
     if synth:
         res = synth_cache.synthesize_cached(
             sources, TOP, layer.hdl_dir, yosys.family_for_part(fpga_part),
-            memory_files(layer), synth_cache_dir)
+            memory_files(layer), synth_cache_dir, dsp=dsp)
         row.update(lut=res.lut, lutram=res.lutram, ff=res.ff, carry=res.carry,
                    bram18=res.bram18, dsp=res.dsp, logic_delay=res.logic_delay,
                    synth_seconds=round(res.seconds, 2), synth_cached=res.cached)

@@ -138,10 +138,11 @@ def throughput(
 def measure_stitched(
     layers: list[LayerHdl], words_in: list[int], expected: list[int], samples: int,
     work_dir: Path, fpga_part: str, clk_ns: float, synth: bool = True,
-    cache_dir: Path | None = None, synth_cache_dir: Path | None = None,
+    cache_dir: Path | None = None, synth_cache_dir: Path | None = None, dsp: bool = True,
 ) -> dict[str, Any]:
     """Simulate the stitched design (bit-exact against `expected`, cycles per image,
-    latency) and, with `synth`, synthesize it; a plain dict of the results."""
+    latency) and, with `synth`, synthesize it (`dsp=False`: inferred multipliers in LUTs);
+    a plain dict of the results."""
     started = time.monotonic()
     sources = prepare_sources(layers, work_dir)
     first, last = layers[0], layers[-1]
@@ -169,7 +170,7 @@ def measure_stitched(
         data = [f for layer in layers for f in memory_files(layer)]
         res = synth_cache.synthesize_cached(sources, TOP, work_dir,
                                             yosys.family_for_part(fpga_part), data,
-                                            synth_cache_dir)
+                                            synth_cache_dir, dsp=dsp)
         result.update(lut=res.lut, lutram=res.lutram, ff=res.ff, carry=res.carry,
                       bram18=res.bram18, dsp=res.dsp, logic_delay=res.logic_delay,
                       synth_seconds=round(res.seconds, 2), synth_cached=res.cached)

