@@ -19,7 +19,7 @@ def _npz(folder, x, y):
     return folder
 
 
-def test_labels_past_the_models_outputs_arerefused(tmp_path, capsys):
+def test_labels_past_the_models_outputs_are_refused(tmp_path, capsys):
     model = quant_graph(tmp_path / "m.onnx", features=16, outputs=10)
     rng = np.random.default_rng(0)
     data = _npz(tmp_path / "data", rng.integers(0, 256, (20, 4, 4), dtype=np.uint8),
@@ -30,7 +30,7 @@ def test_labels_past_the_models_outputs_arerefused(tmp_path, capsys):
     assert not list((tmp_path / "r" / "runs").glob("*.json"))
 
 
-def test_data_outside_the_models_input_datatype_isrefused(tmp_path, capsys):
+def test_data_outside_the_models_input_datatype_is_refused(tmp_path, capsys):
     from bench import finn_flow
 
     finn_flow.prepare_finn()

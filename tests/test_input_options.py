@@ -36,7 +36,7 @@ def test_a_sweeps_input_mapping_goes_to_its_external_models_only(tmp_path):
     ("input_scale", 1e-300), ("input_scale", 1e-40), ("input_scale", -1e-320),
     ("input_offset", 1e-300), ("input_offset", 3e-45),
 ])
-def test_input_mapping_numbers_float32_would_change_arerefused(tmp_path, field, value):
+def test_input_mapping_numbers_float32_would_change_are_refused(tmp_path, field, value):
     path = quant_graph(tmp_path / "m.onnx")
     with pytest.raises(SpecError, match="float32 holds to within 1e-06 relative"):
         make_spec(qonnx=str(path), **{field: value})

@@ -20,7 +20,7 @@ from tests.byo.qonnx_graphs import quant_graph, with_external_data
 
 @pytest.mark.parametrize("where", ["input_bits", "bias_bits"])  # hidden from the maxima
 @pytest.mark.parametrize("width", [0.0, -3.0, 2.5, math.inf, math.nan])
-def test_quantizer_bit_widths_without_an_integer_datatype_arerefused(tmp_path, where, width):
+def test_quantizer_bit_widths_without_an_integer_datatype_are_refused(tmp_path, where, width):
     path = quant_graph(tmp_path / "m.onnx", **{where: width})
     with pytest.raises(SpecError) as raised:
         make_spec(qonnx=str(path))
@@ -97,7 +97,7 @@ def test_external_data_is_read_from_the_models_folder_and_named_by_content(tmp_p
     assert make_spec(qonnx=str(path)).run_id() != spec.run_id()
 
 
-def test_external_data_outside_the_models_folder_isrefused(tmp_path, capsys):
+def test_external_data_outside_the_models_folder_is_refused(tmp_path, capsys):
     folder = tmp_path / "model"
     folder.mkdir()
     path = with_external_data(quant_graph(folder / "m.onnx"), "m.data")
