@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 CHECKSUM = "_sha256"
@@ -39,3 +40,12 @@ def unseal(data: Any, key: str) -> dict[str, Any]:
     if data[CHECKSUM] != checksum(values, key):
         raise ChecksumMismatch("does not match its checksum (edited or damaged)")
     return values
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content, read in blocks (models and data files can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from bench.core import checksum
+
 IDX_FILES: tuple[str, ...] = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -102,10 +104,7 @@ def file_sha256(path: Path) -> str:
     memo = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if memo in _HASHED:
         return _HASHED[memo]
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    digest = checksum.file_sha256(path)
     if stat.st_size >= _MEMO_FROM_BYTES:
-        _HASHED[memo] = digest.hexdigest()
-    return digest.hexdigest()
+        _HASHED[memo] = digest
+    return digest

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -34,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.core.checksum import ChecksumMismatch, seal, unseal
+from bench.core.checksum import ChecksumMismatch, file_sha256, seal, unseal
 from bench.core.errors import WriteError
 from bench.core.record import Record, RecordError, scalar_columns
 from bench.core.warn import warn
@@ -81,14 +80,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_default(obj: Any) -> Any:
@@ -168,7 +159,7 @@ class Store:
             raise CorruptEntry(f"cache entry {done} {err}") from None
         for name, digest in (meta.get(_META_FILES) or {}).items():
             path = entry / name
-            if not path.is_file() or sha256_file(path) != digest:
+            if not path.is_file() or file_sha256(path) != digest:
                 raise CorruptEntry(f"cache file {path} is missing or changed")
         return {k: v for k, v in meta.items() if k not in (_META_KEY, _META_FILES)}
 
@@ -188,7 +179,7 @@ class Store:
         meta: dict[str, Any] = {}
         yield entry, meta
         files = {
-            p.name: sha256_file(p) for p in sorted(entry.iterdir())
+            p.name: file_sha256(p) for p in sorted(entry.iterdir())
             if p.is_file() and p.name != DONE_MARKER
         }
         # The checksum is taken over the values as JSON reads them back (numpy scalars and

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.core.checksum import ChecksumMismatch, seal, unseal
+from bench.core.checksum import ChecksumMismatch, file_sha256, seal, unseal
 from bench.core.warn import warn
 from bench.rtl.tools import (
     TOOLS,
@@ -85,7 +85,7 @@ def build_model(
             return exe, 0.0
         shutil.rmtree(model_dir / "obj", ignore_errors=True)  # make would trust its files
         built = _build_model(sources, top, model_dir, params, defines)
-        record = seal({"exe": "obj/Vtb_top", "sha256": _sha256(exe)}, key)
+        record = seal({"exe": "obj/Vtb_top", "sha256": file_sha256(exe)}, key)
         tmp = model_dir / f".{MODEL_FILE}.{os.getpid()}"
         tmp.write_text(json.dumps(record, sort_keys=True))
         os.replace(tmp, model_dir / MODEL_FILE)
@@ -99,7 +99,7 @@ def _intact(exe: Path, record: Path, key: str) -> bool:
         return False
     try:
         built = unseal(json.loads(record.read_text()), key)
-        if exe.is_file() and built.get("sha256") == _sha256(exe):
+        if exe.is_file() and built.get("sha256") == file_sha256(exe):
             return True
         problem = "is missing or does not match the checksum recorded when it was built"
     except ChecksumMismatch as err:
@@ -108,14 +108,6 @@ def _intact(exe: Path, record: Path, key: str) -> bool:
         problem = f"has no readable model record {record.name}"
     warn(f"cached Verilator model {exe} {problem}; building it again")
     return False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _build_model(
