@@ -68,3 +68,6 @@ def test_bit_exact_hardware_is_an_ok_record(tmp_path):
     record = _only_record(results)
     assert record["status"] == "ok" and record["rtl_sim_ok"] is True
     assert record["rtl_stitched_ok"] is True
+    # under backpressure: still bit-exact, and never faster than with a consumer always ready
+    assert record["rtl_stalled_ok"] is True
+    assert 0 < record["rtl_stalled_fps"] <= record["rtl_fps"]

@@ -152,6 +152,18 @@ def test_unit_is_bit_exact_at_one_vector_per_sf_nf_cycles(case, tmp_path, sim_ca
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("datapath, bits", [("int", 4), ("pot", 3)])
+def test_unit_keeps_every_output_under_backpressure(datapath, bits, tmp_path, sim_cache):
+    w, thr, x = make_case(datapath, 8, 16, bits, 4, 2, seed=5)
+    free = simulate_unit(w, thr, x, 2, 8, 4, bits, datapath, tmp_path / "free",
+                         cache_dir=sim_cache)
+    stalled = simulate_unit(w, thr, x, 2, 8, 4, bits, datapath, tmp_path / "stalled",
+                            cache_dir=sim_cache, stall_percent=50)
+    assert free.ok and stalled.ok and stalled.mismatches == 0
+    assert stalled.sim.cycles > free.sim.cycles  # the same words, later
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("datapath, bits", [("int", 4), ("pot", 4)])
 def test_adder_chain_is_bit_exact_too(datapath, bits, tmp_path, sim_cache):
     w, thr, x = make_case(datapath, 8, 16, bits, 4, 0, seed=3)

@@ -69,6 +69,16 @@ def test_stitched_tfc_is_bit_exact_at_the_estimated_rate(tfc, digits, tmp_path):
     assert result["latency_cycles"] >= sum(16 for _ in range(4))
 
 
+def test_stitched_tfc_is_bit_exact_under_backpressure(tfc, digits, tmp_path):
+    quant, graph = tfc
+    layers, words_in, expected, _ = finn_stitch.generate_stitched_hdl(
+        graph, digits.x_test[:SAMPLES], tmp_path, PART, CLK_NS)
+    result = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path, PART,
+                                     CLK_NS, synth=False, cache_dir=tmp_path / "verilator",
+                                     stall_percent=60)
+    assert result["sim_ok"] and result["sim_mismatches"] == 0, (quant, result)
+
+
 def test_mixed_folding_gets_finns_width_converters(tfc, digits, tmp_path):
     _, graph = tfc
     names = [n.name for n in graph.graph.node]

@@ -28,7 +28,7 @@ def pot_decode(codes: np.ndarray) -> np.ndarray:
 def simulate_unit(
     weights: np.ndarray, thresholds: np.ndarray | None, inputs: np.ndarray, pe: int,
     simd: int, a_bits: int, w_bits: int, datapath: Datapath, work_dir: Path,
-    chain: bool = False, cache_dir: Path | None = None,
+    chain: bool = False, cache_dir: Path | None = None, stall_percent: int = 0,
 ) -> UnitSim:
     """Simulate the unit holding `weights` (and `thresholds`) on `inputs`; every output
     element is compared with the integer reference."""
@@ -37,4 +37,4 @@ def simulate_unit(
     cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain)
     write_memories(cfg, weights, thresholds, work_dir)
     expected = reference(weights, thresholds, inputs, cfg.acc_bits)
-    return run_unit(cfg, inputs, expected, work_dir, cache_dir)
+    return run_unit(cfg, inputs, expected, work_dir, cache_dir, stall_percent)

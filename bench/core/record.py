@@ -137,6 +137,9 @@ class Record(BaseModel):
     rtl_stitched_dsp: int | None = None
     rtl_stitched_skipped: str | None = None  # why the network was not stitched
     rtl_stitched: dict[str, Any] | None = None  # details: nodes, FIFOs, intervals, seconds
+    # the stitched network again with its output not ready in half the cycles (seeded)
+    rtl_stalled_ok: bool | None = None
+    rtl_stalled_fps: float | None = None
     # measured hardware: multipliers Yosys infers in DSPs ("auto") or in LUTs ("off")
     dsp_policy: str | None = None
     # which matrix-vector layer: FINN's MVAU ("finn") or our unit ("rtl", --mvu rtl)

@@ -384,6 +384,7 @@ def measure_graph(
     model: Any, inputs: np.ndarray, work_dir: Path, fpga_part: str, clk_ns: float,
     hls_reasons: dict[str, str] | None = None, synth: bool = True, simulate: bool = True,
     cache_dir: Path | None = None, synth_cache_dir: Path | None = None, dsp: bool = True,
+    stall_percent: int = 0,
 ) -> list[dict[str, Any]]:
     """One dict per HW node: measured numbers for RTL nodes, the reason for the others.
 
@@ -400,7 +401,7 @@ def measure_graph(
             rows.append(measure.measure_layer(
                 layer, streams.get(node.name), fpga_part, synth=synth,
                 samples=len(inputs), cache_dir=cache_dir, synth_cache_dir=synth_cache_dir,
-                dsp=dsp))
+                dsp=dsp, stall_percent=stall_percent))
             continue
         if node.op_type.endswith("_rtl"):
             row = {"node": node.name, "op_type": node.op_type, "impl": "rtl",

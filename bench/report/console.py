@@ -92,6 +92,14 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
                f"BRAM18 {r['rtl_stitched_bram18']:,}, DSP {r['rtl_stitched_dsp']:,}"
                if r.get("rtl_stitched_lut") is not None else ""),
         )
+        if r.get("rtl_stalled_ok") is not None:
+            fps = r.get("rtl_stalled_fps")
+            table.add_row(
+                "RTL backpressure",
+                ("[green]bit-exact[/]" if r["rtl_stalled_ok"] else "[red]MISMATCH[/]")
+                + " with the output stalled in half the cycles"
+                + (f", {fps:,.0f} FPS" if fps else ""),
+            )
     elif r.get("rtl_stitched_skipped"):
         table.add_row("RTL stitched", f"not stitched: {r['rtl_stitched_skipped']}")
     console.print(table)

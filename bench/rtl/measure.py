@@ -30,7 +30,7 @@ TOP = "tb_top"
 def measure_layer(
     layer: LayerHdl, streams: tuple[list[int], list[int]] | None, fpga_part: str,
     synth: bool = True, samples: int = 1, cache_dir: Path | None = None,
-    synth_cache_dir: Path | None = None, dsp: bool = True,
+    synth_cache_dir: Path | None = None, dsp: bool = True, stall_percent: int = 0,
 ) -> dict[str, Any]:
     """Synthesize and/or simulate one layer whose HDL FINN has generated (`dsp=False`:
     inferred multipliers in LUTs).
@@ -52,21 +52,24 @@ def measure_layer(
                    bram18=res.bram18, dsp=res.dsp, logic_delay=res.logic_delay,
                    synth_seconds=round(res.seconds, 2), synth_cached=res.cached)
     if streams is not None:
-        row.update(check_simulation(layer, sources, streams, samples, cache_dir))
+        row.update(check_simulation(layer, sources, streams, samples, cache_dir,
+                                    stall_percent))
     return row
 
 
 def check_simulation(
     layer: LayerHdl, sources: list[Path], streams: tuple[list[int], list[int]],
-    samples: int, cache_dir: Path | None = None,
+    samples: int, cache_dir: Path | None = None, stall_percent: int = 0,
 ) -> dict[str, Any]:
-    """Run the layer on its input stream; compare with FINN's output words bit for bit."""
+    """Run the layer on its input stream; compare with FINN's output words bit for bit
+    (with `stall_percent`, under seeded random backpressure on the output)."""
     words_in, expected = streams
     started = time.monotonic()
     sim = verilator.simulate(
         sources, TOP, words_in, layer.in_width, layer.out_width, len(expected),
         layer.hdl_dir, cache_dir,
-        max_cycles=cycle_limit(len(words_in), len(expected), layer.exp_cycles, samples))
+        max_cycles=cycle_limit(len(words_in), len(expected), layer.exp_cycles, samples),
+        stall_percent=stall_percent)
     mask = (1 << layer.out_bits) - 1
     got = [w & mask for w in sim.outputs]
     common = min(len(got), len(expected))

@@ -293,13 +293,14 @@ class UnitSim:
 
 def run_unit(
     cfg: MvuConfig, inputs: np.ndarray, expected: np.ndarray, run_dir: Path,
-    cache_dir: Path | None = None,
+    cache_dir: Path | None = None, stall_percent: int = 0,
 ) -> UnitSim:
-    """Stream `inputs` through the unit with the memory files already in `run_dir`."""
+    """Stream `inputs` through the unit with the memory files already in `run_dir`
+    (`stall_percent`: seeded random backpressure on its output)."""
     n = len(inputs)
     sim = verilator.simulate(
         sources(), TOP, pack_inputs(inputs, cfg), cfg.in_width, cfg.out_width,
-        n * cfg.nf, run_dir, cache_dir, cfg.params())
+        n * cfg.nf, run_dir, cache_dir, cfg.params(), stall_percent=stall_percent)
     whole = len(sim.outputs) // cfg.nf * cfg.nf
     got = unpack_outputs(sim.outputs[:whole], cfg)
     mismatches = int((got != expected[:len(got)]).sum()) + (n - len(got)) * cfg.mh

@@ -139,10 +139,12 @@ def measure_stitched(
     layers: list[LayerHdl], words_in: list[int], expected: list[int], samples: int,
     work_dir: Path, fpga_part: str, clk_ns: float, synth: bool = True,
     cache_dir: Path | None = None, synth_cache_dir: Path | None = None, dsp: bool = True,
+    stall_percent: int = 0,
 ) -> dict[str, Any]:
     """Simulate the stitched design (bit-exact against `expected`, cycles per image,
     latency) and, with `synth`, synthesize it (`dsp=False`: inferred multipliers in LUTs);
-    a plain dict of the results."""
+    a plain dict of the results. `stall_percent` applies seeded random backpressure to
+    the network's output."""
     started = time.monotonic()
     sources = prepare_sources(layers, work_dir)
     first, last = layers[0], layers[-1]
@@ -150,7 +152,8 @@ def measure_stitched(
     longest = max((layer.exp_cycles for layer in layers), default=0)
     limit = 4 * (samples + len(layers)) * max(longest, per_image, 1) + 20_000
     sim = verilator.simulate(sources, TOP, words_in, first.in_width, last.out_width,
-                             len(expected), work_dir, cache_dir, max_cycles=limit)
+                             len(expected), work_dir, cache_dir, max_cycles=limit,
+                             stall_percent=stall_percent)
     mask = (1 << last.out_bits) - 1
     got = [w & mask for w in sim.outputs]
     mismatches = sum(g != e for g, e in zip(got, expected, strict=False))

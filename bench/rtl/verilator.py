@@ -143,21 +143,28 @@ def simulate(
     sources: list[Path], top: str, inputs: list[int], in_width: int, out_width: int,
     expected_outputs: int, run_dir: Path, cache_dir: Path | None = None,
     params: dict[str, int] | None = None, max_cycles: int | None = None,
+    stall_percent: int = 0, seed: int = 0,
 ) -> SimResult:
     """Stream `inputs` through `top` and collect `expected_outputs` words.
 
     `in_width`/`out_width` are the tdata widths of the top's ports. The run stops after
-    the expected number of outputs or, if the module stalls, after `max_cycles`.
+    the expected number of outputs or, if the module stalls, after `max_cycles`. With
+    `stall_percent` the output is not ready in that share of the cycles (seeded random
+    backpressure): a design must still deliver every word, unchanged and in order.
     """
+    if not 0 <= stall_percent < 100:
+        raise ValueError(f"stall_percent must be in 0..99, got {stall_percent}")
     exe, build_seconds = build_model(sources, top, cache_dir, params)
     run_dir.mkdir(parents=True, exist_ok=True)
     stim = run_dir / f"{top}.in.hex"
     result = run_dir / f"{top}.out.txt"
     stim.write_text("".join(f"{w:x}\n" for w in inputs))
     limit = max_cycles or 20 * (len(inputs) + expected_outputs) + 10_000
+    limit = limit * 100 // (100 - stall_percent) + 1  # a stalled consumer takes longer
     started = time.monotonic()
+    stalls = [str(stall_percent), str(seed)] if stall_percent else []
     run([str(exe), str(stim), str(result), str(expected_outputs), str(limit),
-         str(RESET_CYCLES)], cwd=run_dir, log=run_dir / f"{top}.sim.log")
+         str(RESET_CYCLES), *stalls], cwd=run_dir, log=run_dir / f"{top}.sim.log")
     outputs, out_cycles, in_cycles, cycles, timed_out = _read_result(result)
     return SimResult(
         outputs=[w & ((1 << out_width) - 1) for w in outputs], output_cycles=out_cycles,
@@ -239,8 +246,8 @@ template <typename T> static std::string hex(const T& s) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 6) {
-        std::fprintf(stderr, "usage: in.hex out.txt n_out max_cycles reset\n");
+    if (argc != 6 && argc != 8) {
+        std::fprintf(stderr, "usage: in.hex out.txt n_out max_cycles reset [stall_pct seed]\n");
         return 2;
     }
     std::vector<Words> in;
@@ -250,6 +257,10 @@ int main(int argc, char** argv) {
     std::FILE* out = std::fopen(argv[2], "w");
     const long n_out = std::atol(argv[3]), max_cycles = std::atol(argv[4]);
     const long reset = std::atol(argv[5]);
+    // Backpressure: the consumer is not ready in stall_pct % of the cycles, drawn from a
+    // seeded generator (64-bit LCG) so that a run repeats exactly.
+    const long stall_pct = argc == 8 ? std::atol(argv[6]) : 0;
+    uint64_t state = argc == 8 ? (uint64_t)std::atoll(argv[7]) * 2654435761ULL + 1 : 1;
 
     VerilatedContext ctx;
     Vtb_top top(&ctx);
@@ -263,10 +274,11 @@ int main(int argc, char** argv) {
     for (; cycle < max_cycles && got < n_out; cycle++) {
         top.s_axis_tvalid = next < in.size();
         if (next < in.size()) put(top.s_axis_tdata, in[next]);
-        top.m_axis_tready = 1;
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        top.m_axis_tready = (long)((state >> 33) % 100) >= stall_pct;
         top.ap_clk = 0; top.eval();
         const bool in_fire = top.s_axis_tvalid && top.s_axis_tready;
-        if (top.m_axis_tvalid) {
+        if (top.m_axis_tvalid && top.m_axis_tready) {
             std::fprintf(out, "o %ld %s\n", cycle, hex(top.m_axis_tdata).c_str());
             got++;
         }

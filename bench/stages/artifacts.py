@@ -20,6 +20,8 @@ EXPORT_CHECK_SAMPLES = 16
 RTL_SAMPLES = 4  # test samples each RTL layer is simulated on (back to back)
 STITCH_SAMPLES = 8  # test samples the stitched network is simulated on (back to back)
 STITCH_FIFO_DEPTH = None  # FIFO after each layer: one image of its output
+STITCH_STALL_PERCENT = 50  # the stitched network is simulated again with its output
+#                            not ready in this share of the cycles (seeded backpressure)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from bench.stages.artifacts import (
     RTL_SAMPLES,
     STITCH_FIFO_DEPTH,
     STITCH_SAMPLES,
+    STITCH_STALL_PERCENT,
     RtlGraph,
     exported,
     test_inputs,
@@ -119,11 +120,14 @@ def _layer_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:
 
 def _stitch_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:
     res = meta.get("stitched")
-    if res is None or res["sim_ok"]:
+    if res is None:
         return None
-    why = ("timed out" if res.get("sim_timed_out")
-           else f"{res['sim_mismatches']} of {res['sim_words']} output words differ")
-    return f"the stitched network is not bit-exact with FINN's execution: {why}"
+    for run, label in ((res, ""), (res["stalled"], " under backpressure")):
+        if not run["sim_ok"]:
+            why = ("timed out" if run.get("sim_timed_out")
+                   else f"{run['sim_mismatches']} of {run['sim_words']} output words differ")
+            return f"the stitched network is not bit-exact with FINN's execution{label}: {why}"
+    return None
 
 
 def _lut_share(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> float | None:
@@ -185,7 +189,16 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
         layers, words_in, expected, STITCH_SAMPLES, work, board.part, ctx.spec.clk_ns,
         cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys",
         dsp=ctx.spec.dsp == "auto")
-    return {"stitched": {**result, "glue": glue}}
+    # the same design and images with a consumer that is often not ready: every word must
+    # still arrive unchanged; the throughput it then reaches is measured too
+    stalled = stitch.measure_stitched(
+        layers, words_in, expected, STITCH_SAMPLES, work, board.part, ctx.spec.clk_ns,
+        synth=False, cache_dir=ctx.store.cache_dir / "verilator",
+        stall_percent=STITCH_STALL_PERCENT)
+    stalls = {k: stalled[k] for k in ("sim_ok", "sim_mismatches", "sim_words", "sim_timed_out",
+                                      "fps", "cycles_per_image")}
+    return {"stitched": {**result, "glue": glue,
+                         "stalled": {**stalls, "stall_percent": STITCH_STALL_PERCENT}}}
 
 
 def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
@@ -198,18 +211,21 @@ def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
         "rtl_latency_cycles": res["latency_cycles"],
         **{f"rtl_stitched_{k}": int(res[k]) for k in ("lut", "ff", "bram18", "dsp")
            if res.get(k) is not None},
+        "rtl_stalled_ok": bool(res["stalled"]["sim_ok"]),
+        "rtl_stalled_fps": res["stalled"]["fps"],
     }
 
 
 RTL_STITCH = Stage(
     "rtl_stitch", produce=_rtl_stitch, open=lambda ctx, entry, meta: meta,
     determines=lambda ctx: {**_rtl_determines(ctx), "samples": STITCH_SAMPLES,
-                            "fifo_depth": STITCH_FIFO_DEPTH},
+                            "fifo_depth": STITCH_FIFO_DEPTH, "stalls": STITCH_STALL_PERCENT},
     upstream=("rtl_graph", "rtl_measure"),
     active=lambda spec: spec.target == "rtl",
     sources=(*RTL_SOURCES, "bench.finn_flow.stitch_graph"),
     record=_stitch_fields,
     check=_stitch_mismatch,
     describe=lambda ctx: "stitching the RTL layers into one design: Verilator on "
-    f"{STITCH_SAMPLES} test samples, Yosys on the whole top",
+    f"{STITCH_SAMPLES} test samples (also with {STITCH_STALL_PERCENT} % output stalls), "
+    "Yosys on the whole top",
 )
