@@ -152,12 +152,14 @@ def _run_one(stage: Stage, ctx: RunContext) -> None:
         # Under the entry's lock, so that of several processes needing this artifact
         # exactly one produces it and the others reuse it.
         with store.locked(stage.name, key):
-            if store.is_cached(stage.name, key):
+            found = store.intact_meta(stage.name, key)
+            if found is not None:
                 ctx.cached_stages.append(stage.name)
+                meta = found
             else:
-                with store.new_entry(stage.name, key) as (entry, meta):
-                    meta.update(_timed(stage, ctx, lambda: stage.produce(ctx, entry)) or {})
-            meta = store.cached_meta(stage.name, key)
+                with store.new_entry(stage.name, key) as (entry, fresh):
+                    fresh.update(_timed(stage, ctx, lambda: stage.produce(ctx, entry)) or {})
+                meta = store.cached_meta(stage.name, key)  # as written: read back, checked
         assert stage.open is not None, f"cached stage {stage.name} needs open()"
         artifact = stage.open(ctx, store.cache_entry(stage.name, key), meta)
     ctx.artifacts[stage.name] = artifact

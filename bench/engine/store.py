@@ -132,14 +132,19 @@ class Store:
 
     def is_cached(self, stage: str, key: str) -> bool:
         """Whether a finished, intact entry exists (call while holding `locked`)."""
+        return self.intact_meta(stage, key) is not None
+
+    def intact_meta(self, stage: str, key: str) -> dict[str, Any] | None:
+        """The metadata of a finished, intact entry, or None (a damaged one is named in a
+        warning): one check of its files, where asking `is_cached` and then
+        `cached_meta` would hash every file twice."""
         try:
-            self.cached_meta(stage, key)
+            return self.cached_meta(stage, key)
         except FileNotFoundError:
-            return False
+            return None
         except CorruptEntry as err:
             warn(f"{err}; rebuilding it")
-            return False
-        return True
+            return None
 
     def cached_meta(self, stage: str, key: str) -> dict[str, Any]:
         """The entry's metadata, after checking its key and every file's checksum."""
