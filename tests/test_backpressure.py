@@ -7,34 +7,17 @@ from __future__ import annotations
 import pytest
 
 from bench.rtl import verilator
+from tests.test_rtl_tools import PLUS_ONE
 
-REGISTER = """\
-module stage (
-  input  logic       ap_clk,
-  input  logic       ap_rst_n,
-  input  logic [7:0] s_axis_tdata,
-  input  logic       s_axis_tvalid,
-  output logic       s_axis_tready,
-  output logic [7:0] m_axis_tdata,
-  output logic       m_axis_tvalid,
-  input  logic       m_axis_tready
-);
-  // a pipeline register that moves only when its output is free: AXI-stream correct
-  assign s_axis_tready = !m_axis_tvalid || m_axis_tready;
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) m_axis_tvalid <= 1'b0;
-    else if (s_axis_tready) begin
-      m_axis_tvalid <= s_axis_tvalid;
-      m_axis_tdata <= s_axis_tdata + 8'd1;
-    end
-  end
-endmodule
-"""
-
-# the same register, but it overwrites its output whether or not it was taken
-IGNORES_READY = REGISTER.replace("assign s_axis_tready = !m_axis_tvalid || m_axis_tready;",
-                                 "assign s_axis_tready = m_axis_tready;").replace(
-                                     "else if (s_axis_tready) begin", "else begin")
+# `plus_one` overwrites its output register whether or not the word was taken: fine while
+# the consumer is always ready, wrong under backpressure
+IGNORES_READY = PLUS_ONE
+# the same stage as a pipeline register that moves only when its output is free
+REGISTER = PLUS_ONE.replace(
+    "assign s_axis_tready = m_axis_tready;",
+    "assign s_axis_tready = !m_axis_tvalid || m_axis_tready;",
+).replace("    else begin", "    else if (s_axis_tready) begin")
+assert "!m_axis_tvalid ||" in REGISTER and "else if (s_axis_tready)" in REGISTER
 
 WORDS = list(range(1, 60))
 
@@ -42,7 +25,7 @@ WORDS = list(range(1, 60))
 def _run(tmp_path, source_text: str, stall: int, name: str):
     source = tmp_path / f"{name}.sv"
     source.write_text(source_text)
-    return verilator.simulate([source], "stage", WORDS, 8, 8, len(WORDS), tmp_path / name,
+    return verilator.simulate([source], "plus_one", WORDS, 8, 8, len(WORDS), tmp_path / name,
                               tmp_path / "models", stall_percent=stall, seed=7)
 
 
@@ -62,5 +45,5 @@ def test_a_design_that_ignores_ready_is_caught_only_under_stalls(tmp_path):
 
 def test_the_share_of_stalls_is_checked():
     with pytest.raises(ValueError, match=r"0\.\.99"):
-        verilator.simulate([], "stage", [], 8, 8, 0, verilator.default_cache_dir(),
+        verilator.simulate([], "plus_one", [], 8, 8, 0, verilator.default_cache_dir(),
                            stall_percent=100)
