@@ -23,6 +23,7 @@ QUANT ?=
 TARGET ?=
 MVU ?=
 DSP ?=
+IMPL ?=
 FP32 ?=
 INPUT_SIZE ?=
 SEEDS ?=
@@ -39,6 +40,7 @@ JOBS ?= 1
 # `make reproduce` uses the free cores unless JOBS is given.
 REPRO_JOBS = $(if $(filter command line environment,$(origin JOBS)),$(JOBS),auto)
 QUICK ?=
+CHECK ?=
 # `make test` also runs docker-test when Docker can be used; DOCKER_TEST=no leaves it out.
 DOCKER_TEST ?= auto
 
@@ -50,7 +52,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--seed,$(SEED)) $(call opt,--board,$(BOARD)) \
 	$(call opt,--clk-ns,$(CLK_NS)) $(call opt,--quant,$(QUANT)) $(call opt,--target,$(TARGET)) \
 	$(call opt,--input-size,$(INPUT_SIZE)) \
-	$(call opt,--mvu,$(MVU)) $(call opt,--dsp,$(DSP)) \
+	$(call opt,--mvu,$(MVU)) $(call opt,--dsp,$(DSP)) $(call opt,--impl,$(IMPL)) \
 	$(if $(filter 1 yes true,$(FP32)),--fp32-baseline) \
 	$(call opt,--qonnx,$(QONNX)) $(call opt,--input-scale,$(INPUT_SCALE)) \
 	$(call opt,--input-offset,$(INPUT_OFFSET)) \
@@ -58,7 +60,8 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--augment,$(AUGMENT)) \
 	--results-dir '$(RESULTS)'
 
-.PHONY: install bench sweep reproduce report perf test test-fast docker-test docs lint clean
+.PHONY: install bench sweep reproduce report perf calibrate test test-fast docker-test docs \
+	lint clean
 
 install: $(STAMP)
 
@@ -91,6 +94,12 @@ report: install
 
 perf: install
 	$(BIN)/qnnbench perf --results-dir '$(RESULTS)'
+
+# Synthesize the calibration corpus rows not yet measured, refit, print the check
+# (CHECK=1: only the check). JOBS as for reproduce: the free cores unless given.
+calibrate: install
+	$(BIN)/qnnbench calibrate --results-dir '$(RESULTS)' --jobs '$(REPRO_JOBS)' \
+		$(if $(filter 1 yes true,$(CHECK)),--check)
 
 test: install
 	$(BIN)/python -m pytest -q -m "slow or not slow"

@@ -56,6 +56,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         "target": _blank_to_none(args.target),
         "mvu": _blank_to_none(args.mvu),
         "dsp": _blank_to_none(args.dsp),
+        "impl": _blank_to_none(args.impl),
         "fp32_baseline": args.fp32_baseline or None,
         "qonnx": _blank_to_none(args.qonnx),
         "input_scale": _number(_blank_to_none(args.input_scale), "--input-scale"),
@@ -232,11 +233,36 @@ def cmd_perf(args: argparse.Namespace) -> int:
         f"{result['points_incremental']} foldings)\n"
         f"full FINN build per point: {result['naive_points_per_s']:.3f} points/s "
         f"(median of {result['points_naive']} builds, {result['median_naive_s']} s each)\n"
-        f"speedup: {result['speedup']:,.0f}x; estimates identical: {result['identical']}"
+        f"speedup: {result['speedup']:,.0f}x; estimates identical: {result['identical']}\n"
+        f"default graph (RTL layers, calibrated costs): "
+        f"{result['incremental_rtl_points_per_s']:,.1f} points/s, "
+        f"{result['speedup_rtl']:,.0f}x a FINN build per point"
     )
     if args.json:
         print(json.dumps(result))
     return EXIT_OK if result["identical"] else EXIT_FAILED
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from bench.core.progress import say
+    from bench.studies import calibrate
+
+    if args.check and args.refit:
+        raise SpecError("--check and --refit exclude each other: --check grades the "
+                        "stored models, --refit rebuilds them from the stored rows")
+    if not (args.check or args.refit):
+        from bench.studies.reproduce import free_cores
+
+        jobs = free_cores() if args.jobs == "auto" else _positive_int(args.jobs, "--jobs")
+        writable_results_dir(args.results_dir)
+        measured = calibrate.measure(Path(args.results_dir), jobs, progress=not args.quiet)
+        say(f"calibrate: {measured} configurations synthesized")
+    if not args.check:
+        calibrate.refit()
+        say("calibrate: models written to bench/cost/calibration.json")
+    table = calibrate.check_table()
+    print(calibrate.format_table(table))
+    return EXIT_OK
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -364,7 +390,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run, "sweep": cmd_sweep, "perf": cmd_perf, "collect": cmd_collect,
-    "report": cmd_report, "reproduce": cmd_reproduce,
+    "report": cmd_report, "reproduce": cmd_reproduce, "calibrate": cmd_calibrate,
 }
 
 

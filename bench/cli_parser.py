@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dsp", help="measured hardware (--target rtl): auto (default) puts the "
                      "multipliers Yosys infers into DSP slices; off maps them to LUTs "
                      "(synth_xilinx -nodsp), to compare designs on LUTs alone")
+    run.add_argument("--impl", help="FINN's layers: rtl (default) RTL wherever FINN has "
+                     "them, costs calibrated on Yosys; hls: FINN's own choice (mostly HLS)")
     run.add_argument("--fp32-baseline", action="store_true",
                      help="also train the unquantized model (same recipe): fp32_accuracy")
     run.add_argument("--results-dir", default="results", help="where records go (default results)")
@@ -103,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--naive-points", default="3", help="full FINN builds to time (3)")
     perf.add_argument("--repeats", default="5", help="repetitions of the incremental pass")
     perf.add_argument("--json", action="store_true", help="print the result as JSON last")
+
+    calibrate = sub.add_parser(
+        "calibrate", help="synthesize the calibration corpus and fit the layer cost models",
+        description="Synthesize every configuration of the calibration corpus not yet "
+        "measured (bench/cost/corpus.json, resumable), fit one cost model per layer type "
+        "(bench/cost/calibration.json) and print its errors on held-out configurations.",
+    )
+    calibrate.add_argument("--check", action="store_true", help="only grade the stored "
+                           "models on the stored held-out rows; synthesize nothing")
+    calibrate.add_argument("--refit", action="store_true", help="refit the stored rows; "
+                           "synthesize nothing")
+    calibrate.add_argument("--jobs", default="auto", help="Yosys runs at once (default "
+                           "auto: the cores not busy with other work)")
+    calibrate.add_argument("--results-dir", default="results", help="work and cache "
+                           "location (default results)")
+    calibrate.add_argument("--quiet", action="store_true", help="no progress output")
 
     repro = sub.add_parser(
         "reproduce", help="reproduce the seed paper's tables (TFC 2-8 bits x paper foldings)",

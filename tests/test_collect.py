@@ -277,3 +277,18 @@ def rtl_record(bits: int) -> dict:
     return make_record(bits, 4, run_id=f"rtl-w{bits}", target="rtl",
                        rtl_layers=rtl_layers(bits), rtl_lut=300 + 50 * bits, rtl_ff=660,
                        rtl_bram18=0, rtl_dsp=2, rtl_coverage=0.75, rtl_sim_ok=True)
+
+
+def test_reports_show_calibrated_costs_and_say_when_they_are_finns():
+    from bench.report.collect import cost_columns
+
+    finn_only = {"lut": 1000.0, "bram18": 4.0, "dsp": 16.0}
+    assert cost_columns(finn_only) == {"cost_lut": 1000.0, "cost_bram18": 4.0,
+                                       "cost_dsp": 16.0, "cost_basis": "FINN"}
+    both = {**finn_only, "cal_lut": 9000.0, "cal_bram18": 0.0, "cal_dsp": 16.0,
+            "cost_coverage": 1.0}
+    assert cost_columns(both)["cost_lut"] == 9000.0
+    assert cost_columns(both)["cost_bram18"] == 0.0
+    assert cost_columns(both)["cost_basis"] == "calibrated"
+    assert cost_columns({**both, "cost_coverage": 0.5})["cost_basis"] == "calibrated 50 %"
+    assert cost_columns({})["cost_basis"] is None  # a failed run has no costs at all

@@ -103,9 +103,13 @@ def test_external_identity_is_the_content_not_the_path(tmp_path):
 
 def test_zoo_run_ids_are_unchanged_by_the_new_fields():
     # Run ids of specs made before external models existed (checked against that code).
-    assert make_spec().run_id() == "tfc-digits-w4a4-int-pe4simd4-Pynq-Z1-9c4cda2660"
+    # Those specs built FINN's default graph, which is `impl hls` since the default
+    # became RTL layers: the same build keeps its id, the new default gets its own.
+    assert make_spec(impl="hls").run_id() == "tfc-digits-w4a4-int-pe4simd4-Pynq-Z1-9c4cda2660"
     assert make_spec(model="cnv", dataset="cifar10", weight_bits=2, act_bits=2, epochs=3,
-                     pe=2).run_id() == "cnv-cifar10-w2a2-int-pe2simd2-Pynq-Z1-0eb1e46b2e"
+                     pe=2, impl="hls").run_id() == \
+        "cnv-cifar10-w2a2-int-pe2simd2-Pynq-Z1-0eb1e46b2e"
+    assert make_spec().run_id() != "tfc-digits-w4a4-int-pe4simd4-Pynq-Z1-9c4cda2660"
 
 
 def test_input_quantizer_behind_in_graph_mapping_is_not_an_activation(tmp_path):

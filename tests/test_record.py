@@ -37,7 +37,7 @@ V1_RECORD = {
 
 
 V2_RECORD = {**{k: v for k, v in V1_RECORD.items() if k != "folding_label"},
-             "folding_id": "pe4simd4", "schema_version": SCHEMA_VERSION}
+             "folding_id": "pe4simd4", "schema_version": 2}
 
 
 def write(runs: Path, name: str, text: str) -> Path:
@@ -58,9 +58,18 @@ def test_a_record_of_the_previous_version_is_read_and_migrated(tmp_path):
     assert list(df["lut"]) == [2667.0]
 
 
+def test_a_record_from_before_calibrated_costs_reads_as_finns_default_build(tmp_path):
+    write(tmp_path / "runs", "v2.json", json.dumps(V2_RECORD))
+    record = Record.read(tmp_path / "runs" / "v2.json")
+    assert record.impl == "hls" and record.cal_lut is None and record.cost_coverage is None
+    df = collect(tmp_path)
+    assert list(df["cost_lut"]) == [2667.0] and list(df["cost_basis"]) == ["FINN"]
+
+
 def test_new_records_carry_the_schema_version(tmp_path):
-    record = Record.from_dict(V2_RECORD)
-    assert json.loads(record.to_json()) == {**Record.from_dict(V2_RECORD).model_dump(),
+    current = {**V2_RECORD, "schema_version": SCHEMA_VERSION}
+    record = Record.from_dict(current)
+    assert json.loads(record.to_json()) == {**Record.from_dict(current).model_dump(),
                                             "schema_version": SCHEMA_VERSION}
     assert Record.from_dict(json.loads(record.to_json())) == record
 

@@ -176,7 +176,7 @@ def test_pareto_mask_on_known_points() -> None:
     df = pd.DataFrame({
         "accuracy": [0.90, 0.90, 0.95, 0.80, np.nan, 0.90],
         "est_fps": [100.0, 100.0, 50.0, 1000.0, 1e9, 100.0],
-        "lut": [10.0, 20.0, 30.0, 40.0, 1.0, 10.0],
+        "cost_lut": [10.0, 20.0, 30.0, 40.0, 1.0, 10.0],
     })
     # 1 is dominated by 0 (more LUTs); 5 duplicates 0 (neither dominates); 4 has no accuracy
     assert pareto_mask(df).tolist() == [True, False, True, True, False, True]

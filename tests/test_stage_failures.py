@@ -18,7 +18,7 @@ INJECTION_POINTS = [
     ("train", "bench.learn.train", "train"),
     ("fp32", "bench.learn.train", "train"),
     ("export", "bench.learn.export", "export_and_check"),
-    ("hw_graph", "bench.finn_flow", "build_hw_graph"),
+    ("hw_graph", "bench.finn_flow.rtl_layers", "build_rtl_hw_graph"),
     ("verify", "bench.learn.verify", "verify_hw_graph"),
     ("hw_accuracy", "bench.finn_flow.graph", "HwGraph.execute_many"),
     ("choose", "bench.core.folding", "uniform_folding"),
@@ -58,9 +58,11 @@ def test_failure_is_recorded_as_the_stage_it_happened_in(stage, module, function
         ):
             return real(*args, **kwargs)
         # Verification executes the graph the same way (and the per-layer measurement
-        # folds it the same way): break only the call of the stage under test.
+        # folds it the same way; the default hardware graph and the measured one are built
+        # the same way): break only the call of the stage under test.
         caller = sys._getframe(1).f_code.co_name
-        if stage in ("hw_accuracy", "rtl_stitch") and caller != f"_{stage}":
+        if stage in ("hw_accuracy", "rtl_stitch", "hw_graph", "rtl_graph") \
+                and caller != f"_{stage}":
             return real(*args, **kwargs)
         raise RuntimeError(f"injected failure in {stage}")
 

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 # What a record file may be before it is used. Every run re-reads all records (results.csv),
 # so one hostile file under runs/ must cost little and be listed as invalid, never exhaust
@@ -93,7 +93,18 @@ class Record(BaseModel):
     bram18: float | None = None
     uram: float | None = None
     dsp: float | None = None
-    per_layer: dict[str, dict[str, float]] | None = None
+    per_layer: dict[str, dict[str, Any]] | None = None
+    # calibrated costs (bench.cost): per layer a model fitted to our Yosys measurements
+    # where one covers it, FINN's estimate elsewhere (per_layer says which, cost_source);
+    # `utilization` and `fits` use them, `fits_finn` is the verdict on FINN's totals
+    cal_lut: float | None = None
+    cal_ff: float | None = None  # over the layers with a calibrated model (FINN has none)
+    cal_bram18: float | None = None
+    cal_dsp: float | None = None
+    cost_coverage: float | None = None  # layers with a calibrated model / all HW layers
+    fits_finn: bool | None = None
+    impl: str | None = None  # rtl: RTL layers wherever FINN has them; hls: FINN's choice
+    hls_layers: dict[str, str] | None = None  # with impl rtl: layers left HLS, FINN's why
     layer_datatypes: dict[str, dict[str, str]] | None = None
     weight_distinct_values: dict[str, int] | None = None
     # device
@@ -285,6 +296,10 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
         # Version 1 called the folding's id `folding_label`, the name reports use for the
         # readable label ("PE4/SIMD4"); version 2 keeps the two apart.
         data["folding_id"] = data.pop("folding_label")
+    if data["schema_version"] < 3 and data.get("est_fps") is not None:
+        # Before version 3 every hardware graph was FINN's default choice of layers, and
+        # no cost was calibrated (cal_* stay empty: reports show FINN's for these).
+        data.setdefault("impl", "hls")
     return data
 
 
@@ -311,7 +326,7 @@ FLATTENED = {
 }
 JSON_FIELDS = ("folding", "folding_spec", "per_layer", "layer_datatypes",
                "weight_distinct_values", "rtl_layers", "rtl_tool_versions", "mvu_layers",
-               "rtl_stitched")
+               "rtl_stitched", "hls_layers")
 LIST_FIELDS = ("cached_stages",)  # comma-joined text
 NOT_COLUMNS = ("traceback",)  # the error's first line is in `error`
 

@@ -34,6 +34,7 @@ from bench.core.folding_spec import (
     LayersFolding,
     UniformFolding,
 )
+from bench.core.hardware_choices import DSP_POLICIES, IMPL_STYLES, MVU_KINDS, TARGETS
 from bench.core.limits import (
     CLK_NS_RANGE,
     MAX_BATCH,
@@ -68,11 +69,6 @@ DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
 WEIGHT_QUANTS = ("int", "binary", "ternary", "pot")
 MIN_BITS, MAX_BITS = 1, 8
-TARGETS = ("estimate", "rtl", "synth", "bitfile")
-MVU_KINDS = ("finn", "rtl")  # FINN's MVAU, or our unit (bench/finn_flow/mvu_op.py)
-# Multipliers in DSP slices where Yosys infers them (auto), or in LUTs and carry chains
-# (off: `synth_xilinx -nodsp`), for designs compared on LUTs alone.
-DSP_POLICIES = ("auto", "off")
 POT_MAX_BITS = 5
 
 
@@ -116,6 +112,7 @@ NEUTRAL_FIELDS: dict[str, Any] = {
     "qonnx": None, "qonnx_sha256": None, "input_size": None, "input_scale": None,
     "input_offset": None, "hw_accuracy_samples": None, "train_device": "auto", "augment": None,
     "mvu": "finn", "data_sha256": None, "factory_sha256": None, "dsp": "auto",
+    "impl": "hls",
 }
 
 
@@ -156,6 +153,8 @@ class RunSpec(BaseModel):
     mvu: str = "finn"
     # Measured hardware: multipliers in DSPs where Yosys infers them, or "off" (in LUTs).
     dsp: str = "auto"
+    # FINN's layers: RTL wherever FINN can (costs calibrated on Yosys), or FINN's default.
+    impl: str = "rtl"
     # Where the data lives is not part of the run id; what its files hold is (data_sha256,
     # filled from them when the spec is made).
     data_dir: str | None = None
@@ -280,6 +279,11 @@ class RunSpec(BaseModel):
     def _mvu(cls, v: str) -> str:
         return _one_of(v.lower(), MVU_KINDS, "mvu")
 
+    @field_validator("impl")
+    @classmethod
+    def _impl(cls, v: str) -> str:
+        return _one_of(v.lower(), IMPL_STYLES, "impl")
+
     @field_validator("board")
     @classmethod
     def _board(cls, v: str) -> str:
@@ -396,7 +400,7 @@ class RunSpec(BaseModel):
             "fp32_baseline": self.fp32_baseline, "target": self.target,
             **_without_neutral({"hw_accuracy_samples": self.hw_accuracy_samples,
                                 "train_device": self.train_device, "mvu": self.mvu,
-                                "dsp": self.dsp}),
+                                "dsp": self.dsp, "impl": self.impl}),
         }
 
     def baseline_fields(self) -> dict[str, Any]:

@@ -52,6 +52,8 @@ class SweepSpec(BaseModel):
     mvu: list[str] = Field(default_factory=lambda: [RunSpec.model_fields["mvu"].default])
     # measured hardware: multipliers in DSPs (auto) or LUTs (off); a list compares them
     dsp: list[str] = Field(default_factory=lambda: [RunSpec.model_fields["dsp"].default])
+    # FINN's layers: rtl (RTL wherever FINN can, calibrated costs) or hls; a list compares
+    impl: list[str] = Field(default_factory=lambda: [RunSpec.model_fields["impl"].default])
     data_dir: str | None = None
     # External models (a `models` entry ending in .onnx is a QONNX file) and their input.
     input_scale: float | None = None
@@ -61,13 +63,13 @@ class SweepSpec(BaseModel):
     augment: bool | None = None
 
     @field_validator("models", "datasets", "quant", "seeds", "folding", "mvu", "dsp",
-                     mode="before")
+                     "impl", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
 
     @field_validator("models", "datasets", "bits", "weight_bits", "act_bits", "quant", "seeds",
-                     "folding", "mvu", "dsp", mode="before")
+                     "folding", "mvu", "dsp", "impl", mode="before")
     @classmethod
     def _bounded_list(cls, v: Any) -> Any:
         if isinstance(v, list) and len(v) > MAX_LIST_ITEMS:
@@ -95,7 +97,7 @@ class SweepSpec(BaseModel):
     def point_count(self) -> int:
         return (len(self.models) * len(self.datasets) * len(self.bit_pairs())
                 * len(self.quant) * len(self.seeds) * len(self.folding) * len(self.mvu)
-                * len(self.dsp))
+                * len(self.dsp) * len(self.impl))
 
     def bit_pairs(self) -> list[tuple[int, int]]:
         if self.bits is not None:
@@ -164,9 +166,9 @@ def expand(
     seen_problems: set[str] = set()
     combos = itertools.product(
         sweep.models, sweep.datasets, sweep.bit_pairs(), sweep.quant, sweep.seeds,
-        foldings or [{"strategy": "uniform"}], sweep.mvu, sweep.dsp,
+        foldings or [{"strategy": "uniform"}], sweep.mvu, sweep.dsp, sweep.impl,
     )
-    for model, dataset, (wbits, abits), quant, seed, folding, mvu, dsp in combos:
+    for model, dataset, (wbits, abits), quant, seed, folding, mvu, dsp, impl in combos:
         # An external QONNX file brings its own bit widths and quantizer: those lists do
         # not multiply it (it is one model).
         external = str(model).endswith(".onnx")
@@ -181,7 +183,7 @@ def expand(
                 data_dir=sweep.data_dir, fp32_baseline=sweep.fp32_baseline or None,
                 hw_accuracy_samples=sweep.hw_accuracy_samples, train_device=sweep.device,
                 augment=sweep.augment, input_size=sweep.input_size, target=sweep.target,
-                mvu=mvu, dsp=dsp,
+                mvu=mvu, dsp=dsp, impl=impl,
             ))
         except SpecError as err:
             if str(err) not in seen_problems:

@@ -8,7 +8,11 @@
 * `external`: external QONNX files (checks, input mapping, batched QONNX execution);
 * `synth`: the Vivado targets past the estimates;
 * `mvu_op`, `mvu_transform`: our matrix-vector unit as a FINN layer, and the pass that
-  puts it in place of FINN's MVAUs (`--mvu rtl`).
+  puts it in place of FINN's MVAUs (`--mvu rtl`);
+* `rtl_layers`, `stitch_graph`: FINN's side of the measured hardware (HDL, streams);
+* `calibrated`: each node's cost by the models of `bench.cost`, beside FINN's estimate;
+* `single_layer`, `calibration`: one-layer graphs from plain descriptions, and measuring
+  the calibration corpus with them.
 """
 
 from bench.finn_flow import external

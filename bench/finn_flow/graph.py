@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.finn_flow import calibrated
 from bench.finn_flow.builder import (
     ESTIMATE_STEPS,
     HW_GRAPH_STEPS,
@@ -56,7 +57,9 @@ class Estimate:
     critical_path_cycles: int
     bottleneck: str
     totals: dict[str, float]
-    per_layer: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_layer: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # calibrated where a model covers the node, FINN's elsewhere (`finn_flow.calibrated`)
+    calibrated: dict[str, Any] = field(default_factory=dict)
 
 
 class HwGraph:
@@ -274,15 +277,17 @@ def _dimension(inst: Any, attr: str | None) -> int | None:
 
 
 def layer_datatypes(graph: Any) -> dict[str, dict[str, str]]:
-    """Input/weight/output datatypes FINN settled on, per MVAU/VVAU/Thresholding node."""
+    """Input/weight/output datatypes FINN settled on, per MVAU/VVAU/Thresholding node
+    (a standalone Thresholding node's "weights" are its thresholds, and are named so)."""
     from qonnx.custom_op.registry import getCustomOp
 
     result: dict[str, dict[str, str]] = {}
     for node in graph.graph.node:
         inst = getCustomOp(node)
         types = {}
+        second = "threshold" if node.op_type.startswith("Thresholding") else "weight"
         for attr, key in (
-            ("inputDataType", "input"), ("weightDataType", "weight"),
+            ("inputDataType", "input"), ("weightDataType", second),
             ("outputDataType", "output"),
         ):
             value = inst.get_nodeattr(attr) if _has_attr(inst, attr) else None
@@ -306,8 +311,11 @@ class FoldableGraph:
         from finn.util.fpgadataflow import is_hls_node, is_rtl_node
         from qonnx.custom_op.registry import getCustomOp
 
+        from bench.rtl.yosys import family_for_part
+
         self.graph = graph
         self.fpga_part = fpga_part
+        self.family = family_for_part(fpga_part)
         self.clk_ns = clk_ns
         # with --mvu rtl: per unit node its datapath, per MVAU left FINN's why
         self.mvu_layers: dict[str, dict[str, Any]] = {}
@@ -356,10 +364,20 @@ class FoldableGraph:
         for name, inst in self._hw_nodes.items():
             inst.set_nodeattr("cycles_estimate", cycles[name])
         perf = self.graph.analysis(dataflow_performance)
-        return estimate_from_reports(cycles, resources, perf, self.clk_ns)
+        est = estimate_from_reports(cycles, resources, perf, self.clk_ns)
+        costs = {name: self._cost(name, est.per_layer[name]) for name in self._hw_nodes}
+        for name, cost in costs.items():
+            est.per_layer[name].update(
+                {f"cal_{k}" if k != "cost_source" else k: v for k, v in cost.items()})
+        est.calibrated = calibrated.totals(costs)
+        return est
 
-    def layer_options(self, layer: Any) -> list[dict[str, Any]]:
-        """Cycles and resources of one layer for each valid (PE, SIMD), by FINN's models."""
+    def _cost(self, name: str, finn: dict[str, Any]) -> dict[str, Any]:
+        return calibrated.node_cost(self._nodes[name], self.family, finn)
+
+    def layer_options(self, layer: Any, costs: str = "calibrated") -> list[dict[str, Any]]:
+        """Cycles and resources of one layer for each valid (PE, SIMD): calibrated where a
+        model covers the layer (`costs="finn"`: FINN's models throughout)."""
         from bench.core.folding import divisors
 
         inst = self._nodes[layer.name]
@@ -372,10 +390,12 @@ class FoldableGraph:
                 if simd is not None:
                     inst.set_nodeattr("SIMD", simd)
                 res = inst.node_res_estimation(self.fpga_part)
-                options.append({
-                    "pe": pe, "simd": simd, "cycles": int(inst.get_exp_cycles()),
-                    **{_resource_key(k): float(v) for k, v in res.items() if _resource_key(k)},
-                })
+                finn = {_resource_key(k): float(v) for k, v in res.items() if _resource_key(k)}
+                if costs == "calibrated":
+                    cost = self._cost(layer.name, finn)
+                    finn = {r: float(cost[r]) for r in finn}
+                options.append({"pe": pe, "simd": simd, "cycles": int(inst.get_exp_cycles()),
+                                **finn})
         for attr, value in saved.items():
             inst.set_nodeattr(attr, value)
         return options

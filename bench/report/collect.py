@@ -13,7 +13,9 @@ plus derived columns: `bits_label` ("W4A4"), `fclk_mhz`, `folding_label` (readab
 unique per folding: "PE4/SIMD4", "layers:tfc_paper_a", "target 100,000 FPS",
 "pareto0.8 #2", ...; the record's `folding_id`, the id used in run ids such as
 "pe4simd4", is a column of its own), `parallelism` (sum of PE×SIMD over the layers,
-used to order foldings from least to most parallel), `max_pe`, `max_simd`.
+used to order foldings from least to most parallel), `max_pe`, `max_simd`, and the costs
+reports show: `cost_lut`, `cost_bram18`, `cost_dsp` (the calibrated totals `cal_*`, or
+FINN's estimate for records without them) with `cost_basis` saying which.
 
 Every column exists even when no record has the field (then it is empty), so reports can
 rely on them. Failed records (`status: failed`) keep their identity and error and have
@@ -49,8 +51,10 @@ DERIVED = {
     "bits_label": "str", "fclk_mhz": "float", "folding_label": "str",
     "requested_pe": "int", "requested_simd": "int", "parallelism": "int", "max_pe": "int",
     "max_simd": "int", "util_lut": "float", "util_bram18": "float", "util_uram": "float",
-    "util_dsp": "float",
+    "util_dsp": "float", "cost_lut": "float", "cost_bram18": "float", "cost_dsp": "float",
+    "cost_basis": "str",
 }
+COST_RESOURCES = ("lut", "bram18", "dsp")
 
 
 def _kinds() -> dict[str, str]:
@@ -240,7 +244,23 @@ def record_to_row(record: dict[str, Any]) -> dict[str, Any]:
     row.setdefault("requested_pe", rp)
     row.setdefault("requested_simd", rs)
     row["parallelism"], row["max_pe"], row["max_simd"] = _parallelism(record)
+    row.update(cost_columns(record))
     return row
+
+
+def cost_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """The costs a report shows: calibrated where the record has them, else FINN's, and
+    `cost_basis` ("calibrated", "calibrated 57 %" for a partly covered graph, "FINN")."""
+    coverage = record.get("cost_coverage")
+    calibrated = record.get("cal_lut") is not None
+    cells: dict[str, Any] = {
+        f"cost_{r}": record.get(f"cal_{r}") if calibrated else record.get(r)
+        for r in COST_RESOURCES}
+    if not calibrated or not coverage:
+        basis = "FINN" if record.get("lut") is not None else None
+    else:
+        basis = "calibrated" if coverage >= 1 else f"calibrated {100 * coverage:.0f} %"
+    return {**cells, "cost_basis": basis}
 
 
 # -- many records → DataFrame -------------------------------------------------------------

@@ -23,6 +23,15 @@ def _value(value: float | None, form: str, scale: float = 1.0, unit: str = "") -
     return f"{value * scale:{form}}{unit}"
 
 
+def _resource(record: dict[str, Any], key: str) -> str:
+    """The calibrated cost with its utilization and FINN's estimate beside it; FINN's alone
+    for records without calibrated costs (older ones)."""
+    finn = f"{record[key]:,.0f}"
+    if record.get(f"cal_{key}") is None:
+        return f"{finn}{_pct(record, key)} (FINN)"
+    return f"{record[f'cal_{key}']:,.0f}{_pct(record, key)}  [dim](FINN: {finn})[/]"
+
+
 def _accuracy(record: dict[str, Any]) -> str:
     if record.get("accuracy") is None and record.get("dataset") == "none":
         return f"{NO_DATA} (dataset none)"
@@ -55,13 +64,16 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         table.add_row("FP32 baseline", f"{100 * r['fp32_accuracy']:.2f} %")
     table.add_row("throughput (est.)", _value(r["est_fps"], ",.0f", unit=" FPS"))
     table.add_row("latency (est.)", _value(r.get("est_latency_ns"), ",.2f", 1e-3, " us"))
-    table.add_row("LUT", f"{r['lut']:,.0f}{_pct(r, 'lut')}")
-    table.add_row("BRAM18", f"{r['bram18']:,.0f}{_pct(r, 'bram18')}")
-    table.add_row("DSP", f"{r['dsp']:,.0f}{_pct(r, 'dsp')}")
+    for label, key in (("LUT", "lut"), ("BRAM18", "bram18"), ("DSP", "dsp")):
+        table.add_row(label, _resource(r, key))
+    if r.get("cost_coverage") is not None:
+        table.add_row("costs", f"calibrated on Yosys for {100 * r['cost_coverage']:.0f} % "
+                      "of layers, FINN's estimate for the rest")
     table.add_row("fits device", {True: "yes", False: "[red]no[/]"}.get(r["fits"], NO_DATA))
     table.add_row("bottleneck", f"{r['est_bottleneck']} ({r['est_max_cycles']:,} cycles)")
     folding = ", ".join(
-        f"{f['node']} PE{f['pe']}/SIMD{f['simd']}" for f in r["folding"] if f["pe"] is not None
+        f"{f['node']} PE{f['pe']}" + (f"/SIMD{f['simd']}" if f["simd"] is not None else "")
+        for f in r["folding"] if f["pe"] is not None
     )
     table.add_row("folding", folding)
     verdict = "[green]bit-exact[/]" if r["verify_ok"] else (

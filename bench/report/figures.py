@@ -225,13 +225,15 @@ def fig_fps_vs_folding(df: pd.DataFrame) -> Figure:
     return fig
 
 
-RESOURCES = [("lut", "LUT", "LUTs"), ("bram18", "BRAM18", "BRAM18 blocks"),
-             ("dsp", "DSP", "DSP slices")]
+# (column, capacity key, label, unit): costs as reports show them (`collect.cost_columns`)
+RESOURCES = [("cost_lut", "lut", "LUT", "LUTs"), ("cost_bram18", "bram18", "BRAM18",
+                                                 "BRAM18 blocks"),
+             ("cost_dsp", "dsp", "DSP", "DSP slices")]
 
 
 def fig_resources_vs_folding(df: pd.DataFrame) -> Figure:
     """LUT, BRAM18 and DSP against folding per bit width, with the board's capacity."""
-    ok = has_values(ok_rows(df), "weight_bits", "act_bits", "folding_label", "lut")
+    ok = has_values(ok_rows(df), "weight_bits", "act_bits", "folding_label", "cost_lut")
     if ok.empty:
         raise FigureSkipped("no successful run with resource estimates")
     ok = _without_search_points(ok)
@@ -244,12 +246,12 @@ def fig_resources_vs_folding(df: pd.DataFrame) -> Figure:
         device = group["device"].dropna().iloc[0] if group["device"].notna().any() else None
         part = group["part"].dropna().iloc[0] if group["part"].notna().any() else None
         board, capacity = board_capacity(device, part)
-        for ax, (col, short, unit) in zip(row, RESOURCES, strict=True):
+        for ax, (col, key, short, unit) in zip(row, RESOURCES, strict=True):
             series_list = _bit_series(group)
             for k, ((w, a, quant), series) in enumerate(series_list):
                 _plot_series(ax, series, col, index, (w, a, quant),
                              _dodge(k, len(series_list)))
-            cap = capacity.get(col, 0)
+            cap = capacity.get(key, 0)
             peak = float(np.nanmax(group[col].to_numpy(dtype=float), initial=0.0))
             if cap:
                 ax.axhline(cap, color="#c00000", linestyle="--", linewidth=1.2,
@@ -274,7 +276,7 @@ def fig_resources_vs_folding(df: pd.DataFrame) -> Figure:
                                        ).set_ylabel("utilization (%)")
             _categorical_axis(ax, order, FOLDING_AXIS)
             scale = ", log" if ax.get_yscale() != "linear" else ""
-            ax.set_ylabel(f"estimated {unit} (count{scale})")
+            ax.set_ylabel(f"{unit} (count{scale})")
             ax.set_title(f"{short} — {title}", fontsize="medium")
             ax.grid(True, alpha=0.3)
     _outside_legend(fig, list(axes.flatten()), _any_unfit(ok))
@@ -286,7 +288,7 @@ MAX_PARETO_LABELS = 8
 
 def fig_pareto(df: pd.DataFrame) -> Figure:
     """FPS vs LUT (log-log), colour = accuracy, marker = bit width, Pareto front ringed."""
-    ok = has_values(ok_rows(df), "accuracy", "est_fps", "lut")
+    ok = has_values(ok_rows(df), "accuracy", "est_fps", "cost_lut")
     if ok.empty:
         raise FigureSkipped("no successful run with accuracy, FPS and LUT")
     front = pareto_optimal(df).loc[ok.index].astype(bool)
@@ -301,7 +303,7 @@ def fig_pareto(df: pd.DataFrame) -> Figure:
     mappable = None
     for k, ((w, a, quant), group) in enumerate(_bit_series(ok)):
         marker = MARKERS[k % len(MARKERS)]
-        mappable = ax.scatter(group["lut"], group["est_fps"], c=100 * group["accuracy"],
+        mappable = ax.scatter(group["cost_lut"], group["est_fps"], c=100 * group["accuracy"],
                               cmap="viridis", norm=norm, s=42, marker=marker,
                               edgecolors="black", linewidths=0.4, zorder=3)
         handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=7,
@@ -310,16 +312,16 @@ def fig_pareto(df: pd.DataFrame) -> Figure:
     fig.colorbar(mappable, ax=ax, label="top-1 test accuracy (%)")
     on = ok[front]
     if not on.empty:
-        ax.scatter(on["lut"], on["est_fps"], s=170, facecolors="none", edgecolors="#d62728",
+        ax.scatter(on["cost_lut"], on["est_fps"], s=170, facecolors="none", edgecolors="#d62728",
                    linewidths=1.8, zorder=4)
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=12,
                               markerfacecolor="none", markeredgecolor="#d62728",
                               markeredgewidth=1.8, label="Pareto-optimal"))
         if len(on) <= MAX_PARETO_LABELS:
-            for k, (_, r) in enumerate(on.sort_values(["lut", "est_fps"]).iterrows()):
+            for k, (_, r) in enumerate(on.sort_values(["cost_lut", "est_fps"]).iterrows()):
                 # Alternate below/above so neighbours with similar LUTs do not overprint.
                 ax.annotate(f"{bits_text(r.weight_bits, r.act_bits, r.weight_quant)} "
-                            f"{r.folding_label}", (r.lut, r.est_fps),
+                            f"{r.folding_label}", (r.cost_lut, r.est_fps),
                             textcoords="offset points", xytext=(8, -14 if k % 2 == 0 else 9),
                             fontsize="x-small",
                             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
@@ -331,12 +333,12 @@ def fig_pareto(df: pd.DataFrame) -> Figure:
             ax.axvline(capacity["lut"], color="#c00000", linestyle="--", linewidth=1.2)
             handles.append(Line2D([], [], color="#c00000", linestyle="--",
                                   label=f"{board.name} LUT capacity"))
-    if (ok["lut"] > 0).all():
+    if (ok["cost_lut"] > 0).all():
         ax.set_xscale("log")
     if (ok["est_fps"] > 0).all():
         ax.set_yscale("log")
     ax.margins(x=0.12, y=0.15)
-    ax.set_xlabel("estimated LUTs (count, log)")
+    ax.set_xlabel("LUTs (calibrated where covered; count, log)")
     ax.set_ylabel("estimated throughput (FPS, log)")
     ax.set_title(f"Design space: throughput vs LUTs ({int(front.sum())} of {len(ok)} "
                  "points Pareto-optimal)")

@@ -103,7 +103,18 @@ def accuracy_table(df: pd.DataFrame) -> Table:
     )
 
 
-_HW_METRICS = ["est_fps", "est_latency_ns", "est_max_cycles", "lut", "bram18", "uram", "dsp"]
+COST_NOTE = ("LUT/BRAM18/DSP: calibrated on Yosys measurements where a model covers the "
+             "layer, FINN's analytical estimate elsewhere (collected column cost_basis); "
+             "FIFOs and width converters are not included")
+
+
+def _cost(resource: str) -> str:
+    """The report column of a resource: URAM has no calibrated model, the others do."""
+    return resource if resource == "uram" else f"cost_{resource}"
+
+
+_HW_METRICS = ["est_fps", "est_latency_ns", "est_max_cycles", "cost_lut", "cost_bram18",
+               "uram", "cost_dsp"]
 
 
 def _hardware_rows(ok: pd.DataFrame, sections: list[str]) -> pd.DataFrame:
@@ -167,16 +178,16 @@ def hardware_table(df: pd.DataFrame) -> Table:
         cells += [str(r.folding_label), fmt_int(r.est_fps),
                   fmt_float(latency / 1000 if (latency := as_number(r.est_latency_ns)) is not None
                             else None),
-                  fmt_int(r.est_max_cycles), fmt_amount(r.lut), fmt_amount(r.bram18)]
+                  fmt_int(r.est_max_cycles), fmt_amount(r.cost_lut), fmt_amount(r.cost_bram18)]
         cells += [fmt_amount(r.uram)] if show_uram else []
-        cells += [fmt_amount(r.dsp), fmt_bool(r.fits)]
+        cells += [fmt_amount(r.cost_dsp), fmt_bool(r.fits)]
         rows.append(cells)
     n_left = len(varying) + 2
     return Table(
         key="hardware", title=title, header=header, rows=rows, data=table,
         align=["l"] * n_left + ["r"] * (len(header) - n_left - 1) + ["l"],
         group_starts=starts,
-        note="FINN analytical estimates; FIFOs, width converters and FFs are not included",
+        note=COST_NOTE,
     )
 
 
@@ -219,9 +230,9 @@ def utilization_table(df: pd.DataFrame, board: str | None = None) -> Table:
     varying, constant = split_constant(ok, ["model", "dataset", "clk_ns"])
     table = _hardware_rows(ok, varying)
     resources = [r for r in ("lut", "bram18", "uram", "dsp")
-                 if capacity.get(r, 0) > 0 or (table[r].fillna(0) > 0).any()]
+                 if capacity.get(r, 0) > 0 or (table[_cost(r)].fillna(0) > 0).any()]
     for r in resources:
-        computed = table[r] / capacity[r] if capacity.get(r) else np.nan
+        computed = table[_cost(r)] / capacity[r] if capacity.get(r) else np.nan
         table[f"util_{r}"] = table[f"util_{r}"].fillna(computed)
     if board_obj is not None:
         caps = ", ".join(f"{fmt_int(capacity[r])} {r.upper()}" for r in resources
@@ -242,14 +253,15 @@ def utilization_table(df: pd.DataFrame, board: str | None = None) -> Table:
     return Table(
         key="utilization", title=title, header=header, rows=rows, data=table,
         align=["l"] * n_left + ["r"] * len(resources) + ["l"], group_starts=starts,
-        note="percent of the part's data-sheet totals; FINN estimates, before synthesis",
+        note="percent of the part's data-sheet totals, of the costs in the hardware "
+        "table (calibrated where covered, FINN's estimate elsewhere), before synthesis",
     )
 
 
 # -- Pareto front -------------------------------------------------------------------------
 
 PARETO_MAXIMIZE = ("accuracy", "est_fps")
-PARETO_MINIMIZE = ("lut",)
+PARETO_MINIMIZE = ("cost_lut",)  # calibrated where covered (collect.cost_columns)
 
 
 def pareto_mask(
@@ -305,7 +317,7 @@ def pareto_table(df: pd.DataFrame) -> Table:
     front = ok[pareto_optimal(df).loc[ok.index]] if not ok.empty else ok
     if front.empty:
         return empty_table("pareto", title, "no run has accuracy, FPS and LUT estimates")
-    front = front.sort_values(["dataset", "lut", "est_fps"], kind="stable")
+    front = front.sort_values(["dataset", "cost_lut", "est_fps"], kind="stable")
     varying, constant = split_constant(front, ["model", "dataset", "device"])
     if constant:
         title += f" ({context_text(constant)})"
@@ -315,8 +327,8 @@ def pareto_table(df: pd.DataFrame) -> Table:
     for _, r in front.iterrows():
         rows.append([cell_text(c, r[c]) for c in varying] + [
             bits_text(r.weight_bits, r.act_bits, r.weight_quant), str(r.folding_label),
-            fmt_float(100 * r.accuracy), fmt_int(r.est_fps), fmt_amount(r.lut),
-            fmt_amount(r.bram18), fmt_amount(r.dsp),
+            fmt_float(100 * r.accuracy), fmt_int(r.est_fps), fmt_amount(r.cost_lut),
+            fmt_amount(r.cost_bram18), fmt_amount(r.cost_dsp),
         ])
     n_left = len(varying) + 2
     return Table(key="pareto", title=title, header=header, rows=rows,

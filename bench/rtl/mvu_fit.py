@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.cost.memory import bram18, in_lutram, lutram_luts
 from bench.rtl.mvu_unit import MvuConfig, synthesize_unit
 
 MODEL_FILE = Path(__file__).parent / "mvu_fit.json"
@@ -75,12 +76,6 @@ def features(cfg: MvuConfig) -> list[float]:
             cfg.pe * thresholds * cfg.acc_bits]
 
 
-# Yosys puts a memory in LUTRAM while that costs fewer RAM64M LUTs than this per RAMB18
-# it would take instead (bounded by the grid: 64 LUTs against 1 RAMB18 went to BRAM, 112
-# against 2 stayed LUTRAM).
-LUTS_PER_BRAM18 = 64
-
-
 def memories(cfg: MvuConfig) -> list[tuple[int, int]]:
     """(depth, width) of the unit's memories: weights, thresholds, input buffer."""
     thresholds = (1 << cfg.t_bits) - 1 if cfg.t_bits else 0
@@ -88,21 +83,6 @@ def memories(cfg: MvuConfig) -> list[tuple[int, int]]:
     if thresholds:
         mems.append((cfg.nf, cfg.pe * thresholds * cfg.acc_bits))
     return mems
-
-
-def bram18(depth: int, width: int) -> int:
-    """RAMB18s for one memory: the cheapest of the 512x36, 1Kx18, 2Kx9 ... shapes."""
-    return min(math.ceil(depth / (512 << i)) * math.ceil(width / (36 >> i))
-               for i in range(6))
-
-
-def lutram_luts(depth: int, width: int) -> int:
-    """LUTs of a memory in RAM64M cells (64 words x 3 bits in 4 LUTs)."""
-    return 4 * math.ceil(width / 3) * math.ceil(depth / 64)
-
-
-def in_lutram(depth: int, width: int) -> bool:
-    return lutram_luts(depth, width) < LUTS_PER_BRAM18 * bram18(depth, width)
 
 
 def memory_features(cfg: MvuConfig) -> list[float]:

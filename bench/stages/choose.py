@@ -68,14 +68,20 @@ def finn_config(ctx: RunContext) -> dict[str, dict[str, int]]:
 
 
 def _estimate_fields(ctx: RunContext, est: Any) -> dict[str, Any]:
+    """FINN's estimates, the calibrated costs beside them, and the fit on the latter."""
     board = get_board(ctx.spec.board)
-    fractions, fits = utilization(board, est.totals)
+    cal = est.calibrated
+    fractions, fits = utilization(board, {r: cal[r] for r in ("lut", "bram18", "uram", "dsp")})
+    _, fits_finn = utilization(board, est.totals)
     return {
         "est_fps": est.fps, "est_latency_ns": est.latency_ns, "est_max_cycles": est.max_cycles,
         "est_critical_path_cycles": est.critical_path_cycles,
         "est_bottleneck": est.bottleneck,
         **{r: est.totals.get(r, 0.0) for r in ("lut", "bram18", "uram", "dsp")},
+        **{f"cal_{r}": cal[r] for r in ("lut", "ff", "bram18", "dsp")},
+        "cost_coverage": cal["cost_coverage"],
         "per_layer": est.per_layer, "utilization": fractions, "fits": fits,
+        "fits_finn": fits_finn,
     }
 
 

@@ -197,10 +197,18 @@ def _hw_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench import finn_flow
 
     board = get_board(ctx.spec.board)
-    hw = finn_flow.build_hw_graph(exported(ctx).path, entry, board.part, ctx.spec.clk_ns)
+    reasons: dict[str, str] = {}
+    if ctx.spec.impl == "rtl":
+        from bench.finn_flow.rtl_layers import build_rtl_hw_graph
+
+        hw, reasons = build_rtl_hw_graph(exported(ctx).path, entry, board.part,
+                                         ctx.spec.clk_ns)
+    else:
+        hw = finn_flow.build_hw_graph(exported(ctx).path, entry, board.part, ctx.spec.clk_ns)
     model = hw.model()
     weights = finn_flow.weight_initializers(model)
     return {
+        "hls_reasons": reasons,
         "datatypes": finn_flow.layer_datatypes(model),
         "weight_distinct_values": {k: len(set(v.flatten())) for k, v in weights.items()},
     }
@@ -215,14 +223,18 @@ def _open_hw_graph(ctx: RunContext, entry: Path, meta: dict[str, Any]) -> BuiltG
 HW_GRAPH = Stage(
     "hw_graph", produce=_hw_graph, open=_open_hw_graph,
     determines=lambda ctx: {"part": get_board(ctx.spec.board).part, "clk_ns": ctx.spec.clk_ns,
-                            "finn": ctx.versions["finn"]},
+                            "finn": ctx.versions["finn"],
+                            **({"impl": "rtl"} if ctx.spec.impl == "rtl" else {})},
     upstream=("export", "external"),
-    sources=("bench.finn_flow.builder", "bench.finn_flow.transforms"),
+    sources=("bench.finn_flow.builder", "bench.finn_flow.transforms",
+             "bench.finn_flow.rtl_layers"),
     record=lambda ctx, built: {
+        "impl": ctx.spec.impl, "hls_layers": built.meta.get("hls_reasons", {}),
         "layer_datatypes": built.meta.get("datatypes", {}),
         "weight_distinct_values": built.meta.get("weight_distinct_values", {}),
     },
-    describe=lambda ctx: "building the FINN hardware graph (streamline, HW layers, specialize)",
+    describe=lambda ctx: "building the FINN hardware graph (streamline, HW layers, "
+    f"specialize, {ctx.spec.impl.upper()} preferred)",
 )
 
 

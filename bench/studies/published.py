@@ -51,7 +51,7 @@ def estimate_published(design: PublishedDesign, store: Store) -> dict[str, Any]:
     from bench.stages.plan import UNTRAINED_HW, untrained_context
 
     spec = make_spec(model=design.model, weight_bits=design.bits, act_bits=design.bits,
-                     board=design.board, clk_ns=design.clk_ns)
+                     board=design.board, clk_ns=design.clk_ns, impl="hls")
     ctx = untrained_context(spec, store, design.input_shape)
     graph = run_stages(UNTRAINED_HW, ctx)["foldable"]
     folding = layers_folding(graph.layers, load_folding_file(CONFIGS / design.folding_file))

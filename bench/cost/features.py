@@ -1,0 +1,108 @@
+"""What a layer's cost is made of, per layer type: the terms the calibrated models weigh.
+
+Each function takes a plain layer description (`bench.finn_flow.single_layer.layer_config`)
+and returns named terms that count a piece of the hardware: lanes of arithmetic, bits of
+accumulators and comparators, stream widths, the LUTs of memories Yosys keeps in LUT RAM.
+A model (`bench.cost.model`) is a non-negative weight per term, so every coefficient
+reads as "LUTs per lane-bit" or similar, and no term can make a larger layer cheaper.
+Memories are listed separately: they decide block RAM, which is counted, not fitted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from bench.cost.memory import in_lutram, lutram_luts
+
+Config = dict[str, Any]
+
+
+def _log2(n: float) -> float:
+    return math.log2(max(n, 1))
+
+
+# -- memories: (depth, width) of each memory the layer holds ------------------------------
+
+
+def mvau_memories(c: Config) -> list[tuple[int, int]]:
+    """The weight memory FINN's streamer reads: one word per (row fold, column fold)."""
+    depth = (c["mw"] // c["simd"]) * (c["mh"] // c["pe"])
+    return [(depth, c["pe"] * c["simd"] * c["w_bits"])]
+
+
+def thresholding_memories(c: Config) -> list[tuple[int, int]]:
+    """Per PE and per binary-search stage, that stage's thresholds of the PE's channels."""
+    cf = c["channels"] // c["pe"]
+    stages = max(1, math.ceil(math.log2(c["steps"] + 1)))
+    return [(cf << s, c["in_bits"]) for s in range(stages) for _ in range(c["pe"])]
+
+
+def swg_memories(c: Config) -> list[tuple[int, int]]:
+    """The sliding window's line buffer: K-1 rows and K pixels of folded channels."""
+    cf = c["channels"] // c["simd"]
+    return [(((c["k"] - 1) * c["ifm"] + c["k"]) * cf, c["simd"] * c["bits"])]
+
+
+MEMORIES: dict[str, Callable[[Config], list[tuple[int, int]]]] = {
+    "MVAU_rtl": mvau_memories,
+    "Thresholding_rtl": thresholding_memories,
+    "ConvolutionInputGenerator_rtl": swg_memories,
+    "FMPadding_rtl": lambda c: [],
+}
+
+
+def lutram_term(c: Config) -> float:
+    """RAM64M LUTs of the layer's memories that stay out of block RAM."""
+    return float(sum(lutram_luts(d, w) for d, w in MEMORIES[c["op_type"]](c)
+                     if in_lutram(d, w)))
+
+
+# -- logic terms ---------------------------------------------------------------------------
+
+
+def _mvau(c: Config) -> dict[str, float]:
+    lanes = c["pe"] * c["simd"]
+    return {"1": 1.0, "PE": c["pe"], "SIMD": c["simd"], "lanes": lanes,
+            "PE*ACC": c["pe"] * c["acc_bits"], "lanes*A": lanes * c["a_bits"],
+            "lanes*W": lanes * c["w_bits"], "SIMD*A": c["simd"] * c["a_bits"],
+            "PE*log2(SIMD)*ACC": c["pe"] * _log2(c["simd"]) * c["acc_bits"],
+            "log2(depth)": _log2(mvau_memories(c)[0][0])}
+
+
+def _thresholding(c: Config) -> dict[str, float]:
+    stages = max(1, math.ceil(math.log2(c["steps"] + 1)))
+    return {"1": 1.0, "PE": c["pe"], "PE*IN": c["pe"] * c["in_bits"],
+            "PE*stages*IN": c["pe"] * stages * c["in_bits"],
+            "PE*OUT": c["pe"] * c["out_bits"],
+            "PE*stages*log2(CF)": c["pe"] * stages * _log2(c["channels"] // c["pe"])}
+
+
+def _swg(c: Config) -> dict[str, float]:
+    width = c["simd"] * c["bits"]
+    depth = swg_memories(c)[0][0]
+    return {"1": 1.0, "width": width, "log2(depth)": _log2(depth),
+            "width*log2(depth)": width * _log2(depth),
+            "log2(IFM*CF)": _log2(c["ifm"] * c["channels"] // c["simd"])}
+
+
+def _padding(c: Config) -> dict[str, float]:
+    width = c["simd"] * c["bits"]
+    return {"1": 1.0, "width": width,
+            "log2(img)": _log2(c["img"] + 2 * c["pad"]),
+            "log2(CF)": _log2(c["channels"] // c["simd"])}
+
+
+LOGIC: dict[str, Callable[[Config], dict[str, float]]] = {
+    "MVAU_rtl": _mvau,
+    "Thresholding_rtl": _thresholding,
+    "ConvolutionInputGenerator_rtl": _swg,
+    "FMPadding_rtl": _padding,
+}
+
+
+def delay_terms(c: Config) -> dict[str, float]:
+    """Logic depth grows with the log of what is added or compared, not its size."""
+    terms = LOGIC[c["op_type"]](c)
+    return {"1": 1.0, **{f"log2({k})": _log2(v) for k, v in terms.items() if k != "1"}}
