@@ -247,9 +247,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from bench.core.progress import say
     from bench.studies import calibrate
 
-    if args.check and args.refit:
-        raise SpecError("--check and --refit exclude each other: --check grades the "
-                        "stored models, --refit rebuilds them from the stored rows")
+    if sum((args.check, args.refit, args.fronts)) > 1:
+        raise SpecError("give one of --check, --refit, --fronts: --check grades the stored "
+                        "models, --refit rebuilds them, --fronts compares search results")
+    if args.fronts:
+        from bench.core.devices import get_board
+        from bench.studies.cost_fronts import format_fronts, run_fronts
+
+        try:
+            board = get_board(args.board).name
+        except ValueError as err:
+            raise SpecError(f"--board: {err}") from None
+        writable_results_dir(args.results_dir)
+        print(format_fronts(run_fronts(Path(args.results_dir), board), 0.85))
+        return EXIT_OK
     if not (args.check or args.refit):
         from bench.studies.reproduce import free_cores
 

@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "models on the stored held-out rows; synthesize nothing")
     calibrate.add_argument("--refit", action="store_true", help="refit the stored rows; "
                            "synthesize nothing")
+    calibrate.add_argument("--fronts", action="store_true", help="compare the folding "
+                           "search's Pareto fronts priced by FINN and by the calibration "
+                           "(TFC/SFC/LFC at MNIST size); synthesize nothing")
+    calibrate.add_argument("--board", default="Pynq-Z1", help="board of --fronts "
+                           "(default Pynq-Z1)")
     calibrate.add_argument("--jobs", default="auto", help="Yosys runs at once (default "
                            "auto: the cores not busy with other work)")
     calibrate.add_argument("--results-dir", default="results", help="work and cache "

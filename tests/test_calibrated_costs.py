@@ -72,7 +72,7 @@ def test_the_console_shows_calibrated_costs_with_finns_beside(tfc):
     print_run_summary(outcome, Console(file=out, width=200))
     text = out.getvalue()
     assert f"{record['cal_lut']:,.0f}" in text and f"(FINN: {record['lut']:,.0f})" in text
-    assert "calibrated on Yosys for 100 % of layers" in text
+    assert "calibrated on Yosys for every layer" in text
     assert "SIMDNone" not in text
 
 

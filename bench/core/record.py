@@ -102,6 +102,9 @@ class Record(BaseModel):
     cal_bram18: float | None = None
     cal_dsp: float | None = None
     cost_coverage: float | None = None  # layers with a calibrated model / all HW layers
+    # cal_lut + cal_dsp at the LUTs one DSP saves (measured: the same designs synthesized
+    # with and without DSPs), to compare designs that trade DSPs for LUTs on one axis
+    lut_equiv: float | None = None
     fits_finn: bool | None = None
     impl: str | None = None  # rtl: RTL layers wherever FINN has them; hls: FINN's choice
     hls_layers: dict[str, str] | None = None  # with impl rtl: layers left HLS, FINN's why
@@ -129,7 +132,12 @@ class Record(BaseModel):
     pareto_front_size: int | None = None
     # measured hardware of the RTL layers (target rtl): Yosys synthesis, Verilator check
     rtl_layers: list[dict[str, Any]] | None = None  # one row per HW node, HLS ones say why
-    rtl_lut: int | None = None  # sums over the measured layers
+    rtl_lut: int | None = None  # sums over the measured layers (LUTs: logic only)
+    rtl_lutram: int | None = None  # LUTs used as memory (RAM64M etc.), apart from rtl_lut
+    # calibrated LUTs of the measured layers that have a model, and their error against
+    # the measured logic + LUT RAM of the same layers ((calibrated - measured) / measured)
+    rtl_cal_lut: float | None = None
+    rtl_cal_lut_error: float | None = None
     rtl_ff: int | None = None
     rtl_bram18: int | None = None
     rtl_dsp: int | None = None

@@ -31,6 +31,14 @@ PLAN: list[tuple[str, str, int, int]] = [
 ]
 
 
+# Our unit with integer weights whose products Yosys puts in DSPs (9+ product bits),
+# synthesized with DSPs and again without (-nodsp): what one DSP saves in LUTs.
+# (MW, MH, PE, SIMD, activation bits, weight bits)
+DSP_PAIRS: list[tuple[int, int, int, int, int, int]] = [
+    (64, 32, 4, 4, 5, 4), (64, 32, 2, 8, 4, 5), (64, 32, 4, 8, 8, 8), (64, 32, 8, 4, 6, 6),
+]
+
+
 def _divisors(n: int, at_most: int) -> list[int]:
     return [d for d in range(1, min(n, at_most) + 1) if n % d == 0]
 

@@ -53,10 +53,31 @@ MEMORIES: dict[str, Callable[[Config], list[tuple[int, int]]]] = {
 }
 
 
+# Thresholds are constants: their memories are ROMs, which Yosys builds in block RAM from
+# about this many bits and in LUT logic below (the rule that matched the most rows of the
+# corpus). Writable memories (weights, line buffers) follow `memory.in_lutram` instead.
+ROM_TYPES = ("Thresholding_rtl",)
+ROM_BRAM_BITS = 10_000
+
+
+def in_block_ram(op_type: str, depth: int, width: int) -> bool:
+    if op_type in ROM_TYPES:
+        return depth * width >= ROM_BRAM_BITS
+    return not in_lutram(depth, width)
+
+
 def lutram_term(c: Config) -> float:
-    """RAM64M LUTs of the layer's memories that stay out of block RAM."""
+    """RAM64M LUTs of the layer's writable memories that stay out of block RAM."""
+    if c["op_type"] in ROM_TYPES:
+        return 0.0
     return float(sum(lutram_luts(d, w) for d, w in MEMORIES[c["op_type"]](c)
-                     if in_lutram(d, w)))
+                     if not in_block_ram(c["op_type"], d, w)))
+
+
+def rom_logic_bits(c: Config) -> float:
+    """Bits of the layer's ROMs that Yosys builds in LUT logic (in units of 64, a LUT6)."""
+    return sum(d * w for d, w in MEMORIES[c["op_type"]](c)
+               if not in_block_ram(c["op_type"], d, w)) / 64
 
 
 # -- logic terms ---------------------------------------------------------------------------
@@ -76,7 +97,8 @@ def _thresholding(c: Config) -> dict[str, float]:
     return {"1": 1.0, "PE": c["pe"], "PE*IN": c["pe"] * c["in_bits"],
             "PE*stages*IN": c["pe"] * stages * c["in_bits"],
             "PE*OUT": c["pe"] * c["out_bits"],
-            "PE*stages*log2(CF)": c["pe"] * stages * _log2(c["channels"] // c["pe"])}
+            "PE*stages*log2(CF)": c["pe"] * stages * _log2(c["channels"] // c["pe"]),
+            "ROM bits in logic/64": rom_logic_bits(c)}
 
 
 def _swg(c: Config) -> dict[str, float]:

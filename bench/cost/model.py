@@ -4,8 +4,9 @@ One model per (layer type, Yosys family). LUTs (logic plus LUT RAM), flip-flops 
 logic delay are non-negative weights on the terms of `bench.cost.features`, fitted by
 relative least squares, so a 100-LUT layer counts as much as a 10,000-LUT one. Block RAM
 and DSPs are counts, not fitted: each model picks, from a few exact rules (our memory
-rule, FINN's own formula, none), the one that matched the most calibration rows, and the
-check reports how often it matches configurations the fit never saw.
+rule, the DSP packing of FINN's RTL MVU, FINN's own formula, none), the one that matched
+the most calibration rows, and the check reports how often it matches configurations the
+fit never saw.
 
 `calibration.json` beside this module holds the coefficients, the chosen rules, the
 held-out errors and the tool versions; `qnnbench calibrate` rebuilds it.
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.cost import features
-from bench.cost.memory import bram18, in_lutram
+from bench.cost.memory import bram18
 
 CALIBRATION_FILE = Path(__file__).parent / "calibration.json"
 CORPUS_FILE = Path(__file__).parent / "corpus.json"
@@ -48,15 +49,33 @@ class LayerCost:
 
 
 def memory_bram18(config: features.Config) -> int:
-    return sum(bram18(d, w) for d, w in features.MEMORIES[config["op_type"]](config)
-               if not in_lutram(d, w))
+    op_type = config["op_type"]
+    return sum(bram18(d, w) for d, w in features.MEMORIES[op_type](config)
+               if features.in_block_ram(op_type, d, w))
+
+
+# Width of the DSP's A port, into which FINN's RTL MVU packs several weights side by side
+# (DSP48E1 on 7-series, DSP48E2 on UltraScale+).
+DSP_A_WIDTH = {"xc7": 25, "xcup": 27}
+
+
+def packed_dsps(config: features.Config, family: str) -> int:
+    """DSPs of FINN's RTL MVU: each DSP multiplies one activation by the weights of several
+    PEs packed into its A port, in lanes of W + A - 1 bits (narrow-range weights, as the
+    DSP48E1 variant requires), so PE rows share a DSP per SIMD lane."""
+    w, a = config["w_bits"], config["a_bits"]
+    width = DSP_A_WIDTH[family]
+    lanes = 1 if width == w else 1 + (width - w) // (w + a - 1)
+    return math.ceil(config["pe"] / lanes) * config["simd"]
 
 
 def count_rule(rule: str, resource: str, config: features.Config,
-               finn: dict[str, float]) -> float:
+               finn: dict[str, float], family: str = "xc7") -> float:
     """A BRAM or DSP count by a named rule (see the module docstring)."""
     if rule == "memories":
         return float(memory_bram18(config))
+    if rule == "packed":
+        return float(packed_dsps(config, family)) if "w_bits" in config else 0.0
     if rule == "finn":
         return float(finn.get(resource, 0.0))
     if rule == "none":
@@ -64,7 +83,7 @@ def count_rule(rule: str, resource: str, config: features.Config,
     raise ValueError(f"unknown counting rule {rule!r}")
 
 
-COUNT_RULES = {"bram18": ("memories", "finn", "none"), "dsp": ("finn", "none")}
+COUNT_RULES = {"bram18": ("memories", "finn", "none"), "dsp": ("none", "packed", "finn")}
 
 
 # -- fitting -------------------------------------------------------------------------------
@@ -105,10 +124,21 @@ def fit_type(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                    [r["logic_delay"] for r in rows]),
     }
     for resource, rules in COUNT_RULES.items():
-        hits = {rule: sum(count_rule(rule, resource, r["config"], r["finn"]) == r[resource]
+        hits = {rule: sum(count_rule(rule, resource, r["config"], r["finn"],
+                                     r["config"]["family"]) == r[resource]
                           for r in rows) for rule in rules}
         model[f"{resource}_rule"] = max(rules, key=lambda rule: hits[rule])
     return model
+
+
+def lut_per_dsp(pairs: list[dict[str, Any]]) -> float | None:
+    """The median LUTs one DSP saves, over designs synthesized with DSPs and without."""
+    ratios = sorted((p["off"]["lut"] - p["auto"]["lut"]) / p["auto"]["dsp"]
+                    for p in pairs if p["auto"]["dsp"] > 0)
+    if not ratios:
+        return None
+    mid = len(ratios) // 2
+    return round(ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2, 1)
 
 
 def model_key(op_type: str, family: str) -> str:
@@ -118,7 +148,7 @@ def model_key(op_type: str, family: str) -> str:
 def fit_all(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        if row["role"] == "fit":
+        if row["role"] == "fit" and "error" not in row:
             c = row["config"]
             groups.setdefault(model_key(c["op_type"], c["family"]), []).append(row)
     return {key: fit_type(group) for key, group in sorted(groups.items())}
@@ -133,6 +163,8 @@ class CostModel:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         self.models: dict[str, dict[str, Any]] = data.get("models", {})
+        # LUTs one DSP stands for (measured pairs), for costs on one axis (`lut_equiv`)
+        self.lut_per_dsp: float | None = data.get("lut_per_dsp")
 
     def model_for(self, op_type: str, family: str) -> dict[str, Any] | None:
         model = self.models.get(model_key(op_type, family))
@@ -151,8 +183,8 @@ class CostModel:
         terms = lut_terms(config)
         return LayerCost(
             lut=_dot(model["lut"], terms), ff=_dot(model["ff"], terms),
-            bram18=count_rule(model["bram18_rule"], "bram18", config, finn),
-            dsp=count_rule(model["dsp_rule"], "dsp", config, finn),
+            bram18=count_rule(model["bram18_rule"], "bram18", config, finn, family),
+            dsp=count_rule(model["dsp_rule"], "dsp", config, finn, family),
             delay_ns=_dot(model["delay_ns"], features.delay_terms(config)))
 
 
@@ -187,11 +219,15 @@ def check(model: CostModel, rows: list[dict[str, Any]], role: str = "held_out"
           ) -> list[dict[str, Any]]:
     """Per model, its errors on the rows of `role` (held-out by default)."""
     groups: dict[str, list[dict[str, Any]]] = {}
+    failed: dict[str, int] = {}
     for row in rows:
-        if row["role"] == role:
+        key = model_key(row["config"]["op_type"], row["config"]["family"])
+        if "error" in row:
+            failed[key] = failed.get(key, 0) + 1
+        elif row["role"] == role:
             c = row["config"]
             groups.setdefault(model_key(c["op_type"], c["family"]), []).append(row)
-    fitted = {key: sum(1 for r in rows if r["role"] == "fit"
+    fitted = {key: sum(1 for r in rows if r["role"] == "fit" and "error" not in r
                        and model_key(r["config"]["op_type"], r["config"]["family"]) == key)
               for key in groups}
     table = []
@@ -206,7 +242,9 @@ def check(model: CostModel, rows: list[dict[str, Any]], role: str = "held_out"
                          [measured_lut(r) for r in group])
         table.append({
             "type": op_type, "family": family, "fit_configs": fitted[key],
-            "held_out": len(group), "lut_smape": lut_err, "finn_lut_smape": finn_err,
+            "held_out": len(group), "unbuildable": failed.get(key, 0),
+            "lut_smape": lut_err, "finn_lut_smape": finn_err,
+            "lut_worst": max(smape([p.lut], [measured_lut(r)]) for p, r in pairs),
             "ff_smape": smape([p.ff for p in preds], [r["ff"] for r in group]),
             "delay_smape": smape([p.delay_ns for p in preds], [r["logic_delay"] for r in group]),
             "bram18_exact": _share(p.bram18 == r["bram18"] for p, r in pairs),

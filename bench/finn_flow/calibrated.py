@@ -51,10 +51,14 @@ def finn_only(est: Any) -> Any:
     return dataclasses.replace(est, per_layer=per_layer, calibrated={})
 
 
-def totals(per_node: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Summed costs (FF only over nodes that have one) and the calibrated share."""
+def totals(per_node: dict[str, dict[str, Any]], model: CostModel | None = None
+           ) -> dict[str, Any]:
+    """Summed costs (FF only over nodes that have one), the calibrated share, and the
+    LUTs and DSPs on one axis (`lut_equiv`, DSPs at their measured LUT price)."""
     result: dict[str, Any] = {r: sum(float(c[r] or 0.0) for c in per_node.values())
                               for r in RESOURCES}
     calibrated = sum(c["cost_source"] == CALIBRATED for c in per_node.values())
     result["cost_coverage"] = calibrated / len(per_node) if per_node else 0.0
+    price = (model or load()).lut_per_dsp
+    result["lut_equiv"] = result["lut"] + price * result["dsp"] if price else None
     return result

@@ -46,7 +46,20 @@ def measure_config(config: dict[str, Any], work_dir: Path, cache_dir: Path | Non
 
 def _measure_one(args: tuple[dict[str, Any], Path, Path | None]) -> dict[str, Any]:
     os.nice(5)  # calibration runs for a while: leave the machine responsive
-    return measure_config(*args)
+    return measure_or_fail(*args)
+
+
+def measure_or_fail(config: dict[str, Any], work_dir: Path, cache_dir: Path | None
+                    ) -> dict[str, Any]:
+    """`measure_config`, or a row saying why the tools could not build the configuration:
+    the corpus keeps it (it is not retried every run) and the fit leaves it out."""
+    from bench.rtl.tools import RtlToolError
+
+    try:
+        return measure_config(config, work_dir, cache_dir)
+    except (RtlToolError, RuntimeError, ValueError) as err:
+        lines = [ln for ln in str(err).splitlines() if "ERROR" in ln] or [str(err)]
+        return {"config": config, "error": lines[-1].strip()[:300]}
 
 
 def measure_corpus(
@@ -59,7 +72,7 @@ def measure_corpus(
     todo = [(role, c) for role, c in entries if config_id(c) not in done]
     if jobs <= 1:
         for role, config in todo:
-            on_row(role, measure_config(config, work_root / config_id(config), cache_dir))
+            on_row(role, measure_or_fail(config, work_root / config_id(config), cache_dir))
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         pending: dict[Future[dict[str, Any]], str] = {}
@@ -72,6 +85,20 @@ def measure_corpus(
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 on_row(pending.pop(future), future.result())
+
+
+def measure_dsp_pair(pair: tuple[int, int, int, int, int, int], work_dir: Path
+                     ) -> dict[str, Any]:
+    """Our integer unit synthesized with its multipliers in DSPs and in LUTs."""
+    from bench.rtl.mvu_unit import synthesize_unit
+
+    mw, mh, pe, simd, a_bits, w_bits = pair
+    results = {}
+    for policy, dsp in (("auto", True), ("off", False)):
+        res = synthesize_unit(mw, mh, pe, simd, a_bits, w_bits, "int",
+                              work_dir / policy, dsp=dsp)
+        results[policy] = {"lut": res.lut + res.lutram, "ff": res.ff, "dsp": res.dsp}
+    return {"pair": list(pair), **results}
 
 
 def measuring_tools() -> dict[str, str]:
@@ -94,6 +121,7 @@ def save_corpus(path: Path, corpus: dict[str, Any]) -> None:
                                                  config_id(r["config"])))
     lines = ",\n".join("  " + json.dumps(r, sort_keys=True) for r in rows)
     tmp = path.with_suffix(".tmp")
+    pairs = json.dumps(corpus.get("dsp_pairs", []), sort_keys=True)
     tmp.write_text('{"tools": ' + json.dumps(corpus["tools"], sort_keys=True)
-                   + ',\n "rows": [\n' + lines + "\n]}\n")
+                   + ',\n "dsp_pairs": ' + pairs + ',\n "rows": [\n' + lines + "\n]}\n")
     os.replace(tmp, path)

@@ -32,6 +32,13 @@ def _resource(record: dict[str, Any], key: str) -> str:
     return f"{record[f'cal_{key}']:,.0f}{_pct(record, key)}  [dim](FINN: {finn})[/]"
 
 
+def _cost_basis(coverage: float) -> str:
+    if coverage >= 1:
+        return "calibrated on Yosys for every layer"
+    return (f"calibrated on Yosys for {100 * coverage:.0f} % of layers, FINN's estimate "
+            "for the rest")
+
+
 def _accuracy(record: dict[str, Any]) -> str:
     if record.get("accuracy") is None and record.get("dataset") == "none":
         return f"{NO_DATA} (dataset none)"
@@ -67,8 +74,7 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
     for label, key in (("LUT", "lut"), ("BRAM18", "bram18"), ("DSP", "dsp")):
         table.add_row(label, _resource(r, key))
     if r.get("cost_coverage") is not None:
-        table.add_row("costs", f"calibrated on Yosys for {100 * r['cost_coverage']:.0f} % "
-                      "of layers, FINN's estimate for the rest")
+        table.add_row("costs", _cost_basis(r["cost_coverage"]))
     table.add_row("fits device", {True: "yes", False: "[red]no[/]"}.get(r["fits"], NO_DATA))
     table.add_row("bottleneck", f"{r['est_bottleneck']} ({r['est_max_cycles']:,} cycles)")
     folding = ", ".join(
@@ -88,9 +94,14 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         measured = sum("lut" in row for row in r["rtl_layers"])
         table.add_row(
             "RTL (Yosys)",
-            f"LUT {r['rtl_lut']:,}, FF {r['rtl_ff']:,}, BRAM18 {r['rtl_bram18']:,}, "
+            f"LUT {r['rtl_lut']:,}"
+            + (f" + {r['rtl_lutram']:,} as memory" if r.get("rtl_lutram") else "")
+            + f", FF {r['rtl_ff']:,}, BRAM18 {r['rtl_bram18']:,}, "
             f"DSP {r['rtl_dsp']:,} over {measured} of {len(r['rtl_layers'])} layers",
         )
+        if r.get("rtl_cal_lut_error") is not None:
+            table.add_row("calibrated vs RTL", f"{r['rtl_cal_lut']:,.0f} LUT calibrated, "
+                          f"{100 * r['rtl_cal_lut_error']:+.1f} % against measured")
         table.add_row("RTL (Verilator)", "[green]bit-exact[/]" if r["rtl_sim_ok"]
                       else "[red]MISMATCH[/] " + _failed_layers(r["rtl_layers"]))
     if r.get("rtl_stitched_ok") is not None:

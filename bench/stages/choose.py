@@ -79,7 +79,7 @@ def _estimate_fields(ctx: RunContext, est: Any) -> dict[str, Any]:
         "est_bottleneck": est.bottleneck,
         **{r: est.totals.get(r, 0.0) for r in ("lut", "bram18", "uram", "dsp")},
         **{f"cal_{r}": cal[r] for r in ("lut", "ff", "bram18", "dsp")},
-        "cost_coverage": cal["cost_coverage"],
+        "cost_coverage": cal["cost_coverage"], "lut_equiv": cal["lut_equiv"],
         "per_layer": est.per_layer, "utilization": fractions, "fits": fits,
         "fits_finn": fits_finn,
     }

@@ -95,17 +95,40 @@ def _rtl_measure(ctx: RunContext, entry: Path) -> dict[str, Any]:
 
 
 def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
-    rows = meta["layers"]
+    rows = _with_calibrated(meta["layers"], ctx["estimate"].per_layer)
     measured = [r for r in rows if "lut" in r]
     return {
         "rtl_layers": rows,
-        **{f"rtl_{k}": sum(int(r[k]) for r in measured) for k in ("lut", "ff", "bram18", "dsp")},
+        **{f"rtl_{k}": sum(int(r[k]) for r in measured)
+           for k in ("lut", "lutram", "ff", "bram18", "dsp")},
+        **_calibrated_error(measured),
         "rtl_coverage": len(measured) / len(rows) if rows else 0.0,
         "rtl_lut_coverage": _lut_share(measured, rows),
         "rtl_sim_ok": bool(measured) and all(r.get("sim_ok") is True for r in measured),
         "rtl_tool_versions": dict(meta["tool_versions"]),
         "dsp_policy": ctx.spec.dsp,
     }
+
+
+def _with_calibrated(rows: list[dict[str, Any]], per_layer: dict[str, dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+    """Each measured row with the calibrated cost of the same node beside it (`cal_*`),
+    where the estimated graph has that node (it does for the default RTL graph)."""
+    keys = ("cal_lut", "cal_ff", "cal_bram18", "cal_dsp", "cost_source")
+    return [{**row, **{k: per_layer[row["node"]][k] for k in keys
+                       if k in per_layer.get(row["node"], {})}} for row in rows]
+
+
+def _calibrated_error(measured: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calibrated against measured LUTs (logic and LUT RAM) over the measured layers that
+    have a calibrated model; None when none has."""
+    rows = [r for r in measured if r.get("cost_source") == "calibrated"]
+    if not rows:
+        return {"rtl_cal_lut": None, "rtl_cal_lut_error": None}
+    predicted = sum(float(r["cal_lut"]) for r in rows)
+    actual = sum(int(r["lut"]) + int(r["lutram"]) for r in rows)
+    return {"rtl_cal_lut": round(predicted, 1),
+            "rtl_cal_lut_error": (predicted - actual) / actual if actual else None}
 
 
 def _layer_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 from bench.core.progress import epoch_progress
 from bench.core.warn import warn
 from bench.cost import model as cost_model
-from bench.cost.corpus import config_id, corpus
+from bench.cost.corpus import DSP_PAIRS, config_id, corpus
 
 
 def measure(results_dir: Path, jobs: int, corpus_file: Path = cost_model.CORPUS_FILE,
@@ -24,6 +24,7 @@ def measure(results_dir: Path, jobs: int, corpus_file: Path = cost_model.CORPUS_
     from bench.finn_flow.calibration import (
         load_corpus,
         measure_corpus,
+        measure_dsp_pair,
         measuring_tools,
         save_corpus,
     )
@@ -41,10 +42,18 @@ def measure(results_dir: Path, jobs: int, corpus_file: Path = cost_model.CORPUS_
         def on_row(role: str, row: dict[str, Any]) -> None:
             store["rows"].append({**row, "role": role})
             save_corpus(corpus_file, store)
-            advance(f"{row['config']['op_type']} {row['seconds']:.0f} s")
+            advance(f"{row['config']['op_type']} "
+                    + (f"{row['seconds']:.0f} s" if "error" not in row else "failed"))
 
         measure_corpus(todo, done, results_dir / "calibrate", results_dir / "cache" / "yosys",
                        jobs, on_row)
+    pairs_done = {tuple(p["pair"]) for p in store.get("dsp_pairs", [])}
+    for pair in DSP_PAIRS:
+        if pair not in pairs_done:
+            name = "-".join(map(str, pair))
+            store.setdefault("dsp_pairs", []).append(
+                measure_dsp_pair(pair, results_dir / "calibrate" / f"dsp-pair-{name}"))
+            save_corpus(corpus_file, store)
     return len(todo)
 
 
@@ -59,6 +68,8 @@ def refit(corpus_file: Path = cost_model.CORPUS_FILE,
         "fitted by qnnbench calibrate on the 'fit' rows of corpus.json",
         "tools": stored["tools"],
         "models": cost_model.fit_all(rows),
+        "lut_per_dsp": cost_model.lut_per_dsp(stored.get("dsp_pairs", [])),
+        "lut_per_dsp_pairs": stored.get("dsp_pairs", []),
     }
     data["check"] = cost_model.check(cost_model.CostModel(data), rows)
     out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -84,6 +95,8 @@ def format_table(table: list[dict[str, Any]]) -> str:
     lines = [head]
     for t in table:
         verdict = "met" if t["meets_goal"] else "MISSED (LUT sMAPE > 10 %)"
+        if t.get("unbuildable"):
+            verdict += f"; {t['unbuildable']} configurations Yosys could not build"
         lines.append(
             f"{t['type']:32} {t['family']:6} {t['fit_configs']:>4} {t['held_out']:>4} "
             f"{100 * t['lut_smape']:>8.1f}% {100 * t['finn_lut_smape']:>8.1f}% "
