@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from bench.cost.memory import in_lutram, lutram_luts
+from bench.cost.memory import in_lutram, lut_ram_luts
 
 Config = dict[str, Any]
 
@@ -56,13 +56,18 @@ MEMORIES: dict[str, Callable[[Config], list[tuple[int, int]]]] = {
 # Thresholds are constants: their memories are ROMs, which Yosys builds in block RAM from
 # about this many bits and in LUT logic below (the rule that matched the most rows of the
 # corpus). Writable memories (weights, line buffers) follow `memory.in_lutram` instead.
+# FINN's sliding window asks for distributed RAM (its `ram_style` default), so its line
+# buffer is LUT RAM at any depth.
 ROM_TYPES = ("Thresholding_rtl",)
 ROM_BRAM_BITS = 10_000
+LUT_RAM_TYPES = ("ConvolutionInputGenerator_rtl",)
 
 
 def in_block_ram(op_type: str, depth: int, width: int) -> bool:
     if op_type in ROM_TYPES:
         return depth * width >= ROM_BRAM_BITS
+    if op_type in LUT_RAM_TYPES:
+        return False
     return not in_lutram(depth, width)
 
 
@@ -70,7 +75,7 @@ def lutram_term(c: Config) -> float:
     """RAM64M LUTs of the layer's writable memories that stay out of block RAM."""
     if c["op_type"] in ROM_TYPES:
         return 0.0
-    return float(sum(lutram_luts(d, w) for d, w in MEMORIES[c["op_type"]](c)
+    return float(sum(lut_ram_luts(d, w) for d, w in MEMORIES[c["op_type"]](c)
                      if not in_block_ram(c["op_type"], d, w)))
 
 
@@ -102,10 +107,9 @@ def _thresholding(c: Config) -> dict[str, float]:
 
 
 def _swg(c: Config) -> dict[str, float]:
-    width = c["simd"] * c["bits"]
-    depth = swg_memories(c)[0][0]
-    return {"1": 1.0, "width": width, "log2(depth)": _log2(depth),
-            "width*log2(depth)": width * _log2(depth),
+    """Address counters and control; the line buffer itself is the LUT RAM term."""
+    return {"1": 1.0, "width": c["simd"] * c["bits"],
+            "log2(depth)": _log2(swg_memories(c)[0][0]),
             "log2(IFM*CF)": _log2(c["ifm"] * c["channels"] // c["simd"])}
 
 

@@ -25,5 +25,14 @@ def lutram_luts(depth: int, width: int) -> int:
     return 4 * math.ceil(width / 3) * math.ceil(depth / 64)
 
 
+def lut_ram_luts(depth: int, width: int) -> int:
+    """LUTs of a memory in LUT RAM as Yosys maps it: up to 32 words in RAM32M cells (32 x 6
+    bits in 4 LUTs), deeper ones in RAM64M. (`lutram_luts` counts RAM64M only: our unit's
+    fitted model was made with it.)"""
+    if depth <= 32:
+        return 4 * math.ceil(width / 6)
+    return lutram_luts(depth, width)
+
+
 def in_lutram(depth: int, width: int) -> bool:
     return lutram_luts(depth, width) < LUTS_PER_BRAM18 * bram18(depth, width)
