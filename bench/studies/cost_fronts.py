@@ -37,6 +37,9 @@ class FrontComparison:
     finn_best_cal_lut: float | None  # FINN's fastest point, priced by the calibration
     finn_best_finn_lut: float | None
     finn_best_fits_calibrated: bool | None
+    finn_best_over: str  # resources it exceeds once priced by the calibration
+    finn_best_cal_dsp: float | None
+    finn_best_finn_dsp: float | None
 
 
 def _price(options: dict[str, list[dict[str, Any]]], choice: dict[str, Any]) -> dict[str, float]:
@@ -67,6 +70,10 @@ def compare(graph: Any, network: str, board_name: str, limit: float) -> FrontCom
         finn_best_finn_lut=best.totals["lut"] if best else None,
         finn_best_fits_calibrated=(all(priced[r] <= budget[r] for r in priced)
                                    if priced else None),
+        finn_best_over=", ".join(r.upper() for r in (priced or {})
+                                 if priced[r] > budget[r]),  # type: ignore[index]
+        finn_best_cal_dsp=priced["dsp"] if priced else None,
+        finn_best_finn_dsp=best.totals["dsp"] if best else None,
     )
 
 
@@ -92,11 +99,14 @@ def format_fronts(rows: list[FrontComparison], limit: float) -> str:
 
     lines = [f"Pareto fronts within {100 * limit:g} % of the board, FINN's costs vs calibrated",
              "| network | board | front (FINN) | front (cal.) | fastest FPS (FINN) | "
-             "fastest FPS (cal.) | its LUT by FINN | its LUT calibrated | fits (cal.) |",
+             "fastest FPS (cal.) | its LUT by FINN / cal. | its DSP by FINN / cal. | "
+             "fits (cal.) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        fits = {True: "yes", False: "**no**", None: "-"}[r.finn_best_fits_calibrated]
+        fits = {True: "yes", False: f"**no** ({r.finn_best_over})",
+                None: "-"}[r.finn_best_fits_calibrated]
         lines.append(f"| {r.network} | {r.board} | {r.finn_front} | {r.cal_front} | "
                      f"{num(r.finn_best_fps)} | {num(r.cal_best_fps)} | "
-                     f"{num(r.finn_best_finn_lut)} | {num(r.finn_best_cal_lut)} | {fits} |")
+                     f"{num(r.finn_best_finn_lut)} / {num(r.finn_best_cal_lut)} | "
+                     f"{num(r.finn_best_finn_dsp)} / {num(r.finn_best_cal_dsp)} | {fits} |")
     return "\n".join(lines)
