@@ -28,6 +28,7 @@ from bench.finn_flow.builder import (
     write_folding_file,
 )
 from bench.finn_flow.env import prepare_finn, quiet
+from bench.finn_flow.node_memo import FoldingMemo, has_attr, with_static_schema
 
 # Node attributes that bound PE and SIMD, by base op type (specialized nodes end in
 # _hls/_rtl). Values are (attribute PE must divide, attribute SIMD must divide).
@@ -290,7 +291,7 @@ def layer_datatypes(graph: Any) -> dict[str, dict[str, str]]:
             ("inputDataType", "input"), ("weightDataType", second),
             ("outputDataType", "output"),
         ):
-            value = inst.get_nodeattr(attr) if _has_attr(inst, attr) else None
+            value = inst.get_nodeattr(attr) if has_attr(inst, attr) else None
             if value:
                 types[key] = str(value)
         if types:
@@ -320,16 +321,17 @@ class FoldableGraph:
         # with --mvu rtl: per unit node its datapath, per MVAU left FINN's why
         self.mvu_layers: dict[str, dict[str, Any]] = {}
         self.layers = foldable_layers(graph)
-        self._nodes = {n.name: _with_static_schema(getCustomOp(n)) for n in graph.graph.node}
+        self._nodes = {n.name: with_static_schema(getCustomOp(n)) for n in graph.graph.node}
         self._hw_nodes = {
             n.name: self._nodes[n.name]
             for n in graph.graph.node
             if is_hls_node(n) or is_rtl_node(n)
         }
         self._pristine = {
-            name: {a: inst.get_nodeattr(a) for a in ("PE", "SIMD") if _has_attr(inst, a)}
+            name: {a: inst.get_nodeattr(a) for a in ("PE", "SIMD") if has_attr(inst, a)}
             for name, inst in self._nodes.items()
         }
+        self._memo = FoldingMemo(self._nodes, self._pristine)
 
     def apply(self, folding_config: dict[str, dict[str, int]]) -> None:
         for name, attrs in self._pristine.items():
@@ -355,9 +357,11 @@ class FoldableGraph:
 
         self.apply(folding_config)
         # The loops of FINN's exp_cycles_per_layer, res_estimation and AnnotateCycles.
-        cycles = {name: int(inst.get_exp_cycles()) for name, inst in self._hw_nodes.items()}
+        memo = self._memo
+        cycles = {name: memo.get(name, "cycles", lambda i=inst: int(i.get_exp_cycles()))
+                  for name, inst in self._hw_nodes.items()}
         resources = {
-            name: inst.node_res_estimation(self.fpga_part)
+            name: memo.get(name, "finn", lambda i=inst: i.node_res_estimation(self.fpga_part))
             for name, inst in self._hw_nodes.items()
         }
         resources["total"] = aggregate_dict_keys(dict(resources))
@@ -373,7 +377,8 @@ class FoldableGraph:
         return est
 
     def _cost(self, name: str, finn: dict[str, Any]) -> dict[str, Any]:
-        return calibrated.node_cost(self._nodes[name], self.family, finn)
+        return self._memo.get(name, "calibrated", lambda: calibrated.node_cost(
+            self._nodes[name], self.family, finn))
 
     def layer_options(self, layer: Any, costs: str = "calibrated") -> list[dict[str, Any]]:
         """Cycles and resources of one layer for each valid (PE, SIMD): calibrated where a
@@ -411,37 +416,6 @@ class FoldableGraph:
                 SetFolding(target_cycles, mvau_wwidth_max=36, two_pass_relaxation=True)
             )
         return FoldableGraph(folded, self.fpga_part, self.clk_ns).current_folding()
-
-
-def _with_static_schema(inst: Any) -> Any:
-    """Give a custom-op wrapper a memoized attribute schema and attribute reads.
-
-    FINN rebuilds a node's attribute-schema dict and scans the node's attribute list on
-    every single attribute read, which is most of the cost of an estimate. The schema of
-    an op type never changes, and an attribute only changes through `set_nodeattr`, which
-    here forgets the remembered value. Values read, and so the estimates, are unchanged
-    (the perf benchmark and the tests compare against a full FINN build).
-    """
-    schema = inst.get_nodeattr_types()
-    inst.get_nodeattr_types = lambda: schema
-    read, write = inst.get_nodeattr, inst.set_nodeattr
-    remembered: dict[str, Any] = {}
-
-    def get_nodeattr(name: str) -> Any:
-        if name not in remembered:
-            remembered[name] = read(name)
-        return remembered[name]
-
-    def set_nodeattr(name: str, value: Any) -> None:
-        remembered.pop(name, None)
-        write(name, value)
-
-    inst.get_nodeattr, inst.set_nodeattr = get_nodeattr, set_nodeattr
-    return inst
-
-
-def _has_attr(inst: Any, attr: str) -> bool:
-    return attr in inst.get_nodeattr_types()
 
 
 def estimate(
