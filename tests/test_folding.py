@@ -43,3 +43,18 @@ def test_finn_config_format():
     config = to_finn_config(uniform_folding(TFC_LAYERS, pe=2, simd=16))
     assert config["MVAU_hls_0"] == {"PE": 2, "SIMD": 16}
     assert config["MVAU_rtl_0"] == {"PE": 2, "SIMD": 16}
+
+
+def test_a_folding_file_carries_each_mvus_pe_to_its_standalone_thresholds():
+    from bench.core.folding import layers_folding
+
+    layers = [Layer("MVAU_rtl_0", "MVAU_rtl", 64, 64), Layer("Thresholding_rtl_0",
+              "Thresholding_rtl", 64, None), Layer("MVAU_rtl_1", "MVAU_rtl", 10, 64)]
+    # written for FINN's default graph: thresholds fused, only the MVAUs named
+    folding = layers_folding(layers, {"MVAU_hls_0": {"PE": 16, "SIMD": 8},
+                                      "MVAU_hls_1": {"PE": 5, "SIMD": 4}})
+    assert [(f.pe, f.simd) for f in folding] == [(16, 8), (16, None), (5, 4)]
+    # a file that names the thresholds layer decides for itself
+    named = layers_folding(layers, {"MVAU_rtl_0": {"PE": 16, "SIMD": 8},
+                                    "Thresholding_rtl_0": {"PE": 4}})
+    assert named[1].pe == 4

@@ -141,9 +141,9 @@ def layers_folding(layers: list[Layer], config: dict[str, dict[str, int]]) -> li
     """
     mapping = resolve_layer_names(layers, config)
     by_node = {mapping[key]: attrs for key, attrs in config.items()}
-    result = []
+    result: list[LayerFolding] = []
     for layer in layers:
-        attrs = by_node.get(layer.name, {})
+        attrs = by_node.get(layer.name) or _standalone_thresholds(layer, result)
         pe, simd = attrs.get("PE", 1 if layer.pe_dim else None), attrs.get(
             "SIMD", 1 if layer.simd_dim else None
         )
@@ -161,6 +161,18 @@ def layers_folding(layers: list[Layer], config: dict[str, dict[str, int]]) -> li
                 )
         result.append(LayerFolding(layer.name, layer.op_type, pe, simd, pe, simd))
     return result
+
+
+def _standalone_thresholds(layer: Layer, before: list[LayerFolding]) -> dict[str, int]:
+    """A thresholds layer the file does not name, right after an MVU, runs at the MVU's PE.
+
+    Files are written for graphs whose thresholds are fused into the MVAU (FINN's default
+    build); in the RTL graph they are a layer of their own, which must keep pace with its
+    MVU exactly as the fused thresholds did."""
+    if (_base_op(layer.op_type) == "Thresholding" and before
+            and _base_op(before[-1].op_type) == "MVAU" and before[-1].pe is not None):
+        return {"PE": before[-1].pe}
+    return {}
 
 
 def folding_from_config(
