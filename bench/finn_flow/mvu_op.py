@@ -20,8 +20,12 @@ Thresholds, when present (`noActivation` 0), are integers and the output is thei
 unsigned count (`ActVal` 0): the unit has no output bias, so
 `bench.finn_flow.mvu_transform` only converts layers of that kind. The accumulator is
 FINN's (minimized for the weights the layer holds, widened to hold every threshold
-exactly), not the unit's worst case for any weights: that is what FINN's own layer
-builds, and PoT's worst case (shifts up to 2^(r-1)) is far wider.
+exactly and, for PoT, every value of W·x - n_c, see `mvu_unit.stored_thresholds`), not
+the unit's worst case for any weights: that is what FINN's own layer builds, and PoT's
+worst case (shifts up to 2^(r-1)) is far wider. The memory files hold what the unit
+compares and starts from (`mvu_unit.write_memories`): PoT thresholds lowered by each
+channel's count of negative weights, or, without thresholds, those counts as the
+accumulators' start values.
 
 Registration happens when this module is imported.
 """

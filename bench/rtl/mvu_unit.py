@@ -245,7 +245,8 @@ def stored_thresholds(thresholds: np.ndarray, weights: np.ndarray, cfg: MvuConfi
     The clamp is exact, or this raises: the accumulator register must hold each value
     it can take for these weights (then a threshold raised to its least value is still
     met by every accumulator), and one lowered to its greatest value must stay out of
-    reach. The HDL's default width always qualifies; a narrower one (FINN's) must be
+    reach. The HDL's default width holds every value (for pot, |W·x| <= MW·(2^A-1)·
+    2^(exps-1) leaves room for the n_c <= MW below it); a narrower one (FINN's) must be
     chosen with `accumulator_bits`.
     """
     thr = _threshold_array(thresholds, cfg)
