@@ -64,6 +64,22 @@ def test_fitted_model_is_stored_with_its_grid():
         assert row["dsp_ok"], row
 
 
+def test_stored_model_is_what_the_code_fits_from_the_stored_grid():
+    """The coefficients and errors in mvu_fit.json follow from its measurements with
+    today's features and memory model: a change to either needs a refit (`--refit`)."""
+    model = mvu_fit.load_model()
+    coefficients = mvu_fit.fit(model["fit_grid"])
+    for datapath, fitted in coefficients.items():
+        for key, values in fitted.items():
+            assert values == pytest.approx(model["coefficients"][datapath][key]), (datapath,
+                                                                                   key)
+    refit = {"coefficients": coefficients}
+    for stored, now in zip(model["held_out_errors"] + model["fit_errors"],
+                           mvu_fit.errors(refit, model["held_out"] + model["fit_grid"]),
+                           strict=True):
+        assert now == pytest.approx(stored, abs=1e-3), stored["config"]
+
+
 # -- on a network (slow: a FINN build) ---------------------------------------------------
 
 

@@ -20,9 +20,11 @@ def test_pot_codes_round_trip_every_level(bits):
     r = mu.pot_exponents(bits)
     levels = np.array([0] + [s * 2**k for k in range(r) for s in (1, -1)])
     codes = mu.pot_encode(levels, bits)
-    assert np.array_equal(pot_decode(codes), levels)
-    assert codes[0] == 0b10  # zero flag, sign clear
-    assert codes.max() < 1 << MvuConfig(2, 2, 1, 1, 2, bits, "pot").code_bits
+    assert np.array_equal(pot_decode(codes, r), levels)
+    assert codes[0] == r << 1  # the zero code, sign clear
+    # an n-bit quantizer's r = 2^(n-1)-1 exponents and zero fill n-1 code bits exactly
+    assert MvuConfig(2, 2, 1, 1, 2, bits, "pot").code_bits == bits
+    assert codes.max() < 1 << bits
 
 
 def test_pot_exponents_match_the_quantizer():
@@ -184,14 +186,14 @@ def test_flipped_weight_bit_in_memory_file_breaks_the_check(datapath, bits, tmp_
     # weight of channel 3 = (nf 1, pe 1) for input 6 = (sf 1, s 2): address 1*SF + 1
     ch, i = 3, 6
     if datapath == "pot":
-        w[ch, i] = 2  # nonzero, so that flipping its sign bit changes its value
+        w[ch, i] = 2  # code 1: flipping the code's lowest bit makes it 1
         mu.write_memories(cfg, w, None, tmp_path)
     x[:, i] = np.where(np.arange(len(x)) % 2 == 0, x[:, i], 0)  # some vectors see it
     expected = mu.reference(w, None, x)
     hexfile = tmp_path / mu.WEIGHT_FILE
     lines = hexfile.read_text().splitlines()
     address, field = (ch // pe) * cfg.sf + i // simd, (ch % pe) * simd + i % simd
-    bit = field * cfg.code_bits  # int: weight LSB; pot: sign bit
+    bit = field * cfg.code_bits + cfg.pot  # int: weight LSB; pot: exponent code LSB
     lines[address] = f"{int(lines[address], 16) ^ (1 << bit):0{len(lines[address])}x}"
     hexfile.write_text("\n".join(lines) + "\n")
     res = mu.run_unit(cfg, x, expected, tmp_path, sim_cache)
@@ -254,7 +256,8 @@ module mvu_throttled #(
     .s_axis_tdata, .s_axis_tvalid(s_axis_tvalid & offer), .s_axis_tready(ready),
     .m_axis_tdata, .m_axis_tvalid(valid), .m_axis_tready(m_axis_tready & take),
     .w_wr_en(1'b0), .w_wr_addr('0), .w_wr_data('0),
-    .t_wr_en(1'b0), .t_wr_addr('0), .t_wr_data('0)
+    .t_wr_en(1'b0), .t_wr_addr('0), .t_wr_data('0),
+    .i_wr_en(1'b0), .i_wr_addr('0), .i_wr_data('0)
   );
   assign s_axis_tready = ready & offer;
   assign m_axis_tvalid = valid & take;

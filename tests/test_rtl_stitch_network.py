@@ -125,8 +125,8 @@ def test_a_flipped_weight_bit_fails_the_stitched_check(tfc, digits, tmp_path):
     last = next(la for la in layers if la.node == node.name)
     mem = last.hdl_dir / "mvu_weights.hex"
     lines = mem.read_text().split()
-    # weight (pe 0, s) at address sf: int's LSB, PoT's zero flag (its sign bit would not
-    # change a zero weight)
+    # weight (pe 0, s) at address sf: int's LSB, PoT's lowest exponent-code bit (every
+    # code of an n-bit quantizer is used, so that always changes the weight)
     bit = s * cfg.code_bits + (1 if cfg.pot else 0)
     lines[sf] = f"{int(lines[sf], 16) ^ (1 << bit):0{len(lines[sf])}x}"
     mem.write_text("\n".join(lines) + "\n")

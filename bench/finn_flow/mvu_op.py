@@ -20,8 +20,12 @@ Thresholds, when present (`noActivation` 0), are integers and the output is thei
 unsigned count (`ActVal` 0): the unit has no output bias, so
 `bench.finn_flow.mvu_transform` only converts layers of that kind. The accumulator is
 FINN's (minimized for the weights the layer holds, widened to hold every threshold
-exactly), not the unit's worst case for any weights: that is what FINN's own layer
-builds, and PoT's worst case (shifts up to 2^(r-1)) is far wider.
+exactly and, for PoT, every value of W·x - n_c, see `mvu_unit.stored_thresholds`), not
+the unit's worst case for any weights: that is what FINN's own layer builds, and PoT's
+worst case (shifts up to 2^(r-1)) is far wider. The memory files hold what the unit
+compares and starts from (`mvu_unit.write_memories`): PoT thresholds lowered by each
+channel's count of negative weights, or, without thresholds, those counts as the
+accumulators' start values.
 
 Registration happens when this module is imported.
 """
@@ -172,6 +176,8 @@ class QnnbenchMVU_rtl(QnnbenchMVU, RTLBackend):
         files = {"WEIGHT_FILE": mvu_unit.WEIGHT_FILE}
         if self.get_nodeattr("noActivation") == 0:
             files["THRESH_FILE"] = mvu_unit.THRESH_FILE
+        elif self.unit_config().has_init:
+            files["INIT_FILE"] = mvu_unit.INIT_FILE
         return files
 
     def get_rtl_file_list(self, abspath: bool = False) -> list[Any]:
@@ -184,7 +190,8 @@ class QnnbenchMVU_rtl(QnnbenchMVU, RTLBackend):
                                   "measured with Yosys and Verilator")
 
 
-WRITE_PORTS = ("w_wr_en", "w_wr_addr", "w_wr_data", "t_wr_en", "t_wr_addr", "t_wr_data")
+WRITE_PORTS = ("w_wr_en", "w_wr_addr", "w_wr_data", "t_wr_en", "t_wr_addr", "t_wr_data",
+               "i_wr_en", "i_wr_addr", "i_wr_data")
 
 
 def wrapper(top: str, cfg: mvu_unit.MvuConfig, in_width: int, out_width: int) -> str:
@@ -197,9 +204,11 @@ def wrapper(top: str, cfg: mvu_unit.MvuConfig, in_width: int, out_width: int) ->
     waw = max(1, (cfg.nf * cfg.sf - 1).bit_length())
     taw = max(1, (cfg.nf - 1).bit_length())
     tword = cfg.pe * ((1 << cfg.t_bits) - 1) * cfg.acc_bits if cfg.t_bits else 1
+    iword = cfg.pe * cfg.init_bits if cfg.has_init else 1
     widths = {"w_wr_en": 1, "w_wr_addr": waw,
               "w_wr_data": cfg.pe * cfg.simd * cfg.code_bits, "t_wr_en": 1,
-              "t_wr_addr": taw, "t_wr_data": tword}
+              "t_wr_addr": taw, "t_wr_data": tword, "i_wr_en": 1, "i_wr_addr": taw,
+              "i_wr_data": iword}
     params = ", ".join(f".{k}({v})" for k, v in cfg.params().items())
     ports = ",\n".join(f"  input [{widths[p] - 1}:0] wr_{p}" for p in WRITE_PORTS)
     conns = ", ".join(f".{p}(wr_{p})" for p in WRITE_PORTS)
@@ -207,7 +216,8 @@ def wrapper(top: str, cfg: mvu_unit.MvuConfig, in_width: int, out_width: int) ->
 module {top} #(
   // memory files, relative to the tools' working directory (a stitched design sets them)
   parameter string WEIGHT_FILE = "{mvu_unit.WEIGHT_FILE}",
-  parameter string THRESH_FILE = "{mvu_unit.THRESH_FILE}"
+  parameter string THRESH_FILE = "{mvu_unit.THRESH_FILE}",
+  parameter string INIT_FILE = "{mvu_unit.INIT_FILE}"
 ) (
   input ap_clk,
   input ap_rst_n,
@@ -222,7 +232,7 @@ module {top} #(
   wire [{cfg.out_width - 1}:0] out;
   assign out0_V_TDATA = {out_width}'(out);
   qnnbench_mvu #({params},
-    .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE)) unit (
+    .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE), .INIT_FILE(INIT_FILE)) unit (
     .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
     .s_axis_tdata(in0_V_TDATA[{cfg.in_width - 1}:0]), .s_axis_tvalid(in0_V_TVALID),
     .s_axis_tready(in0_V_TREADY),

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from qonnx.transformation.base import Transformation
 
+from bench.rtl.mvu_unit import accumulator_bits
+
 
 def _base(op_type: str) -> str:
     return op_type.removesuffix("_hls").removesuffix("_rtl")
@@ -132,8 +134,13 @@ class UseQnnbenchMVU(Transformation):
         acc_bits = 0
         if thresholds is not None:
             acc = inst.get_accumulator_datatype()
+            # the unit's accumulator: pot's goes below W·x by the count of negative
+            # weights (their +1s are folded into the thresholds), which FINN's type
+            # need not cover
+            unit_weights = np.asarray(weights, dtype=np.float64).T.round().astype(np.int64)
             acc_bits = max(acc.bitwidth() + (0 if acc.signed() else 1),
-                           int_bits(np.ceil(thresholds)))
+                           int_bits(np.ceil(thresholds)),
+                           accumulator_bits(unit_weights, idt.bitwidth(), datapath))
             if thresholds.shape[-1] < (1 << odt.bitwidth()) - 1:
                 acc_bits += 1  # room for padding thresholds no accumulator reaches
         return thr_node, thresholds, datapath, w_bits, odt.name, acc_bits

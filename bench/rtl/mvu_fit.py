@@ -10,20 +10,22 @@ back to the grid it came from.
 Logic LUTs are a sum of terms each of which counts a piece of the datapath:
 
 * per lane (PE·SIMD of them) the product or shift (int: A·W bits of multiplier, unless
-  the product goes to a DSP; pot: a POT_EXPS-way mux on A+POT_EXPS bits) and its share
-  of the adder tree (product-width bits);
+  the product goes to a DSP; pot: a POT_EXPS-way mux on A+POT_EXPS bits, selected by
+  the exponent code's bits) and its share of the adder tree (product-width bits; the
+  tree has exactly SIMD inputs for either datapath, PoT's negative-weight correction
+  being in the memory contents);
 * per PE the accumulator (ACC bits) and the threshold comparators ((2^T-1)·ACC bits);
 * a constant for the stream control.
 
 Memories are counted by Yosys as LUTRAM or BRAM; they are modelled by the bits they
-hold. `python -m bench.rtl.mvu_fit WORK_DIR` measures the grid and rewrites the file.
+hold (PoT without thresholds has a small start-value memory besides the weights).
+`python -m bench.rtl.mvu_fit WORK_DIR` measures the grid and rewrites the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -67,7 +69,7 @@ def features(cfg: MvuConfig) -> list[float]:
     lanes = cfg.pe * cfg.simd
     if cfg.pot:
         product = cfg.a_bits + cfg.exps
-        mul = product * max(1, math.ceil(math.log2(cfg.exps))) if cfg.exps > 1 else product
+        mul = product * cfg.exp_bits  # a mux selected by the exponent code
     else:
         product = cfg.a_bits + cfg.w_bits
         mul = 0 if uses_dsp(cfg) else cfg.a_bits * cfg.w_bits
@@ -77,11 +79,14 @@ def features(cfg: MvuConfig) -> list[float]:
 
 
 def memories(cfg: MvuConfig) -> list[tuple[int, int]]:
-    """(depth, width) of the unit's memories: weights, thresholds, input buffer."""
+    """(depth, width) of the unit's memories: weights, input buffer, thresholds or (pot
+    without thresholds) the accumulator start values."""
     thresholds = (1 << cfg.t_bits) - 1 if cfg.t_bits else 0
     mems = [(cfg.nf * cfg.sf, cfg.pe * cfg.simd * cfg.code_bits), (cfg.sf, cfg.in_width)]
     if thresholds:
         mems.append((cfg.nf, cfg.pe * thresholds * cfg.acc_bits))
+    if cfg.has_init:
+        mems.append((cfg.nf, cfg.pe * cfg.init_bits))
     return mems
 
 

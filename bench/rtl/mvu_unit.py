@@ -2,10 +2,17 @@
 streams, bit-exact simulation and synthesis.
 
 The unit (`qnnbench_mvu`) has FINN's MVAU semantics with two weight datapaths: `int`
-(signed W-bit weights, multipliers) and `pot` (power-of-two weights as sign/zero/exponent
-codes, shifters). Its memory layouts and the code encoding are documented in the HDL;
-this module produces exactly those layouts so that the simulation is checked against an
-independent numpy model rather than against the HDL's own view of itself.
+(signed W-bit weights, multipliers) and `pot` (power-of-two weights as sign + exponent
+codes with one code for zero, shifters). Its memory layouts and the code encoding are
+documented in the HDL; this module produces exactly those layouts so that the
+simulation is checked against an independent numpy model rather than against the HDL's
+own view of itself.
+
+The reference model is the mathematics only (W·x, thresholds compared with it). What
+the PoT datapath leaves out of its accumulator, each channel's count of negative
+weights, is a property of the memory contents: `write_memories` folds it into the
+thresholds or the accumulator's start values, and the simulation is compared with the
+untouched reference.
 
 Nothing here imports FINN: the unit is verified and measured on its own before it is
 wrapped as a FINN layer.
@@ -25,8 +32,9 @@ from bench.rtl import verilator, yosys
 HDL_DIR = Path(__file__).parent / "hdl"
 TOP = "qnnbench_mvu"
 SOURCES = ("qnnbench_adder.sv", "qnnbench_dot.sv", "qnnbench_mvu.sv")
-WEIGHT_FILE = "mvu_weights.hex"  # the HDL's default WEIGHT_FILE / THRESH_FILE
+WEIGHT_FILE = "mvu_weights.hex"  # the HDL's default WEIGHT_FILE / THRESH_FILE / INIT_FILE
 THRESH_FILE = "mvu_thresholds.hex"
+INIT_FILE = "mvu_init.hex"
 # Cycles from a vector's last input beat to its first output beat (see qnnbench_mvu.sv).
 LATENCY = 3
 THRESHOLD_LATENCY = 4
@@ -38,6 +46,14 @@ DATAPATHS: tuple[Datapath, ...] = ("int", "pot")
 def sources() -> list[Path]:
     """The unit's SystemVerilog files, in compilation order."""
     return [HDL_DIR / name for name in SOURCES]
+
+
+def pot_code_bits(exps: int) -> int:
+    """Bits of a PoT weight field: 1 + ⌈log2(exps + 1)⌉, a sign bit and an exponent
+    code whose value `exps` means zero. A separate zero flag would cost a bit more
+    whenever exps is not a power of two, as for every n-bit quantizer (exps = 2^(n-1)-1
+    fills the codes exactly); for exps = 2, 4, 8, ... the zero code needs the bit."""
+    return 1 + max(1, exps.bit_length())
 
 
 def pot_exponents(w_bits: int) -> int:
@@ -61,6 +77,7 @@ class MvuConfig:
     chain: bool = False  # adder chain instead of the balanced tree
     pin: bool = True  # adders as written; False lets synthesis re-associate the sums
     acc: int = 0  # accumulator bits; 0: the HDL's default, exact for any weights and inputs
+    pot_exps: int = 0  # pot: exponents 0..pot_exps-1; 0: the n-bit quantizer's 2^(n-1)-1
 
     def __post_init__(self) -> None:
         if self.datapath not in DATAPATHS:
@@ -75,6 +92,8 @@ class MvuConfig:
             raise ValueError(f"t_bits must be >= 0, got {self.t_bits}")
         if self.acc < 0:
             raise ValueError(f"acc must be >= 0, got {self.acc}")
+        if self.pot_exps < 0:
+            raise ValueError(f"pot_exps must be >= 0, got {self.pot_exps}")
 
     @property
     def sf(self) -> int:
@@ -90,16 +109,31 @@ class MvuConfig:
 
     @property
     def exps(self) -> int:
-        return pot_exponents(self.w_bits)
+        """POT_EXPS: the PoT exponents are 0 .. exps-1."""
+        return self.pot_exps or pot_exponents(self.w_bits)
 
     @property
     def exp_bits(self) -> int:
-        return max(1, (self.exps - 1).bit_length())
+        """Bits of the exponent code: codes 0..exps-1 are exponents, code exps is zero."""
+        return pot_code_bits(self.exps) - 1
 
     @property
     def code_bits(self) -> int:
         """Bits of one weight in the weight memory."""
-        return 2 + self.exp_bits if self.pot else self.w_bits
+        return pot_code_bits(self.exps) if self.pot else self.w_bits
+
+    @property
+    def has_init(self) -> bool:
+        """Whether the unit has the accumulator start-value memory (pot without
+        thresholds: the start values make up for the negative weights' missing +1s)."""
+        return self.pot and not self.t_bits
+
+    @property
+    def init_bits(self) -> int:
+        """Bits of one start value: a count of up to MW negative weights, or fewer when
+        the accumulator is narrower (the sum wraps like the register, so only the low
+        ACC bits of the start value matter)."""
+        return min(self.acc_bits, self.mw.bit_length())
 
     @property
     def acc_bits(self) -> int:
@@ -161,13 +195,82 @@ def reference(
     return (acc[:, :, None] >= thr[None, :, :]).sum(axis=-1)
 
 
+# -- what the PoT accumulator leaves out -----------------------------------------------------
+
+
+def negative_counts(weights: np.ndarray, cfg: MvuConfig) -> np.ndarray:
+    """Per channel (MH), how far the unit's accumulator falls short of W·x when it
+    starts at 0: pot adds a negative weight's term as its ones' complement, -|w|·x - 1,
+    so channel c ends at W·x - n_c with n_c its count of negative weights (the sign bits
+    of its codes); int is exact."""
+    w = np.asarray(weights, dtype=np.int64)
+    if not cfg.pot:
+        return np.zeros(len(w), dtype=np.int64)
+    return (w < 0).sum(axis=1)
+
+
+def accumulator_range(weights: np.ndarray, a_bits: int, datapath: Datapath
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel, the least and the greatest value the accumulator of a unit with
+    thresholds (which starts at 0) takes over all unsigned `a_bits`-bit inputs."""
+    w = np.asarray(weights, dtype=np.int64)
+    top = (1 << a_bits) - 1
+    short = (w < 0).sum(axis=1) if datapath == "pot" else 0
+    return (top * np.minimum(w, 0).sum(axis=1) - short,
+            top * np.maximum(w, 0).sum(axis=1) - short)
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """The fewest two's-complement bits (at least 2) holding every integer in [lo, hi]."""
+    bits = 2
+    while lo < -(1 << (bits - 1)) or hi > (1 << (bits - 1)) - 1:
+        bits += 1
+    return bits
+
+
+def accumulator_bits(weights: np.ndarray, a_bits: int, datapath: Datapath) -> int:
+    """Accumulator bits a unit with thresholds needs for these weights (MH x MW). For
+    pot that can be a bit more than W·x needs (FINN's accumulator type): the register
+    goes down to W·x - n_c."""
+    lo, hi = accumulator_range(weights, a_bits, datapath)
+    return signed_bits(int(lo.min()), int(hi.max()))
+
+
+def stored_thresholds(thresholds: np.ndarray, weights: np.ndarray, cfg: MvuConfig
+                      ) -> np.ndarray:
+    """The thresholds (MH x 2^T-1) as the unit holds them: t - n_c for channel c (see
+    `negative_counts`: acc - n_c >= t - n_c exactly when acc >= t), clamped into
+    ACC bits.
+
+    The clamp is exact, or this raises: the accumulator register must hold each value
+    it can take for these weights (then a threshold raised to its least value is still
+    met by every accumulator), and one lowered to its greatest value must stay out of
+    reach. The HDL's default width holds every value (for pot, |W·x| <= MW·(2^A-1)·
+    2^(exps-1) leaves room for the n_c <= MW below it); a narrower one (FINN's) must be
+    chosen with `accumulator_bits`.
+    """
+    thr = _threshold_array(thresholds, cfg)
+    lo, hi = accumulator_range(weights, cfg.a_bits, cfg.datapath)
+    half = 1 << (cfg.acc_bits - 1)
+    if lo.min() < -half or hi.max() > half - 1:
+        need = signed_bits(int(lo.min()), int(hi.max()))
+        raise ValueError(f"the accumulator takes values in [{lo.min()}, {hi.max()}] for "
+                         f"these weights: {cfg.acc_bits} bits cannot hold them, {need} can")
+    thr = thr - negative_counts(weights, cfg)[:, None]
+    if ((thr > half - 1) & (hi[:, None] >= half - 1)).any():
+        raise ValueError(f"a threshold above the {cfg.acc_bits}-bit range would be reached "
+                         "once clamped into it; widen the accumulator by a bit")
+    return np.clip(thr, -half, half - 1)
+
+
 # -- weight codes and memory files ----------------------------------------------------------
 
 
-def pot_encode(weights: np.ndarray, w_bits: int) -> np.ndarray:
-    """PoT codes (sign | zero << 1 | k << 2) of integer weights in {0} ∪ {±2^k : k < r}."""
+def pot_encode(weights: np.ndarray, w_bits: int, exps: int | None = None) -> np.ndarray:
+    """PoT codes (sign | code << 1) of integer weights in {0} ∪ {±2^k : k < r}: code k
+    for ±2^k, code r for 0 (sign clear). r = `exps`, by default the n-bit quantizer's."""
     w = np.asarray(weights, dtype=np.int64)
-    r = pot_exponents(w_bits)
+    r = exps or pot_exponents(w_bits)
     mag = np.abs(w)
     k = np.zeros_like(mag)
     nonzero = mag > 0
@@ -176,9 +279,10 @@ def pot_encode(weights: np.ndarray, w_bits: int) -> np.ndarray:
                      | (k >= r))
     if bad.any():
         at = tuple(int(i) for i in np.argwhere(bad)[0])
+        which = f"POT_EXPS={exps}" if exps else f"{w_bits}-bit PoT"
         raise ValueError(f"weight {int(w[at])} at {at} is not 0 or ±2^k with k < {r} "
-                         f"({w_bits}-bit PoT)")
-    return np.where(nonzero, (w < 0).astype(np.int64) | (k << 2), 0b10)
+                         f"({which})")
+    return np.where(nonzero, (w < 0).astype(np.int64) | (k << 1), r << 1)
 
 
 def weight_codes(weights: np.ndarray, cfg: MvuConfig) -> np.ndarray:
@@ -187,7 +291,7 @@ def weight_codes(weights: np.ndarray, cfg: MvuConfig) -> np.ndarray:
     if w.shape != (cfg.mh, cfg.mw):
         raise ValueError(f"weights must be MH x MW = {cfg.mh} x {cfg.mw}, got {w.shape}")
     if cfg.pot:
-        return pot_encode(w, cfg.w_bits)
+        return pot_encode(w, cfg.w_bits, cfg.pot_exps or None)
     lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
     if w.min() < lo or w.max() > hi:
         raise ValueError(f"int weights must lie in [{lo}, {hi}] for W{cfg.w_bits}, got "
@@ -211,23 +315,35 @@ def pack_weights(weights: np.ndarray, cfg: MvuConfig) -> list[int]:
             for nf in range(cfg.nf) for sf in range(cfg.sf)]
 
 
-def pack_thresholds(thresholds: np.ndarray, cfg: MvuConfig) -> list[int]:
-    """Threshold memory words: address nf holds threshold j of channel nf*PE + pe at bit
-    (pe*(2^T-1) + j) * acc_bits, two's complement.
-
-    Thresholds beyond the accumulator's range are clamped to it. That changes no output:
-    at the default accumulator width |acc| stays below 2^(acc_bits-1) - 1, so the
-    clamped extremes are still reached by every or by no accumulator.
-    """
+def _threshold_array(thresholds: np.ndarray, cfg: MvuConfig) -> np.ndarray:
     n = (1 << cfg.t_bits) - 1
     thr = np.asarray(thresholds, dtype=np.int64)
     if cfg.t_bits == 0 or thr.shape != (cfg.mh, n):
         raise ValueError(f"thresholds must be MH x (2^T-1) = {cfg.mh} x {n} for "
                          f"T={cfg.t_bits}, got {thr.shape}")
+    return thr
+
+
+def pack_thresholds(thresholds: np.ndarray, cfg: MvuConfig) -> list[int]:
+    """Threshold memory words: address nf holds threshold j of channel nf*PE + pe at bit
+    (pe*(2^T-1) + j) * acc_bits, two's complement, clamped to that range.
+
+    These are the values the unit compares its accumulator with; `stored_thresholds`
+    turns the mathematical thresholds into them (and makes sure the clamp is exact).
+    """
+    thr = _threshold_array(thresholds, cfg)
     half = 1 << (cfg.acc_bits - 1)
     thr = np.clip(thr, -half, half - 1) & ((1 << cfg.acc_bits) - 1)
-    thr = thr.reshape(cfg.nf, cfg.pe, n)
+    thr = thr.reshape(cfg.nf, cfg.pe, -1)
     return [_pack(thr[nf], cfg.acc_bits) for nf in range(cfg.nf)]
+
+
+def pack_init(weights: np.ndarray, cfg: MvuConfig) -> list[int]:
+    """Start-value memory words (pot without thresholds): address nf holds the count of
+    negative weights of channel nf*PE + pe at bit pe * init_bits, modulo 2^init_bits."""
+    counts = negative_counts(weights, cfg) & ((1 << cfg.init_bits) - 1)
+    counts = counts.reshape(cfg.nf, cfg.pe)
+    return [_pack(counts[nf], cfg.init_bits) for nf in range(cfg.nf)]
 
 
 def write_hex(path: Path, words: list[int], width: int) -> Path:
@@ -248,8 +364,12 @@ def write_memories(
         if thresholds is None:
             raise ValueError(f"T={cfg.t_bits} needs thresholds")
         n = (1 << cfg.t_bits) - 1
-        files.append(write_hex(directory / THRESH_FILE, pack_thresholds(thresholds, cfg),
+        stored = stored_thresholds(thresholds, weights, cfg)
+        files.append(write_hex(directory / THRESH_FILE, pack_thresholds(stored, cfg),
                                cfg.pe * n * cfg.acc_bits))
+    if cfg.has_init:
+        files.append(write_hex(directory / INIT_FILE, pack_init(weights, cfg),
+                               cfg.pe * cfg.init_bits))
     return files
 
 

@@ -16,11 +16,23 @@
 //   WEIGHT_FILE   NF*SF words, address nf*SF + sf. Weight (pe, s) of the word, which
 //                 multiplies x[sf*SIMD + s] for channel nf*PE + pe, is the WB-bit field
 //                 at bit (pe*SIMD + s) * WB. WB and the field's encoding: qnnbench_dot.
-//   THRESH_FILE   NF words, address nf. Threshold j of channel nf*PE + pe is the signed
-//                 ACC-bit field at bit (pe*NT + j) * ACC, NT = 2^T_BITS - 1.
-// Both memories have a write port (w_wr_*, t_wr_*) so that they can be reloaded at run
-// time and so that synthesis treats them as memories, not as constants folded into the
-// datapath. Tie the write enables low when the files are all there is.
+//   THRESH_FILE   T_BITS > 0: NF words, address nf. Threshold j of channel nf*PE + pe is
+//                 the signed ACC-bit field at bit (pe*NT + j) * ACC, NT = 2^T_BITS - 1.
+//   INIT_FILE     POT and T_BITS = 0: NF words, address nf. The accumulator of channel
+//                 nf*PE + pe starts at the unsigned IB-bit field at bit pe * IB,
+//                 IB = min(ACC, $clog2(MW + 1)), instead of at 0.
+// All memories have a write port (w_wr_*, t_wr_*, i_wr_*) so that they can be reloaded
+// at run time and so that synthesis treats them as memories, not as constants folded
+// into the datapath. Tie the write enables low when the files are all there is.
+//
+// PoT weights: qnnbench_dot adds a negative weight's term as a ones' complement, so the
+// accumulator of channel c ends at sum(w * x) - n_c, n_c = the channel's number of
+// weights with the sign bit set. n_c depends on the weights alone and is folded into
+// the memory contents instead of the datapath:
+//   T_BITS > 0   THRESH_FILE holds t - n_c for each threshold t of channel c
+//                (acc - n_c >= t - n_c exactly when acc >= t);
+//   T_BITS = 0   INIT_FILE holds n_c, so the accumulator ends at sum(w * x).
+// Integer weights need neither: their thresholds are stored as they are.
 //
 // Flow control: all stages advance together while the output register is free or being
 // taken, so s_axis_tready depends combinationally on m_axis_tready (never on tvalid).
@@ -40,10 +52,11 @@ module qnnbench_mvu #(
   parameter bit PIN = 1,  // build the adders as written, see qnnbench_adder
   parameter string WEIGHT_FILE = "mvu_weights.hex",
   parameter string THRESH_FILE = "mvu_thresholds.hex",
+  parameter string INIT_FILE = "mvu_init.hex",
   localparam int unsigned SF = MW / SIMD,
   localparam int unsigned NF = MH / PE,
-  localparam int unsigned KB = POT_EXPS > 1 ? $clog2(POT_EXPS) : 1,
-  localparam int unsigned WB = POT ? 2 + KB : W_BITS,
+  localparam int unsigned KB = $clog2(POT_EXPS + 1),
+  localparam int unsigned WB = POT ? 1 + KB : W_BITS,
   localparam int unsigned ACC_AUTO = POT ? A_BITS + POT_EXPS + $clog2(MW)
                                          : A_BITS + W_BITS + $clog2(MW),
   localparam int unsigned ACC = ACC_BITS > 0 ? ACC_BITS : ACC_AUTO,
@@ -52,7 +65,10 @@ module qnnbench_mvu #(
   localparam int unsigned WDEPTH = NF * SF,
   localparam int unsigned WAW = WDEPTH > 1 ? $clog2(WDEPTH) : 1,
   localparam int unsigned TAW = NF > 1 ? $clog2(NF) : 1,
-  localparam int unsigned TWORD = T_BITS > 0 ? PE * NT * ACC : 1
+  localparam int unsigned TWORD = T_BITS > 0 ? PE * NT * ACC : 1,
+  localparam bit HAS_INIT = POT && T_BITS == 0,
+  localparam int unsigned IB = ACC < $clog2(MW + 1) ? ACC : $clog2(MW + 1),
+  localparam int unsigned IWORD = HAS_INIT ? PE * IB : 1
 ) (
   input  logic ap_clk,
   input  logic ap_rst_n,
@@ -70,7 +86,10 @@ module qnnbench_mvu #(
   input  logic [PE*SIMD*WB-1:0] w_wr_data,
   input  logic t_wr_en,
   input  logic [TAW-1:0] t_wr_addr,
-  input  logic [TWORD-1:0] t_wr_data
+  input  logic [TWORD-1:0] t_wr_data,
+  input  logic i_wr_en,
+  input  logic [TAW-1:0] i_wr_addr,
+  input  logic [IWORD-1:0] i_wr_data
 );
   if (MW % SIMD != 0) $error("SIMD=%0d must divide MW=%0d", SIMD, MW);
   if (MH % PE != 0) $error("PE=%0d must divide MH=%0d", PE, MH);
@@ -79,10 +98,8 @@ module qnnbench_mvu #(
   localparam int unsigned SFW = SF > 1 ? $clog2(SF) : 1;
   localparam int unsigned NFW = NF > 1 ? $clog2(NF) : 1;
   // width of qnnbench_dot's result (see there)
-  localparam int unsigned CW = $clog2(SIMD + 1) + 1;
-  localparam int unsigned IW = POT ? ((A_BITS + POT_EXPS > CW) ? A_BITS + POT_EXPS : CW)
-                                   : A_BITS + W_BITS;
-  localparam int unsigned DW = IW + $clog2(POT ? SIMD + 1 : SIMD);
+  localparam int unsigned IW = POT ? A_BITS + POT_EXPS : A_BITS + W_BITS;
+  localparam int unsigned DW = IW + $clog2(SIMD);
 
   // The pipeline advances when the output register can take a new beat.
   logic en;
@@ -173,8 +190,21 @@ module qnnbench_mvu #(
   logic signed [ACC-1:0] acc_next [PE];
   logic done;
   assign done = v2 && last2;
+  // where the first beat of a neuron fold starts: 0, or (PoT without thresholds) the
+  // channel's count of negative weights, which the dot products left out
+  logic [PE-1:0][IB-1:0] start;
+  if (HAS_INIT) begin : g_init
+    logic [PE-1:0][IB-1:0] imem [NF];
+    initial $readmemh(INIT_FILE, imem);
+    always_ff @(posedge ap_clk) begin
+      if (i_wr_en) imem[i_wr_addr] <= i_wr_data;
+    end
+    assign start = imem[nf2];
+  end else begin : g_no_init
+    assign start = '0;
+  end
   for (genvar p = 0; p < PE; p++) begin : g_acc
-    assign acc_next[p] = (first2 ? ACC'(0) : acc[p]) + ACC'(dot2[p]);
+    assign acc_next[p] = (first2 ? ACC'(start[p]) : acc[p]) + ACC'(dot2[p]);
   end
   always_ff @(posedge ap_clk) begin
     if (en && v2) acc <= acc_next;
