@@ -143,3 +143,17 @@ def test_throughput_takes_the_steady_state_and_the_first_image():
     assert got["image_intervals"] == [20, 15, 15]
     assert got["cycles_per_image"] == 15
     assert got["latency_cycles"] == 8 and got["latency_last_cycles"] == 9
+
+
+def test_every_memory_file_a_layer_reads_is_in_its_synthesis_key(tmp_path):
+    """Our unit's .hex memories as much as FINN's .dat/.mem files: new weights must never
+    reuse the synthesis of the old ones."""
+    from bench.rtl.layer import LayerHdl
+    from bench.rtl.measure import memory_files
+
+    for name in ("weights.hex", "memblock.dat", "thresh.mem", "notes.txt", "top.sv"):
+        (tmp_path / name).write_text("0\n")
+    layer = LayerHdl(node="n", op_type="QnnbenchMVU_rtl", top="t", hdl_dir=tmp_path,
+                     sources=[], in_width=8, out_width=8, out_bits=8)
+    assert [p.name for p in memory_files(layer)] == ["memblock.dat", "thresh.mem",
+                                                     "weights.hex"]

@@ -124,11 +124,16 @@ def estimate_fields(cycles: int, estimates: dict[str, float]) -> dict[str, Any]:
             **{f"est_{keys[k]}": v for k, v in estimates.items() if k in keys}}
 
 
+# FINN writes .dat and .mem files; our unit (mvu_op) writes .hex files.
+MEMORY_SUFFIXES = (".dat", ".mem", ".hex")
+
+
 def memory_files(layer: LayerHdl) -> list[Path]:
-    """The memory-initialisation files FINN wrote beside the layer's HDL (weights,
-    thresholds): `$readmemh` reads them, so they change the synthesized memories."""
+    """The memory-initialisation files written beside the layer's HDL (weights,
+    thresholds, start values): `$readmemh` reads them, so they change the synthesized
+    memories and belong in the synthesis cache key."""
     return sorted(p for p in layer.hdl_dir.iterdir()
-                  if p.is_file() and p.suffix in (".dat", ".mem"))
+                  if p.is_file() and p.suffix in MEMORY_SUFFIXES)
 
 
 # -- sources -----------------------------------------------------------------------------
