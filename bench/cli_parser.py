@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "synthesize nothing")
     calibrate.add_argument("--fronts", action="store_true", help="compare the folding "
                            "search's Pareto fronts priced by FINN and by the calibration "
-                           "(TFC/SFC/LFC at MNIST size); synthesize nothing")
+                           "(TFC and SFC at MNIST size); synthesize nothing")
     calibrate.add_argument("--board", default="Pynq-Z1", help="board of --fronts "
                            "(default Pynq-Z1)")
     calibrate.add_argument("--jobs", default="auto", help="Yosys runs at once (default "
