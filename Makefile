@@ -60,7 +60,7 @@ RUN_ARGS = $(call opt,--bits,$(BITS)) $(call opt,--wbits,$(WBITS)) \
 	$(call opt,--augment,$(AUGMENT)) \
 	--results-dir '$(RESULTS)'
 
-.PHONY: install bench sweep reproduce report perf calibrate test test-fast docker-test docs \
+.PHONY: install bench sweep reproduce budget report perf calibrate test test-fast docker-test docs \
 	lint clean
 
 install: $(STAMP)
@@ -88,6 +88,14 @@ reproduce: install
 		$(call opt,--seeds,$(SEEDS)) \
 		$(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(filter 1 yes true,$(FULL)),--full) \
 		$(if $(filter 1 yes true,$(POT_HW)),--pot-hardware)
+
+# int vs power-of-two: the fastest design that fits each board (QUICK=1: small version;
+# VERIFY=0: search only, build nothing)
+budget: install
+	$(BIN)/qnnbench budget --results-dir '$(RESULTS)' --jobs '$(REPRO_JOBS)' \
+		$(call opt,--seeds,$(SEEDS)) $(call opt,--boards,$(BOARDS)) \
+		$(if $(filter 1 yes true,$(QUICK)),--quick) \
+		$(if $(filter 0 no false,$(VERIFY)),--no-verify)
 
 report: install
 	$(BIN)/qnnbench report --results-dir '$(RESULTS)'

@@ -334,6 +334,45 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_FAILED if outcomes.failed else EXIT_OK
 
 
+def cmd_budget(args: argparse.Namespace) -> int:
+    """The fastest design that fits each board, per weight format (int vs PoT)."""
+    from bench.core.devices import get_board
+    from bench.studies.pot_budget import BudgetStudy
+
+    jobs = None if args.jobs == "auto" else _positive_int(args.jobs, "--jobs")
+    limit = _number(args.limit, "--limit")
+    if limit is not None and not 0 < limit <= 1:
+        raise SpecError(f"--limit must be a fraction in (0, 1], got {args.limit!r}")
+    overrides: dict[str, Any] = {"verify": not args.no_verify}
+    if limit is not None:
+        overrides["limit"] = limit
+    if _blank_to_none(args.seeds):
+        overrides["seeds"] = _seeds(args.seeds)
+    study = (BudgetStudy.quick if args.quick else BudgetStudy.full)(**overrides)
+    if _blank_to_none(args.boards):
+        try:
+            boards = [get_board(b.strip()).name for b in args.boards.split(",")]
+        except ValueError as err:
+            raise SpecError(f"--boards: {err}") from None
+        networks = {b: study.networks.get(b, ("sfc",)) for b in boards}
+        study = BudgetStudy(**{**study.__dict__, "networks": networks})
+    writable_results_dir(args.results_dir, within="pot_budget")
+    from bench.core.progress import say, sweep_progress
+    from bench.studies.pot_budget import budget_points, run_budget_study
+    from bench.studies.reproduce import free_cores
+
+    points = budget_points(study)
+    _preflight(points)
+    jobs = jobs or free_cores()
+    with sweep_progress(len(points), enabled=not args.quiet) as on_event:
+        paths, tally = run_budget_study(Path(args.results_dir), study, jobs,
+                                        on_event=on_event, log=say)
+    say(f"pot budget: {tally.ok} ok, {tally.failed} failed ({tally.cached} cached)")
+    print(paths["markdown"].read_text())
+    say(f"table: {paths['csv']}\nreport: {paths['html']}")
+    return EXIT_FAILED if tally.failed else EXIT_OK
+
+
 def _seeds(value: str) -> tuple[int, ...]:
     """`--seeds 0,1,2` (SEEDS=0,1,2): distinct seeds, each a valid RunSpec seed."""
     from bench.core.spec import MAX_SEED
@@ -404,6 +443,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run, "sweep": cmd_sweep, "perf": cmd_perf, "collect": cmd_collect,
     "report": cmd_report, "reproduce": cmd_reproduce, "calibrate": cmd_calibrate,
+    "budget": cmd_budget,
 }
 
 

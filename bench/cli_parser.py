@@ -71,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "Yosys and Verilator; with Vivado: synth, bitfile")
     run.add_argument("--mvu", help="matrix-vector layers: finn (default, FINN's MVAU); rtl: "
                      "our unit with int/PoT datapaths where it computes the same")
-    run.add_argument("--dsp", help="measured hardware (--target rtl): auto (default) puts the "
-                     "multipliers Yosys infers into DSP slices; off maps them to LUTs "
-                     "(synth_xilinx -nodsp), to compare designs on LUTs alone")
+    run.add_argument("--dsp", help="measured hardware (--target rtl) and our unit's "
+                     "estimate (--mvu rtl): auto (default) puts the multipliers Yosys infers "
+                     "into DSP slices; off maps them to LUTs (synth_xilinx -nodsp)")
     run.add_argument("--impl", help="FINN's layers: rtl (default) RTL wherever FINN has "
                      "them, costs calibrated on Yosys; hls: FINN's own choice (mostly HLS)")
     run.add_argument("--fp32-baseline", action="store_true",
@@ -126,6 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--results-dir", default="results", help="work and cache "
                            "location (default results)")
     calibrate.add_argument("--quiet", action="store_true", help="no progress output")
+
+    budget = sub.add_parser(
+        "budget", help="int vs power-of-two: the fastest design that fits each board",
+        description="For each board, network and weight format (int 2..8 in three "
+        "designs, PoT 2..5), search the fastest per-layer folding within --limit of the "
+        "board (calibrated costs), build every winner with Yosys and Verilator, train "
+        "each format at several seeds; write RESULTS/pot_budget/pot_budget.csv, the "
+        "PoT/int ratios, tables and a figure.",
+    )
+    budget.add_argument("--quick", action="store_true", help="Pynq-Z1, TFC, int and PoT at "
+                        "2 and 4 bits, two seeds, few epochs")
+    budget.add_argument("--no-verify", action="store_true", help="search only: do not build "
+                        "the winners (their measured columns stay empty)")
+    budget.add_argument("--boards", help="comma-separated boards (default Pynq-Z1,ZCU102)")
+    budget.add_argument("--limit", help="share of every resource a design may use "
+                        "(default 0.85)")
+    budget.add_argument("--seeds", help="training seeds, comma-separated (default 0,1,2; "
+                        "the first seed's models are built)")
+    budget.add_argument("--jobs", default="auto", help="local worker processes (default "
+                        "auto: the cores not busy with other work)")
+    budget.add_argument("--results-dir", default="results", help="default results")
+    budget.add_argument("--quiet", action="store_true", help="no progress output")
 
     repro = sub.add_parser(
         "reproduce", help="reproduce the seed paper's tables (TFC 2-8 bits x paper foldings)",

@@ -64,6 +64,18 @@ def test_fitted_model_is_stored_with_its_grid():
         assert row["dsp_ok"], row
 
 
+def test_the_model_prices_integer_units_synthesized_without_dsps():
+    """`--dsp off` units are fitted and held out too: their wide products are logic."""
+    model = mvu_fit.load_model()
+    off = [r for r in model["held_out_errors"] if r.get("dsp_policy") == "off"]
+    assert off and all(abs(r["lut_error"]) < 0.15 and r["dsp_ok"] for r in off)
+    assert any(not mvu_fit.row_dsp(r) for r in model["fit_grid"])
+    cfg = mvu_fit.config(("int", 4, 8, 8, 8, 0, 64, 32))
+    with_dsp, without = mvu_fit.predict(cfg), mvu_fit.predict(cfg, dsp=False)
+    assert with_dsp["dsp"] == 32 and without["dsp"] == 0
+    assert without["lut"] > with_dsp["lut"] + 32 * 50  # an 8x8 product is ~120 LUTs
+
+
 def test_stored_model_is_what_the_code_fits_from_the_stored_grid():
     """The coefficients and errors in mvu_fit.json follow from its measurements with
     today's features and memory model: a change to either needs a refit (`--refit`)."""

@@ -193,6 +193,13 @@ def folding_from_config(
 # FINN's HLS MVAU streams a whole PE x SIMD block of weights per cycle in one ap_int, whose
 # width HLS caps at 8191 bits; foldings past it do not synthesize, so the search skips them.
 MAX_WEIGHT_STREAM_BITS = 8191
+
+
+def stream_capped_bits(layers: list[Layer]) -> dict[str, int]:
+    """Weight bits of the layers the HLS weight-stream cap applies to (FINN's HLS MVAUs);
+    RTL layers, FINN's and ours, keep their weights in memories of any width."""
+    return {la.name: la.weight_bits for la in layers
+            if la.weight_bits and la.op_type.endswith("_hls")}
 RESOURCES = ("lut", "bram18", "uram", "dsp")
 
 

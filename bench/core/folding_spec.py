@@ -99,11 +99,23 @@ class ParetoFolding(BaseModel):
         return f"pareto{self.max_utilization:g}"
 
 
+class FastestFolding(ParetoFolding):
+    """The fastest per-layer folding within a device budget: the first point of the
+    Pareto search, alone. This is the designer's question ("what is the fastest design
+    that fits my board?") as one record, where `pareto` writes the whole front."""
+
+    strategy: Literal["fastest"] = "fastest"  # type: ignore[assignment]
+    max_utilization: float = 0.85
+
+    def label(self) -> str:
+        return f"fastest{self.max_utilization:g}"
+
+
 FoldingSpec = Annotated[
-    UniformFolding | LayersFolding | TargetFpsFolding | ParetoFolding,
+    UniformFolding | LayersFolding | TargetFpsFolding | ParetoFolding | FastestFolding,
     Field(discriminator="strategy"),
 ]
-FOLDING_STRATEGIES = ("uniform", "layers", "target_fps", "pareto")
+FOLDING_STRATEGIES = ("uniform", "layers", "target_fps", "pareto", "fastest")
 
 
 # Folding files that ship with qnn-bench (the paper's and FINN's published ones); a bare

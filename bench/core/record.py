@@ -150,7 +150,8 @@ class Record(BaseModel):
     rtl_cycles_per_image: float | None = None
     rtl_latency_cycles: int | None = None  # first input word to image 0's first output word
     rtl_stitched_ok: bool | None = None  # bit-exact against FINN's Python execution
-    rtl_stitched_lut: int | None = None  # Yosys synth_xilinx of the whole top
+    rtl_stitched_lut: int | None = None  # Yosys synth_xilinx of the whole top (logic)
+    rtl_stitched_lutram: int | None = None  # its LUTs used as memory
     rtl_stitched_ff: int | None = None
     rtl_stitched_bram18: int | None = None
     rtl_stitched_dsp: int | None = None

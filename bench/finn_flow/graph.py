@@ -81,14 +81,16 @@ class HwGraph:
         """A fresh QONNX ModelWrapper of the dataflow partition."""
         return load_graph(self.graph_path)
 
-    def foldable(self, fpga_part: str, clk_ns: float, mvu: str = "finn") -> FoldableGraph:
+    def foldable(self, fpga_part: str, clk_ns: float, mvu: str = "finn",
+                 dsp: str = "auto") -> FoldableGraph:
         """The graph to fold; with `mvu="rtl"` its MVAUs replaced by our unit where it
-        computes the same (`mvu_transform`), which then also estimates them."""
+        computes the same (`mvu_transform`), which then also estimates them, with or
+        without DSPs as synthesis will build it (`dsp`)."""
         if mvu == "finn":
             return FoldableGraph(self.model(), fpga_part, clk_ns)
         from bench.finn_flow.mvu_transform import use_qnnbench_mvu
 
-        model, units, kept = use_qnnbench_mvu(self.model())
+        model, units, kept = use_qnnbench_mvu(self.model(), use_dsp=dsp == "auto")
         graph = FoldableGraph(model, fpga_part, clk_ns)
         graph.mvu_layers = {**units, **{name: {"kept": why} for name, why in kept.items()}}
         return graph

@@ -68,6 +68,8 @@ class QnnbenchMVU(MVAU):
             # accumulator bits with thresholds (FINN's accumulator type, widened to hold
             # every threshold); 0: the unit's default, exact for any weights
             "unitAccBits": ("i", False, 0),
+            # 1: synthesis may put products of 9+ bits into DSPs (`--dsp auto`); 0: `off`
+            "unitDsp": ("i", False, 1, {0, 1}),
         })
         return attrs
 
@@ -121,7 +123,7 @@ class QnnbenchMVU(MVAU):
     # -- estimates (bench.rtl.mvu_fit) ---------------------------------------------------
 
     def unit_estimate(self) -> dict[str, float]:
-        return mvu_fit.predict(self.unit_config())
+        return mvu_fit.predict(self.unit_config(), dsp=bool(self.get_nodeattr("unitDsp")))
 
     def lut_estimation(self, fpgapart: str = "") -> int:
         return round(self.unit_estimate()["lut"])

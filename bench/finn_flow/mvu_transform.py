@@ -72,8 +72,9 @@ class UseQnnbenchMVU(Transformation):
     """MVAU (+ its thresholds) -> QnnbenchMVU_rtl; `kept` says why a layer stayed FINN's
     and `datapaths` which datapath each new node got."""
 
-    def __init__(self) -> None:
+    def __init__(self, use_dsp: bool = True) -> None:
         super().__init__()
+        self.use_dsp = use_dsp
         self.kept: dict[str, str] = {}
         self.datapaths: dict[str, dict[str, Any]] = {}
 
@@ -169,7 +170,7 @@ class UseQnnbenchMVU(Transformation):
             backend="fpgadataflow", outputDataType=odt,
             noActivation=0 if thresholds is not None else 1, ActVal=0,
             datapath=datapath, unitWBits=int(w_bits), unitAccBits=int(acc_bits),
-            mem_mode="internal_embedded",
+            unitDsp=int(self.use_dsp), mem_mode="internal_embedded",
             **attrs)
         index = list(model.graph.node).index(node)
         model.graph.node.insert(index, new)
@@ -181,9 +182,11 @@ class UseQnnbenchMVU(Transformation):
                                 "acc_bits": int(acc_bits)}
 
 
-def use_qnnbench_mvu(model: Any) -> tuple[Any, dict[str, dict[str, Any]], dict[str, str]]:
-    """The converted graph, per new node its datapath, per kept MVAU why."""
-    pass_ = UseQnnbenchMVU()
+def use_qnnbench_mvu(model: Any, use_dsp: bool = True
+                     ) -> tuple[Any, dict[str, dict[str, Any]], dict[str, str]]:
+    """The converted graph, per new node its datapath, per kept MVAU why; `use_dsp`: the
+    units are estimated as synthesized with DSPs allowed."""
+    pass_ = UseQnnbenchMVU(use_dsp)
     model = model.transform(pass_)
     return model, pass_.datapaths, pass_.kept
 

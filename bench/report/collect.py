@@ -118,7 +118,7 @@ def collect(results_dir: Path | str) -> pd.DataFrame:
 # -- one record → one row -----------------------------------------------------------------
 
 _UNIFORM_ID = re.compile(r"^pe(\d+)simd(\d+)$")
-_NUMBER_ID = re.compile(r"^(?:fps|pareto)([0-9.]+)$")
+_NUMBER_ID = re.compile(r"^(?:fps|pareto|fastest)([0-9.]+)$")
 
 
 def _spec(record: dict[str, Any]) -> dict[str, Any]:
@@ -176,9 +176,9 @@ def readable_folding(record: dict[str, Any]) -> str:
     if strategy == "target_fps":
         fps = spec.get("fps") or (float(number[1]) if number else None)
         return f"target {fps:,.0f} FPS" if fps else "target_fps"
-    if strategy == "pareto":
+    if strategy in ("pareto", "fastest"):
         limit = spec.get("max_utilization") or (float(number[1]) if number else None)
-        label = f"pareto{limit:g}" if limit else "pareto"
+        label = f"{strategy}{limit:g}" if limit else strategy
         index = record.get("pareto_index")
         return f"{label} #{index}" if index is not None else label
     layers = _layers(record)

@@ -196,7 +196,7 @@ def _without_search_points(ok: pd.DataFrame) -> pd.DataFrame:
     Their labels ("pareto0.8 #3") name a different folding for every bit width, so they
     cannot share an x axis; the design-space figure shows them. Kept if nothing else is left.
     """
-    search = ok["folding_strategy"].astype(str) == "pareto"
+    search = ok["folding_strategy"].astype(str).isin(("pareto", "fastest"))
     return ok[~search] if (~search).any() else ok
 
 

@@ -52,6 +52,17 @@ _HELD: list[tuple[int, int, int, int, int, int, int]] = [
 ]
 FIT_GRID: list[Row] = [(dp, *s) for dp in ("int", "pot") for s in _SHAPES]
 HELD_OUT: list[Row] = [(dp, *s) for dp in ("int", "pot") for s in _HELD]
+# Integer units synthesized with DSPs off (`-nodsp`), so that the multiplier term is also
+# fitted on products of 9+ bits, which with DSPs on never reach the LUTs.
+NODSP_FIT: list[Row] = [("int", 4, 4, 5, 5, 5, 64, 64), ("int", 4, 4, 8, 4, 4, 64, 64),
+                        ("int", 4, 8, 8, 8, 0, 64, 32), ("int", 8, 4, 6, 6, 3, 64, 32)]
+NODSP_HELD: list[Row] = [("int", 4, 4, 8, 6, 4, 64, 64)]
+
+
+def row_dsp(measured: dict[str, Any]) -> bool:
+    """Whether a measured row was synthesized with DSPs allowed (rows without the field
+    predate the `-nodsp` rows and were)."""
+    return measured.get("dsp_policy", "auto") == "auto"
 
 
 def config(row: Row) -> MvuConfig:
@@ -59,12 +70,13 @@ def config(row: Row) -> MvuConfig:
     return MvuConfig(mw, mh, pe, simd, a, w, dp, t)  # type: ignore[arg-type]
 
 
-def uses_dsp(cfg: MvuConfig) -> bool:
-    """Whether Yosys puts the lane's multiplier into a DSP (int only; pot has none)."""
-    return not cfg.pot and cfg.a_bits + cfg.w_bits >= DSP_PRODUCT_BITS
+def uses_dsp(cfg: MvuConfig, dsp: bool = True) -> bool:
+    """Whether Yosys puts the lane's multiplier into a DSP (int only; pot has none);
+    `dsp=False` is synthesis with DSPs off (`-nodsp`), where every product is logic."""
+    return dsp and not cfg.pot and cfg.a_bits + cfg.w_bits >= DSP_PRODUCT_BITS
 
 
-def features(cfg: MvuConfig) -> list[float]:
+def features(cfg: MvuConfig, dsp: bool = True) -> list[float]:
     """The logic-LUT model's terms for one unit (see the module docstring)."""
     lanes = cfg.pe * cfg.simd
     if cfg.pot:
@@ -72,7 +84,7 @@ def features(cfg: MvuConfig) -> list[float]:
         mul = product * cfg.exp_bits  # a mux selected by the exponent code
     else:
         product = cfg.a_bits + cfg.w_bits
-        mul = 0 if uses_dsp(cfg) else cfg.a_bits * cfg.w_bits
+        mul = 0 if uses_dsp(cfg, dsp) else cfg.a_bits * cfg.w_bits
     thresholds = (1 << cfg.t_bits) - 1 if cfg.t_bits else 0
     return [1.0, lanes * mul, lanes * product, cfg.pe * cfg.acc_bits,
             cfg.pe * thresholds * cfg.acc_bits]
@@ -99,20 +111,21 @@ def bram_estimate(cfg: MvuConfig) -> int:
     return sum(bram18(d, w) for d, w in memories(cfg) if not in_lutram(d, w))
 
 
-def measure(rows: list[Row], work_dir: Path) -> list[dict[str, Any]]:
+def measure(rows: list[Row], work_dir: Path, dsp: bool = True) -> list[dict[str, Any]]:
     """Synthesize each configuration (random weights of its kind); one dict per row."""
     out = []
     for row in rows:
         cfg = config(row)
-        name = "_".join(str(v) for v in row)
+        name = "_".join(str(v) for v in row) + ("" if dsp else "_nodsp")
         done = work_dir / name / "result.json"
         if done.is_file():  # a rerun resumes an interrupted grid
             out.append(json.loads(done.read_text()))
             continue
         started = time.monotonic()
         res = synthesize_unit(cfg.mw, cfg.mh, cfg.pe, cfg.simd, cfg.a_bits, cfg.w_bits,
-                              cfg.datapath, work_dir / name, FAMILY, cfg.t_bits)
-        out.append({"config": list(row), "lut": res.lut, "lutram": res.lutram, "ff": res.ff,
+                              cfg.datapath, work_dir / name, FAMILY, cfg.t_bits, dsp=dsp)
+        out.append({"config": list(row), **({} if dsp else {"dsp_policy": "off"}),
+                    "lut": res.lut, "lutram": res.lutram, "ff": res.ff,
                     "carry": res.carry, "bram18": res.bram18, "dsp": res.dsp,
                     "logic_delay": res.logic_delay,
                     "seconds": round(time.monotonic() - started, 1)})
@@ -129,7 +142,7 @@ def fit(measured: list[dict[str, Any]]) -> dict[str, Any]:
     for dp in ("int", "pot"):
         rows = [m for m in measured if m["config"][0] == dp]
         cfgs = [config(tuple(m["config"])) for m in rows]  # type: ignore[arg-type]
-        x = np.array([features(c) for c in cfgs])
+        x = np.array([features(c, row_dsp(m)) for c, m in zip(cfgs, rows, strict=True)])
         xm = np.array([memory_features(c) for c in cfgs])
         coefficients[dp] = {
             "lut": nnls(x, np.array([m["lut"] for m in rows], float))[0].tolist(),
@@ -139,15 +152,17 @@ def fit(measured: list[dict[str, Any]]) -> dict[str, Any]:
     return coefficients
 
 
-def predict(cfg: MvuConfig, model: dict[str, Any] | None = None) -> dict[str, float]:
-    """Estimated LUT (logic + LUTRAM), LUTRAM, FF and DSP of one unit."""
+def predict(cfg: MvuConfig, model: dict[str, Any] | None = None, dsp: bool = True
+            ) -> dict[str, float]:
+    """Estimated LUT (logic + LUTRAM), LUTRAM, FF and DSP of one unit (`dsp`: whether
+    synthesis may use DSPs)."""
     coef = (model or load_model())["coefficients"][cfg.datapath]
-    f, fm = features(cfg), memory_features(cfg)
+    f, fm = features(cfg, dsp), memory_features(cfg)
     logic = float(np.dot(coef["lut"], f))
     lutram = float(np.dot(coef["lutram"], fm))
     return {"lut": logic + lutram, "logic_lut": logic, "lutram": lutram,
             "ff": float(np.dot(coef["ff"], f)),
-            "dsp": float(cfg.pe * cfg.simd if uses_dsp(cfg) else 0),
+            "dsp": float(cfg.pe * cfg.simd if uses_dsp(cfg, dsp) else 0),
             "bram18": float(bram_estimate(cfg))}
 
 
@@ -155,9 +170,10 @@ def errors(model: dict[str, Any], measured: list[dict[str, Any]]) -> list[dict[s
     """Relative error of each prediction against its measurement."""
     rows = []
     for m in measured:
-        p = predict(config(tuple(m["config"])), model)  # type: ignore[arg-type]
+        p = predict(config(tuple(m["config"])), model, row_dsp(m))  # type: ignore[arg-type]
         total = m["lut"] + m["lutram"]
-        rows.append({"config": m["config"], "lut_measured": total, "lut_estimated":
+        rows.append({"config": m["config"], **({} if row_dsp(m) else {"dsp_policy": "off"}),
+                     "lut_measured": total, "lut_estimated":
                      round(p["lut"], 1), "lut_error": round((p["lut"] - total) / total, 4),
                      "ff_error": round((p["ff"] - m["ff"]) / m["ff"], 4),
                      "dsp_ok": p["dsp"] == m["dsp"], "bram18_ok": p["bram18"] == m["bram18"]})
@@ -199,6 +215,20 @@ def build_model(fit_rows: list[dict[str, Any]], held_rows: list[dict[str, Any]]
     return model
 
 
+def _reuse_stored(work_dir: Path) -> None:
+    """Put the stored model's measurements where `measure` resumes from, so that a grid
+    grown by new rows synthesizes only those."""
+    if not MODEL_FILE.is_file():
+        return
+    old = json.loads(MODEL_FILE.read_text())
+    for m in old["fit_grid"] + old["held_out"]:
+        name = "_".join(str(v) for v in m["config"]) + ("" if row_dsp(m) else "_nodsp")
+        done = work_dir / name / "result.json"
+        if not done.is_file():
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps(m))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("work_dir", type=Path)
@@ -209,8 +239,11 @@ def main() -> None:
         old = json.loads(MODEL_FILE.read_text())
         fit_rows, held_rows = old["fit_grid"], old["held_out"]
     else:
-        fit_rows = measure(FIT_GRID, args.work_dir)
-        held_rows = measure(HELD_OUT, args.work_dir)
+        _reuse_stored(args.work_dir)
+        fit_rows = (measure(FIT_GRID, args.work_dir)
+                    + measure(NODSP_FIT, args.work_dir, dsp=False))
+        held_rows = (measure(HELD_OUT, args.work_dir)
+                     + measure(NODSP_HELD, args.work_dir, dsp=False))
     model = build_model(fit_rows, held_rows)
     MODEL_FILE.write_text(json.dumps(model, indent=1) + "\n")
     for e in model["held_out_errors"]:

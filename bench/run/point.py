@@ -175,7 +175,7 @@ def identity(spec: RunSpec) -> dict[str, Any]:
         "epochs": spec.epochs, "batch_size": spec.batch_size, "lr": spec.lr,
         "target": spec.target, "folding_strategy": spec.folding_strategy,
         "folding_id": spec.folding.label(), "folding_spec": spec.folding.model_dump(),
-        "device": spec.board, "clk_ns": spec.clk_ns,
+        "device": spec.board, "clk_ns": spec.clk_ns, "dsp_policy": spec.dsp,
     }
 
 

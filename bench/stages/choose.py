@@ -20,6 +20,10 @@ def _choose(ctx: RunContext, entry: Path | None) -> list[Choice]:
     strategy = spec.folding
     if strategy.strategy == "pareto":
         return _pareto_choices(ctx)
+    if strategy.strategy == "fastest":
+        best = _pareto_choices(ctx)[-1]  # the fastest point comes last, with the point's id
+        extra = {k: v for k, v in best.extra.items() if k.startswith("pareto_max")}
+        return [Choice(best.folding, {"pareto_front": False, **extra}, best.run_id)]
     if strategy.strategy == "uniform":
         chosen = fold.uniform_folding(graph.layers, strategy.pe, strategy.effective_simd)
     elif strategy.strategy == "layers":
@@ -36,8 +40,7 @@ def _pareto_choices(ctx: RunContext) -> list[Choice]:
     limit = ctx.spec.folding.max_utilization
     budget = {r: limit * c for r, c in board.capacity().items()}
     options = {layer.name: graph.layer_options(layer) for layer in graph.layers}
-    bits = {la.name: la.weight_bits for la in graph.layers if la.weight_bits}
-    front = fold.pareto_search(options, budget, bits)
+    front = fold.pareto_search(options, budget, fold.stream_capped_bits(graph.layers))
     if not front:
         raise RuntimeError(
             f"no folding fits within {100 * limit:g} % of every resource of {board.name}"

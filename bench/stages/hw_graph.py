@@ -347,7 +347,7 @@ def _mvu_fields(ctx: RunContext, graph: Any) -> dict[str, Any]:
 FOLDABLE = Stage(
     "foldable", timed=False,
     produce=lambda ctx, entry: ctx["hw_graph"].hw.foldable(
-        get_board(ctx.spec.board).part, ctx.spec.clk_ns, ctx.spec.mvu
+        get_board(ctx.spec.board).part, ctx.spec.clk_ns, ctx.spec.mvu, ctx.spec.dsp
     ),
     record=_mvu_fields,
 )

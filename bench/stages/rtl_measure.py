@@ -32,7 +32,7 @@ def _rtl_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
     if ctx.spec.mvu == "rtl":
         from bench.finn_flow.mvu_transform import use_qnnbench_mvu
 
-        model, _, _ = use_qnnbench_mvu(hw.model())
+        model, _, _ = use_qnnbench_mvu(hw.model(), use_dsp=ctx.spec.dsp == "auto")
         model.save(str(hw.graph_path))
     return {"hls_reasons": reasons}
 
@@ -232,7 +232,7 @@ def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
         "rtl_stitched": res, "rtl_stitched_ok": bool(res["sim_ok"]),
         "rtl_fps": res["fps"], "rtl_cycles_per_image": res["cycles_per_image"],
         "rtl_latency_cycles": res["latency_cycles"],
-        **{f"rtl_stitched_{k}": int(res[k]) for k in ("lut", "ff", "bram18", "dsp")
+        **{f"rtl_stitched_{k}": int(res[k]) for k in ("lut", "lutram", "ff", "bram18", "dsp")
            if res.get(k) is not None},
         "rtl_stalled_ok": bool(res["stalled"]["sim_ok"]),
         "rtl_stalled_fps": res["stalled"]["fps"],

@@ -54,7 +54,7 @@ def compare(graph: Any, network: str, board_name: str, limit: float) -> FrontCom
 
     board = get_board(board_name)
     budget = {r: limit * c for r, c in board.capacity().items()}
-    bits = {la.name: la.weight_bits for la in graph.layers if la.weight_bits}
+    bits = fold.stream_capped_bits(graph.layers)
     options = {basis: {la.name: graph.layer_options(la, costs=basis) for la in graph.layers}
                for basis in ("finn", "calibrated")}
     fronts = {basis: fold.pareto_search(opts, budget, bits) for basis, opts in options.items()}

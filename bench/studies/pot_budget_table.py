@@ -1,0 +1,230 @@
+"""The budget study's results: one row per winner (`pot_budget.csv`), the PoT/int
+throughput ratios at equal bits and at equal accuracy, and FPS against accuracy.
+
+A winner's measured totals are those of the stitched design where it was built (FIFOs
+and glue included), else the sum of its measured layers; LUTs include LUTs used as
+memory, as the calibrated costs do. `fits_measured` holds those totals against the same
+share of the board the search used. A winner that was not built (no `--target rtl`)
+leaves the measured columns empty and is ranked on the calibrated costs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.core.devices import get_board
+from bench.report.table_model import Table, fmt_int
+from bench.studies.pot_budget import BudgetStudy, design_of
+
+COLUMNS = (
+    "board", "network", "design", "weight_quant", "weight_bits", "act_bits", "folding",
+    "est_fps", "sim_fps", "sim_ok", "cal_lut", "cal_dsp", "cal_bram18", "lut", "ff",
+    "bram18", "dsp", "measured_basis", "lut_util", "dsp_util", "bram18_util", "fits",
+    "fits_measured", "binding", "accuracy_mean", "accuracy_std", "accuracy_seeds",
+    "status", "run_id",
+)
+
+
+def _measured(r: dict[str, Any]) -> tuple[dict[str, float | None], str]:
+    """(LUT, FF, BRAM18, DSP) of the built design and where they come from."""
+    if r.get("rtl_stitched_lut") is not None:
+        lut = r["rtl_stitched_lut"] + (r.get("rtl_stitched_lutram") or 0)
+        return {"lut": lut, "ff": r.get("rtl_stitched_ff"),
+                "bram18": r.get("rtl_stitched_bram18"), "dsp": r.get("rtl_stitched_dsp")
+                }, "stitched"
+    if r.get("rtl_lut") is not None and (r.get("rtl_coverage") or 0) >= 1:
+        return {"lut": r["rtl_lut"] + (r.get("rtl_lutram") or 0), "ff": r.get("rtl_ff"),
+                "bram18": r.get("rtl_bram18"), "dsp": r.get("rtl_dsp")}, "layers"
+    return {"lut": None, "ff": None, "bram18": None, "dsp": None}, ""
+
+
+def _folding_text(r: dict[str, Any]) -> str:
+    layers = [f for f in r.get("folding") or [] if f.get("pe") is not None]
+    return " ".join(f"{f['pe']}/{f.get('simd') or 1}" for f in layers)
+
+
+def accuracy_stats(records: list[dict[str, Any]]) -> dict[tuple[str, str, int], list[float]]:
+    """Per (network, weight format, bits), one accuracy per seed."""
+    per: dict[tuple[str, str, int], dict[int, float]] = {}
+    for r in records:
+        if r.get("status") == "ok" and r.get("accuracy") is not None:
+            key = (r["model"], r["weight_quant"], int(r["weight_bits"]))
+            per.setdefault(key, {}).setdefault(int(r.get("seed") or 0), float(r["accuracy"]))
+    return {k: [v[s] for s in sorted(v)] for k, v in per.items()}
+
+
+def _binding(r: dict[str, Any], budget: dict[str, float]) -> str:
+    """The resource closest to its budget under the calibrated costs."""
+    shares = {res: (r.get(f"cal_{res}") or 0.0) / budget[res]
+              for res in ("lut", "dsp", "bram18") if budget.get(res)}
+    return max(shares, key=lambda k: shares[k]).upper() if shares else ""
+
+
+def winner_rows(records: list[dict[str, Any]], study: BudgetStudy) -> pd.DataFrame:
+    """One row per (board, network, design, bits) of the study's first seed."""
+    stats = accuracy_stats(records)
+    hardware_seed = study.seeds[0]
+    rows = []
+    for r in records:
+        design = design_of(r)
+        if (design is None or design.key not in study.designs
+                or int(r.get("seed") or 0) != hardware_seed
+                or r.get("model") not in study.networks.get(r.get("device") or "", ())):
+            continue
+        if study.verify and r.get("target") != "rtl":
+            continue
+        board = get_board(r["device"])
+        budget = {k: study.limit * v for k, v in board.capacity().items()}
+        measured, basis = _measured(r)
+        capacity = board.capacity()
+        util = {k: (measured[k] / capacity[k] if measured[k] is not None and capacity[k]
+                    else None) for k in ("lut", "dsp", "bram18")}
+        fits_measured = (None if not basis else all(
+            (measured[k] or 0) <= budget[k] for k in ("lut", "dsp", "bram18")))
+        acc = stats.get((r["model"], r["weight_quant"], int(r["weight_bits"])), [])
+        rows.append({
+            "board": board.name, "network": r["model"].upper(), "design": design.key,
+            "weight_quant": r["weight_quant"], "weight_bits": r["weight_bits"],
+            "act_bits": r["act_bits"], "folding": _folding_text(r),
+            "est_fps": r.get("est_fps"), "sim_fps": r.get("rtl_fps"),
+            "sim_ok": r.get("rtl_stitched_ok"),
+            "cal_lut": r.get("cal_lut"), "cal_dsp": r.get("cal_dsp"),
+            "cal_bram18": r.get("cal_bram18"), **measured, "measured_basis": basis,
+            "lut_util": util["lut"], "dsp_util": util["dsp"], "bram18_util": util["bram18"],
+            "fits": r.get("fits"), "fits_measured": fits_measured,
+            "binding": _binding(r, budget) if r.get("status") == "ok" else "",
+            "accuracy_mean": statistics.mean(acc) if acc else None,
+            "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else None,
+            "accuracy_seeds": len(acc), "status": r.get("status"), "run_id": r["run_id"],
+        })
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    return df.sort_values(["board", "network", "weight_quant", "weight_bits", "design"],
+                          ignore_index=True)
+
+
+def _usable(df: pd.DataFrame) -> pd.DataFrame:
+    """Winners that count: successful, and within budget as built where they were."""
+    ok = df[(df["status"] == "ok") & df["est_fps"].notna()]
+    return ok[ok["fits_measured"].isna() | (ok["fits_measured"] == True)]  # noqa: E712
+
+
+def ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Best PoT vs best int FPS per board and network, at equal bits and at equal accuracy.
+
+    Equal accuracy: the fastest int design of any width whose mean accuracy is not below
+    the PoT format's mean minus the larger of the two standard deviations (seed noise).
+    """
+    usable = _usable(df)
+    out = []
+    for (board, network), group in usable.groupby(["board", "network"], sort=True):
+        ints = group[group["weight_quant"] == "int"]
+        for _, pot in group[group["weight_quant"] == "pot"].iterrows():
+            same = ints[ints["weight_bits"] == pot["weight_bits"]]
+            best_same = same.loc[same["est_fps"].idxmax()] if not same.empty else None
+            noise = max(pot["accuracy_std"] or 0.0, ints["accuracy_std"].max() or 0.0)
+            as_good = ints[ints["accuracy_mean"] >= (pot["accuracy_mean"] or 0.0) - noise]
+            best_acc = as_good.loc[as_good["est_fps"].idxmax()] if not as_good.empty else None
+            out.append({
+                "board": board, "network": network, "pot_bits": pot["weight_bits"],
+                "pot_fps": pot["est_fps"], "pot_accuracy": pot["accuracy_mean"],
+                "int_same_bits": _describe(best_same), "int_same_fps": _fps(best_same),
+                "ratio_same_bits": _ratio(pot, best_same),
+                "int_equal_acc": _describe(best_acc), "int_equal_acc_fps": _fps(best_acc),
+                "int_equal_acc_accuracy": (best_acc["accuracy_mean"]
+                                           if best_acc is not None else None),
+                "ratio_equal_acc": _ratio(pot, best_acc),
+            })
+    return pd.DataFrame(out)
+
+
+def _describe(row: Any) -> str:
+    return "" if row is None else f"W{row['weight_bits']} {row['design']}"
+
+
+def _fps(row: Any) -> float | None:
+    return None if row is None else float(row["est_fps"])
+
+
+def _ratio(pot: Any, other: Any) -> float | None:
+    return None if other is None or not other["est_fps"] else pot["est_fps"] / other["est_fps"]
+
+
+def _acc_text(mean: Any, std: Any) -> str:
+    if mean is None or pd.isna(mean):
+        return ""
+    return f"{100 * mean:.1f}" + ("" if std is None or pd.isna(std) else f" ± {100 * std:.1f}")
+
+
+def _cell(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return f"{value:,.{digits}f}"
+
+
+def winners_table(df: pd.DataFrame, limit: float) -> Table:
+    header = ["board", "network", "weights", "design", "folding (PE/SIMD)", "FPS est.",
+              "FPS sim.", "LUT", "DSP", "BRAM18", "binds", "fits (measured)", "accuracy %"]
+    rows = []
+    for _, r in df.iterrows():
+        fmt = f"{r['weight_quant']} W{r['weight_bits']}A{r['act_bits']}"
+        fits = {True: "yes", False: "**no**"}.get(r["fits_measured"], "not built")
+        if r["status"] != "ok":
+            fits = f"failed ({r['status']})"
+        rows.append([r["board"], r["network"], fmt, r["design"], r["folding"],
+                     fmt_int(r["est_fps"]), fmt_int(r["sim_fps"]),
+                     _cell(r["lut"] if r["lut"] is not None else r["cal_lut"]),
+                     _cell(r["dsp"] if r["dsp"] is not None else r["cal_dsp"]),
+                     _cell(r["bram18"] if r["bram18"] is not None else r["cal_bram18"]),
+                     r["binding"], fits, _acc_text(r["accuracy_mean"], r["accuracy_std"])])
+    return Table(key="pot_budget", title="The fastest design within "
+                 f"{100 * limit:g} % of each board, per weight format",
+                 header=header, rows=rows, data=df,
+                 note="LUT/DSP/BRAM18 measured (Yosys synth_xilinx of the built design) "
+                 "where built, else calibrated estimates; FPS est. from the cycle model at "
+                 "the requested clock, FPS sim. from Verilator; accuracy mean ± std over "
+                 "seeds.")
+
+
+def ratios_table(rt: pd.DataFrame) -> Table:
+    header = ["board", "network", "PoT", "PoT FPS", "best int, same bits", "its FPS",
+              "PoT/int", "best int at PoT's accuracy", "its FPS", "PoT/int (equal acc.)"]
+    rows = [[r["board"], r["network"], f"W{r['pot_bits']}", fmt_int(r["pot_fps"]),
+             r["int_same_bits"], fmt_int(r["int_same_fps"]), _cell(r["ratio_same_bits"], 2),
+             r["int_equal_acc"], fmt_int(r["int_equal_acc_fps"]),
+             _cell(r["ratio_equal_acc"], 2)] for _, r in rt.iterrows()]
+    return Table(key="pot_budget_ratios", title="PoT vs int: fastest design that fits, "
+                 "at equal bits and at equal accuracy", header=header, rows=rows, data=rt,
+                 note="Ratios of estimated FPS of winners that fit as built; the paper "
+                 "reports 2.9x for shift PEs over 16-bit multiplier PEs on a ZCU102.")
+
+
+def write_outputs(records: list[dict[str, Any]], study: BudgetStudy, out: Path
+                  ) -> dict[str, Path]:
+    """pot_budget.csv, pot_budget_ratios.csv, tables (md, tex, html) and the figure."""
+    from bench.report.html import table_to_html
+    from bench.report.text import table_to_latex, table_to_markdown
+    from bench.studies.pot_budget_figure import fps_vs_accuracy
+
+    out.mkdir(parents=True, exist_ok=True)
+    df = winner_rows(records, study)
+    rt = ratios(df)
+    tables = [winners_table(df, study.limit), ratios_table(rt)]
+    paths = {"csv": out / "pot_budget.csv", "ratios_csv": out / "pot_budget_ratios.csv",
+             "markdown": out / "pot_budget.md", "latex": out / "pot_budget.tex",
+             "html": out / "pot_budget.html"}
+    df.to_csv(paths["csv"], index=False)
+    rt.to_csv(paths["ratios_csv"], index=False)
+    paths["markdown"].write_text("# Power-of-two vs integer under a board budget\n\n"
+                                 + "\n".join(table_to_markdown(t) for t in tables))
+    paths["latex"].write_text("\n\n".join(table_to_latex(t) for t in tables) + "\n")
+    paths["html"].write_text("<!doctype html><meta charset='utf-8'><title>PoT budget</title>"
+                             + "".join(table_to_html(t) for t in tables))
+    figure = fps_vs_accuracy(df)
+    if figure is not None:
+        paths["figure"] = out / "pot_budget_fps_accuracy.png"
+        figure.savefig(paths["figure"], dpi=120)
+    return paths

@@ -1,0 +1,130 @@
+"""The budget study: the `fastest` folding strategy, the study's points, its ratios, and a
+real search where the DSP budget binds the integer design but not the PoT one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bench.core.folding import Layer, stream_capped_bits
+from bench.core.spec import SpecError, make_spec
+from bench.studies.pot_budget import BudgetStudy, budget_points, design_of
+from bench.studies.pot_budget_table import ratios
+
+
+def test_fastest_is_one_folding_within_a_stated_share_of_the_board():
+    spec = make_spec(folding={"strategy": "fastest"})
+    assert spec.folding.max_utilization == 0.85
+    assert spec.folding.label() == "fastest0.85"
+    assert make_spec(folding={"strategy": "fastest", "max_utilization": 0.5}).run_id() \
+        != spec.run_id()
+    with pytest.raises(SpecError, match="max_utilization"):
+        make_spec(folding={"strategy": "fastest", "max_utilization": 1.5})
+    # the Pareto strategy's fields (and so its run ids) are what they were
+    assert make_spec(folding={"strategy": "pareto"}).folding.model_dump() == {
+        "strategy": "pareto", "max_utilization": 0.8}
+
+
+def test_the_hls_weight_stream_cap_binds_hls_layers_only():
+    layers = [Layer("a", "MVAU_hls", 64, 64, 4), Layer("b", "MVAU_rtl", 64, 64, 4),
+              Layer("c", "QnnbenchMVU_rtl", 64, 64, 4), Layer("d", "Thresholding_rtl", 64, None)]
+    assert stream_capped_bits(layers) == {"a": 4}
+
+
+def test_dsp_off_is_allowed_where_our_unit_estimates_it():
+    assert make_spec(mvu="rtl", dsp="off").dsp == "off"
+    with pytest.raises(SpecError, match="mvu rtl"):
+        make_spec(dsp="off")  # FINN's MVAU instantiates its DSPs: the policy changes nothing
+
+
+def test_points_build_the_first_seed_and_train_the_others():
+    study = BudgetStudy.quick()
+    points = budget_points(study)
+    built = [p for p in points if p.target == "rtl"]
+    assert len(built) == 6  # pot W2/W4 + int W2/W4 in two designs
+    assert {p.seed for p in built} == {0}
+    assert all(p.folding.strategy == "fastest" and p.board == "Pynq-Z1" for p in built)
+    assert {(p.weight_quant, p.dsp) for p in built} == {("pot", "auto"), ("int", "auto"),
+                                                         ("int", "off")}
+    others = [p for p in points if p.target != "rtl"]
+    assert {(p.weight_quant, p.weight_bits, p.seed) for p in others} == {
+        (q, b, 1) for q in ("int", "pot") for b in (2, 4)}
+    assert len({p.run_id() for p in points}) == len(points)
+    search_only = budget_points(BudgetStudy.quick(verify=False))
+    assert {p.target for p in search_only} == {"estimate"}
+    assert {p.dsp for p in search_only if p.weight_quant == "int"} == {"auto", "off"}
+
+
+def test_a_record_names_its_design():
+    assert design_of({"weight_quant": "pot", "mvu": "rtl"}).key == "pot"
+    assert design_of({"weight_quant": "int", "mvu": "rtl", "dsp_policy": "off"}).key \
+        == "int-lut"
+    assert design_of({"weight_quant": "int", "mvu": "finn"}).key == "int-finn"
+    assert design_of({"weight_quant": "int", "mvu": "finn", "dsp_policy": "off"}) is None
+
+
+def _row(design: str, quant: str, bits: int, fps: float, acc: float, std: float = 0.005,
+         fits: bool | None = True) -> dict:
+    return {"board": "Pynq-Z1", "network": "TFC", "design": design, "weight_quant": quant,
+            "weight_bits": bits, "est_fps": fps, "accuracy_mean": acc, "accuracy_std": std,
+            "fits_measured": fits, "status": "ok"}
+
+
+def test_ratios_compare_the_fastest_fitting_int_at_equal_bits_and_equal_accuracy():
+    df = pd.DataFrame([
+        _row("pot", "pot", 4, 8e6, 0.95),
+        _row("int", "int", 4, 2e6, 0.97),
+        _row("int-lut", "int", 4, 4e6, 0.97),
+        _row("int-lut", "int", 2, 1.6e7, 0.90),  # faster, but far less accurate
+        _row("int-finn", "int", 3, 9e6, 0.952, fits=False),  # over budget as built
+        _row("int", "int", 3, 5e6, 0.946),  # within seed noise of the PoT accuracy
+    ])
+    (row,) = ratios(df).to_dict("records")
+    assert row["int_same_bits"] == "W4 int-lut" and row["ratio_same_bits"] == 2.0
+    assert row["int_equal_acc"] == "W3 int" and row["ratio_equal_acc"] == 8e6 / 5e6
+
+
+def test_bad_budget_options_are_one_line_errors(tmp_path):
+    for args, message in ((["--limit", "2"], "--limit must be a fraction"),
+                          (["--boards", "Nope"], "--boards: unknown board")):
+        proc = subprocess.run([sys.executable, "-m", "bench.cli", "budget", *args,
+                               "--results-dir", str(tmp_path)],
+                              capture_output=True, text=True)
+        assert proc.returncode != 0
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_dsp_budget_binds_the_integer_design_and_not_the_pot_one(tmp_path):
+    """TFC at W5A4 on a Pynq-Z1-sized LUT budget with few DSPs: the integer unit puts its
+    9-bit products into DSPs and the search stops where the DSPs run out; the PoT unit uses
+    none and goes faster; our integer unit with DSPs off is not DSP-bound either."""
+    from bench.core import folding as fold
+    from bench.engine.stage import run_stages
+    from bench.engine.store import Store
+    from bench.stages.plan import UNTRAINED_HW, untrained_context
+
+    budget = {"lut": 45_000, "dsp": 64, "bram18": 238, "uram": 0}
+    found = {}
+    for quant, dsp in (("int", "auto"), ("pot", "auto"), ("int", "off")):
+        spec = make_spec(model="tfc", dataset="digits", weight_bits=5, act_bits=4,
+                         weight_quant=quant, mvu="rtl", dsp=dsp)
+        graph = run_stages(UNTRAINED_HW, untrained_context(spec, Store(tmp_path),
+                                                           (1, 8, 8)))["foldable"]
+        options = {la.name: graph.layer_options(la) for la in graph.layers}
+        capped = fold.stream_capped_bits(graph.layers)
+        best = fold.pareto_search(options, budget, capped)[0]
+        unbounded = fold.pareto_search(options, {**budget, "dsp": float("inf")}, capped)[0]
+        found[quant, dsp] = (best, unbounded)
+    int_best, int_free = found["int", "auto"]
+    assert 0 < int_best.totals["dsp"] <= budget["dsp"]
+    # with DSPs to spare the same LUT budget would go faster: the DSPs are what binds
+    assert int_free.max_cycles < int_best.max_cycles and int_free.totals["dsp"] > 64
+    pot_best, pot_free = found["pot", "auto"]
+    assert pot_best.totals["dsp"] == 0 and pot_free.max_cycles == pot_best.max_cycles
+    assert pot_best.max_cycles < int_best.max_cycles  # the search picks the PoT design
+    lut_best, _ = found["int", "off"]
+    assert lut_best.totals["dsp"] == 0 and lut_best.max_cycles < int_best.max_cycles
