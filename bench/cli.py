@@ -359,14 +359,16 @@ def cmd_budget(args: argparse.Namespace) -> int:
     writable_results_dir(args.results_dir, within="pot_budget")
     from bench.core.progress import say, sweep_progress
     from bench.studies.pot_budget import budget_points, run_budget_study
+    from bench.studies.pot_budget_table import write_outputs
     from bench.studies.reproduce import free_cores
 
     points = budget_points(study)
     _preflight(points)
     jobs = jobs or free_cores()
     with sweep_progress(len(points), enabled=not args.quiet) as on_event:
-        paths, tally = run_budget_study(Path(args.results_dir), study, jobs,
-                                        on_event=on_event, log=say)
+        records, tally = run_budget_study(Path(args.results_dir), study, jobs,
+                                          on_event=on_event, log=say)
+    paths = write_outputs(records, study, Path(args.results_dir) / "pot_budget")
     say(f"pot budget: {tally.ok} ok, {tally.failed} failed ({tally.cached} cached)")
     print(paths["markdown"].read_text())
     say(f"table: {paths['csv']}\nreport: {paths['html']}")

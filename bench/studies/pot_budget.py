@@ -144,10 +144,9 @@ def run_budget_study(
     results_dir: Path, study: BudgetStudy, jobs: int = 1,
     on_event: Callable[[dict[str, Any], Tally], None] = lambda event, tally: None,
     log: Callable[[str], None] = lambda msg: None,
-) -> tuple[dict[str, Path], Tally]:
-    """Run (or resume) the study's points and write RESULTS/pot_budget/*."""
-    from bench.studies.pot_budget_table import write_outputs
-
+) -> tuple[list[dict[str, Any]], Tally]:
+    """Run (or resume) the study's points into RESULTS/pot_budget; their records (the
+    tables are `pot_budget_table.write_outputs`)."""
     out = Path(results_dir) / "pot_budget"
     points = budget_points(study)
     building = "building" if study.verify else "not building"
@@ -161,4 +160,4 @@ def run_budget_study(
     run_sweep(points, out, jobs=jobs, retry_failed=True, on_event=count, log=log)
     wanted = {p.run_id() for p in points}
     records = [r.model_dump() for r in Store(out).iter_records() if r.run_id in wanted]
-    return write_outputs(records, study, out), tally
+    return records, tally
