@@ -12,14 +12,16 @@
 // Elements are BITS-bit integers, two's complement when SIGNED = 1. A bipolar stream
 // (packed as FINN packs it, 1 for +1 and 0 for -1) pools correctly as unsigned 1-bit.
 //
-// Timing: one input beat per cycle; the output beat of a window is registered and
-// offered the cycle after the window's last input beat, so an image takes exactly as
-// many cycles as it has input beats (FINN's expected cycles for the Pool node).
+// Timing: one input beat per cycle; a window's maximum is offered the cycle after its
+// last input beat, so an image takes exactly as many cycles as it has input beats
+// (FINN's expected cycles for the Pool node).
 //
-// Flow control: a beat that is not the last of its window only updates the running
-// maximum and is always accepted; the last beat is accepted when the output register is
-// empty or being read in the same cycle, so s_axis_tready depends combinationally on
-// m_axis_tready (never on s_axis_tvalid). Reset is synchronous, active low.
+// One register per lane holds the running maximum and, once the window is complete, the
+// result: it is the output register. While a result waits for m_axis_tready no input is
+// taken; the beat that arrives as the result leaves starts the next window. So
+// s_axis_tready depends combinationally on m_axis_tready (never on s_axis_tvalid), and
+// the unit holds PE * BITS flip-flops of data, not twice that. Reset is synchronous,
+// active low.
 module qnnbench_maxpool #(
   parameter int unsigned PE = 4,
   parameter int unsigned BITS = 2,
@@ -45,11 +47,12 @@ module qnnbench_maxpool #(
   logic first, last, take;
   assign first = k == '0;
   assign last = k == KW'(WINDOW - 1);
-  assign s_axis_tready = !last || !m_axis_tvalid || m_axis_tready;
+  assign s_axis_tready = !m_axis_tvalid || m_axis_tready;
   assign take = s_axis_tvalid && s_axis_tready;
 
   logic [PE-1:0][BITS-1:0] in, best, larger;
   assign in = s_axis_tdata;
+  assign m_axis_tdata = best;
 
   // Lane-wise maximum of the beat and the window's running maximum; the first beat of
   // a window starts it afresh (so nothing needs clearing between windows).
@@ -66,20 +69,11 @@ module qnnbench_maxpool #(
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
       k <= '0;
-    end else if (take) begin
-      k <= last ? '0 : k + 1'b1;
-    end
-    if (take && !last) best <= larger;
-  end
-
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) begin
       m_axis_tvalid <= 1'b0;
-    end else if (take && last) begin
-      m_axis_tvalid <= 1'b1;
-    end else if (m_axis_tready) begin
-      m_axis_tvalid <= 1'b0;
+    end else begin
+      if (take) k <= last ? '0 : k + 1'b1;
+      m_axis_tvalid <= (take && last) || (m_axis_tvalid && !m_axis_tready);
     end
-    if (take && last) m_axis_tdata <= larger;
+    if (take) best <= larger;
   end
 endmodule
