@@ -13,4 +13,6 @@ design (the layers wired stream to stream, with FINN's converters and FIFOs betw
 weight datapaths; `mvu_unit` verifies it against a numpy model and synthesizes it, and
 `mvu_compare` measures the two datapaths against each other; `mvu_fit` fits the resource
 model its FINN layer (`bench.finn_flow.mvu_op`) estimates with, stored in `mvu_fit.json`.
+`pool_unit` does the same for the max pooling unit that stands in for FINN's Pool node,
+which has no RTL variant in FINN.
 """
