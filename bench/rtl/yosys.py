@@ -119,7 +119,7 @@ def synthesize(
     ]) + "\n")
     log = out / "synth.log"
     run_script(script, log, work_dir)
-    cells = _cell_counts(json.loads(stat.read_text()), top)
+    cells = cell_counts(json.loads(stat.read_text()), top)
     return SynthResult(
         top=top, family=family,
         lut=sum(n for c, n in cells.items() if c in _LUTS),
@@ -227,7 +227,7 @@ def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root))
 
 
-def _cell_counts(stat: dict, top: str) -> dict[str, int]:
+def cell_counts(stat: dict, top: str) -> dict[str, int]:
     """Cell counts of the flattened top from `stat -json`; formal-check cells dropped."""
     modules = stat.get("modules", {})
     module = modules.get(f"\\{top}") or modules.get(top)
