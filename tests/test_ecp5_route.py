@@ -195,3 +195,16 @@ def test_xilinx_primitives_are_refused_in_one_line(tmp_path):
     with pytest.raises(RtlToolError) as exc:
         ecp5.route([tmp_path / "uses_lut6.sv"], "uses_lut6", None, tmp_path)
     assert str(exc.value) == "design uses Xilinx primitives (LUT6_2): not routable on ECP5"
+
+
+@pytest.mark.parametrize("body, kwargs, message", [
+    ("assign y = a +;", {}, r"^slang elaboration failed: .*expected expression \(log: .*\)$"),
+    ("assign y = a;", {"package": "NOPE"},
+     r"^nextpnr-ecp5 failed: ERROR: Unsupported package 'NOPE' .*\(log: .*nextpnr.log\)$"),
+])
+def test_a_failing_tool_is_one_line_naming_its_log(body, kwargs, message, tmp_path):
+    (tmp_path / "wire8.sv").write_text(
+        f"module wire8 (input logic [7:0] a, output logic [7:0] y);\n  {body}\nendmodule\n")
+    with pytest.raises(RtlToolError, match=message) as exc:
+        ecp5.route([tmp_path / "wire8.sv"], "wire8", None, tmp_path, **kwargs)
+    assert "\n" not in str(exc.value)

@@ -31,7 +31,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -161,7 +162,8 @@ def _route(sources: list[Path], top: str, params: dict[str, int], work_dir: Path
     started = time.monotonic()
     dev = DEVICES[options["device"]]
     out = work_dir / f"ecp5_{top}"
-    rtlil = yosys.elaborate(sources, top, work_dir, out, params)
+    with _one_line("slang elaboration", out / "elaborate.log"):
+        rtlil = yosys.elaborate(sources, top, work_dir, out, params)
     used = xilinx_primitives(rtlil.read_text())
     if used:
         raise RtlToolError(f"design uses Xilinx primitives ({', '.join(used)}): "
@@ -178,28 +180,35 @@ def _route(sources: list[Path], top: str, params: dict[str, int], work_dir: Path
         + f" -json {netlist}",
         f"tee -q -o {stat} stat -json",
     ]) + "\n")
-    yosys.run_script(script, log, work_dir)
+    with _one_line("synth_ecp5", log):
+        yosys.run_script(script, log, work_dir)
     cells = yosys.cell_counts(json.loads(stat.read_text()), design_top)
     report, pnr_log = out / "report.json", out / "nextpnr.log"
     config = out / "design.config"
     pnr_started = time.monotonic()
-    run_nextpnr([
-        dev.flag, "--package", options["package"], "--speed", str(options["speed"]),
-        "--json", netlist.name, "--freq", f"{options['clock_mhz']:g}",
-        "--seed", str(options["seed"]), "--report", report.name, "--timing-allow-fail",
-        *(["--out-of-context"] if options["out_of_context"] else []),
-        *(["--textcfg", config.name, "--lpf-allow-unconstrained"]
-          if options["bitstream"] else []),
-    ], out, pnr_log)
+    with _one_line("nextpnr-ecp5", pnr_log):
+        run_nextpnr([
+            dev.flag, "--package", options["package"], "--speed", str(options["speed"]),
+            "--json", netlist.name, "--freq", f"{options['clock_mhz']:g}",
+            "--seed", str(options["seed"]), "--report", report.name,
+            "--timing-allow-fail",
+            *(["--out-of-context"] if options["out_of_context"] else []),
+            *(["--textcfg", config.name, "--lpf-allow-unconstrained"]
+              if options["bitstream"] else []),
+        ], out, pnr_log)
     pnr_seconds = round(time.monotonic() - pnr_started, 1)
     bit = None
     if options["bitstream"]:
         bit = out / "design.bit"
-        run([str(find_executable(TOOLS.ecppack)), config.name, bit.name], cwd=out,
-            log=out / "ecppack.log")
+        with _one_line("ecppack", out / "ecppack.log"):
+            run([str(find_executable(TOOLS.ecppack)), config.name, bit.name], cwd=out,
+                log=out / "ecppack.log")
     usage = parse_report(json.loads(report.read_text()), clock)
-    lut4 = parse_lut4(pnr_log.read_text())
-    fmax = usage["fmax_mhz"]
+    log_text = pnr_log.read_text()
+    lut4 = parse_lut4(log_text)
+    # the report names every constrained clock; the log is the fallback for one it omits
+    fmax = usage["fmax_mhz"] if usage["fmax_mhz"] is not None else parse_log_fmax(
+        log_text, clock)
     return RouteResult(
         top=top, device=dev.part, lut4=lut4 if lut4 is not None else usage["comb"],
         ff=usage["ff"], dsp=usage["dsp"], bram=usage["bram"], fmax_mhz=fmax,
@@ -209,6 +218,21 @@ def _route(sources: list[Path], top: str, params: dict[str, int], work_dir: Path
         comb=usage["comb"], cells=cells, netlist=netlist, report=report, log=pnr_log,
         bitstream=bit,
     )
+
+
+@contextmanager
+def _one_line(stage: str, log: Path) -> Iterator[None]:
+    """Turn a failed tool's multi-line error into one line: the stage, the log's first
+    error line (what a user acts on; the rest is in the log) and the log's path."""
+    try:
+        yield
+    except RtlToolError as err:
+        text = (log.read_text(errors="replace") if log.exists() else "") + "\n" + str(err)
+        errors = [line.strip() for line in text.splitlines()
+                  if re.search(r"\berror\b", line, re.IGNORECASE)
+                  and not re.match(r"\s*\d+ warnings?, \d+ errors?", line)]
+        first = errors[0] if errors else str(err).splitlines()[0]
+        raise RtlToolError(f"{stage} failed: {first} (log: {log})") from None
 
 
 def run_nextpnr(args: list[str], out: Path, log: Path) -> None:
