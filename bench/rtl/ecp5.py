@@ -114,6 +114,10 @@ def route(
     the synthesized memories. With `cache_dir` a result is kept under a hash of
     everything that determines it and returned (`cached` set, its files copied into
     the cache) instead of routing the same design again.
+
+    `clock` names the clock port whose Fmax is reported (the slowest clock if the
+    design has no such port). nextpnr runs with `--timing-allow-fail`: a design that
+    misses `clock_mhz` is a result (`met` False), not an error.
     """
     if device not in DEVICES:
         raise ValueError(f"ECP5 device must be one of {sorted(DEVICES)}, got {device!r}")
