@@ -452,6 +452,21 @@ def random_thresholds(mh: int, t_bits: int, lo: int, hi: int,
     return np.sort(rng.integers(lo, hi + 1, size=(mh, (1 << t_bits) - 1)), axis=1)
 
 
+def prepare_unit(cfg: MvuConfig, work_dir: Path, seed: int = 0) -> tuple[list[Path], list[Path]]:
+    """Copies of the unit's sources in `work_dir/hdl` and memory files of random weights
+    (and thresholds) of its kind in `work_dir`, where the HDL reads them: the one
+    instance every synthesis of a configuration measures, whichever the recipe."""
+    rng = np.random.default_rng(seed)
+    hdl = work_dir / "hdl"
+    hdl.mkdir(parents=True, exist_ok=True)
+    copies = [Path(shutil.copy(src, hdl / src.name)) for src in sources()]
+    half = 1 << (cfg.acc_bits - 2)
+    thresholds = (random_thresholds(cfg.mh, cfg.t_bits, -half, half, rng)
+                  if cfg.t_bits else None)
+    weights = random_weights(cfg.mh, cfg.mw, cfg.w_bits, cfg.datapath, rng)
+    return copies, write_memories(cfg, weights, thresholds, work_dir)
+
+
 def synthesize_unit(
     mw: int, mh: int, pe: int, simd: int, a_bits: int, w_bits: int, datapath: Datapath,
     work_dir: Path, family: str = "xc7", t_bits: int = 0, chain: bool = False,
@@ -463,12 +478,6 @@ def synthesize_unit(
     datapath, not of one weight matrix folded into constants.
     """
     cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain, pin)
-    rng = np.random.default_rng(seed)
     work_dir = work_dir.resolve()
-    hdl = work_dir / "hdl"
-    hdl.mkdir(parents=True, exist_ok=True)
-    copies = [Path(shutil.copy(src, hdl / src.name)) for src in sources()]
-    half = 1 << (cfg.acc_bits - 2)
-    thresholds = random_thresholds(mh, t_bits, -half, half, rng) if t_bits else None
-    write_memories(cfg, random_weights(mh, mw, w_bits, datapath, rng), thresholds, work_dir)
+    copies, _ = prepare_unit(cfg, work_dir, seed)
     return yosys.synthesize(copies, TOP, work_dir, family, params=cfg.params(), dsp=dsp)

