@@ -143,11 +143,12 @@ folding:
   - {{strategy: layers, file: {CONFIGS / 'tfc_paper_a.json'}}}
   - {{strategy: target_fps, fps: 100000}}
   - {{strategy: pareto, max_utilization: 0.8}}
+  - {{strategy: fastest, max_utilization: 0.8}}
   - {{strategy: layers, file: {CONFIGS / 'tfc_paper_f.json'}}}
 """)
     points = load_sweep(spec)
     tally = run_sweep(points, results)
-    assert (tally.ok, tally.failed, tally.cached) == (4, 1, 0)
+    assert (tally.ok, tally.failed, tally.cached) == (5, 1, 0)
     recs = records(results)
     by_strategy: dict[str, list[dict]] = {}
     for r in recs.values():
@@ -173,6 +174,11 @@ folding:
     luts = [r["lut"] for r in sorted(front, key=lambda r: r["pareto_index"])]
     assert fps == sorted(fps, reverse=True) and luts == sorted(luts, reverse=True)
     assert all(r["utilization"]["lut"] <= 0.8 for r in front)
+    # `fastest` is the front's fastest point, alone
+    (fastest,) = by_strategy["fastest"]
+    best = next(r for r in front if r["pareto_best"])
+    assert fastest["folding"] == best["folding"] and fastest["est_fps"] == best["est_fps"]
+    assert fastest["pareto_front"] is False and fastest["folding_id"] == "fastest0.8"
     # Pareto beats or matches FINN's own folding at no more LUT.
     assert max(r["est_fps"] for r in front if r["lut"] <= finn["lut"]) >= finn["est_fps"]
 
@@ -182,11 +188,11 @@ folding:
 
     before = files()
     tally = run_sweep(points, results)
-    assert (tally.ok, tally.cached, tally.failed) == (0, 4, 1)  # failed stays failed
+    assert (tally.ok, tally.cached, tally.failed) == (0, 5, 1)  # failed stays failed
     assert files() == before  # nothing rewritten
 
     tally = run_sweep(points, results, retry_failed=True)
-    assert (tally.cached, tally.failed) == (4, 1)
+    assert (tally.cached, tally.failed) == (5, 1)
     after = files()
     retried = f"{bad['run_id']}.json"
     assert after[retried] != before[retried]  # the failed point ran again (a new file)

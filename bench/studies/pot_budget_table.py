@@ -21,7 +21,8 @@ from bench.report.table_model import Table, fmt_int
 from bench.studies.pot_budget import BudgetStudy, design_of
 
 COLUMNS = (
-    "board", "network", "design", "weight_quant", "weight_bits", "act_bits", "folding",
+    "board", "network", "design", "weight_quant", "weight_bits", "act_bits", "datapath",
+    "folding",
     "est_fps", "sim_fps", "sim_ok", "cal_lut", "cal_dsp", "cal_bram18", "lut", "ff",
     "bram18", "dsp", "measured_basis", "lut_util", "dsp_util", "bram18_util", "fits",
     "fits_measured", "binding", "accuracy_mean", "accuracy_std", "accuracy_seeds",
@@ -45,6 +46,14 @@ def _measured(r: dict[str, Any]) -> tuple[dict[str, float | None], str]:
 def _folding_text(r: dict[str, Any]) -> str:
     layers = [f for f in r.get("folding") or [] if f.get("pe") is not None]
     return " ".join(f"{f['pe']}/{f.get('simd') or 1}" for f in layers)
+
+
+def _datapath(r: dict[str, Any]) -> str:
+    """What computes the matrix-vector layers: our unit's datapaths (it picks shifts for
+    any layer whose weights are all 0 or ±2^k), or FINN's MVU."""
+    units = r.get("mvu_layers") or {}
+    kinds = sorted({u["datapath"] for u in units.values() if u.get("datapath")})
+    return "+".join(kinds) if kinds else "finn"
 
 
 def accuracy_stats(records: list[dict[str, Any]]) -> dict[tuple[str, str, int], list[float]]:
@@ -89,7 +98,8 @@ def winner_rows(records: list[dict[str, Any]], study: BudgetStudy) -> pd.DataFra
         rows.append({
             "board": board.name, "network": r["model"].upper(), "design": design.key,
             "weight_quant": r["weight_quant"], "weight_bits": r["weight_bits"],
-            "act_bits": r["act_bits"], "folding": _folding_text(r),
+            "act_bits": r["act_bits"], "datapath": _datapath(r),
+            "folding": _folding_text(r),
             "est_fps": r.get("est_fps"), "sim_fps": r.get("rtl_fps"),
             "sim_ok": r.get("rtl_stitched_ok"),
             "cal_lut": r.get("cal_lut"), "cal_dsp": r.get("cal_dsp"),
@@ -166,7 +176,8 @@ def _cell(value: Any, digits: int = 0) -> str:
 
 
 def winners_table(df: pd.DataFrame, limit: float) -> Table:
-    header = ["board", "network", "weights", "design", "folding (PE/SIMD)", "FPS est.",
+    header = ["board", "network", "weights", "design", "datapath", "folding (PE/SIMD)",
+              "FPS est.",
               "FPS sim.", "LUT", "DSP", "BRAM18", "binds", "fits (measured)", "accuracy %"]
     rows = []
     for _, r in df.iterrows():
@@ -174,7 +185,7 @@ def winners_table(df: pd.DataFrame, limit: float) -> Table:
         fits = {True: "yes", False: "**no**"}.get(r["fits_measured"], "not built")
         if r["status"] != "ok":
             fits = f"failed ({r['status']})"
-        rows.append([r["board"], r["network"], fmt, r["design"], r["folding"],
+        rows.append([r["board"], r["network"], fmt, r["design"], r["datapath"], r["folding"],
                      fmt_int(r["est_fps"]), fmt_int(r["sim_fps"]),
                      _cell(r["lut"] if r["lut"] is not None else r["cal_lut"]),
                      _cell(r["dsp"] if r["dsp"] is not None else r["cal_dsp"]),
