@@ -82,9 +82,12 @@ def test_ratios_compare_the_fastest_fitting_int_at_equal_bits_and_equal_accuracy
         _row("int-finn", "int", 3, 9e6, 0.952, fits=False),  # over budget as built
         _row("int", "int", 3, 5e6, 0.946),  # within seed noise of the PoT accuracy
     ])
+    df = pd.concat([df, pd.DataFrame([_row("int", "int", 8, 1e6, 0.97)])], ignore_index=True)
     (row,) = ratios(df).to_dict("records")
     assert row["int_same_bits"] == "W4 int-lut" and row["ratio_same_bits"] == 2.0
     assert row["int_equal_acc"] == "W3 int" and row["ratio_equal_acc"] == 8e6 / 5e6
+    # the paper's comparison: multipliers in DSPs, at the same bits and at 8 bits
+    assert row["ratio_vs_dsp_int"] == 4.0 and row["ratio_vs_int8_dsp"] == 8.0
 
 
 def test_bad_budget_options_are_one_line_errors(tmp_path):

@@ -20,6 +20,8 @@ from bench.core.devices import get_board
 from bench.report.table_model import Table, fmt_int
 from bench.studies.pot_budget import BudgetStudy, design_of
 
+VPE_BITS = 8  # the integer multiplier design in the role of the paper's 16-bit VPE
+
 COLUMNS = (
     "board", "network", "design", "weight_quant", "weight_bits", "act_bits", "datapath",
     "folding",
@@ -127,6 +129,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
 
     Equal accuracy: the fastest int design of any width whose mean accuracy is not below
     the PoT format's mean minus the larger of the two standard deviations (seed noise).
+    Beside them, the comparison the n-BQ-NN paper makes: PoT against multipliers in DSPs
+    (our `int` design) at the same bits, and against the 8-bit one (the multiplier array).
     """
     usable = _usable(df)
     out = []
@@ -138,6 +142,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
             noise = max(pot["accuracy_std"] or 0.0, ints["accuracy_std"].max() or 0.0)
             as_good = ints[ints["accuracy_mean"] >= (pot["accuracy_mean"] or 0.0) - noise]
             best_acc = as_good.loc[as_good["est_fps"].idxmax()] if not as_good.empty else None
+            dsp_same = _pick(same[same["design"] == "int"])
+            vpe = _pick(ints[(ints["design"] == "int") & (ints["weight_bits"] == VPE_BITS)])
             out.append({
                 "board": board, "network": network, "pot_bits": pot["weight_bits"],
                 "pot_fps": pot["est_fps"], "pot_accuracy": pot["accuracy_mean"],
@@ -147,8 +153,14 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
                 "int_equal_acc_accuracy": (best_acc["accuracy_mean"]
                                            if best_acc is not None else None),
                 "ratio_equal_acc": _ratio(pot, best_acc),
+                "int_dsp_fps": _fps(dsp_same), "ratio_vs_dsp_int": _ratio(pot, dsp_same),
+                "int8_dsp_fps": _fps(vpe), "ratio_vs_int8_dsp": _ratio(pot, vpe),
             })
     return pd.DataFrame(out)
+
+
+def _pick(rows: pd.DataFrame) -> Any:
+    return rows.loc[rows["est_fps"].idxmax()] if not rows.empty else None
 
 
 def _describe(row: Any) -> str:
@@ -202,11 +214,13 @@ def winners_table(df: pd.DataFrame, limit: float) -> Table:
 
 def ratios_table(rt: pd.DataFrame) -> Table:
     header = ["board", "network", "PoT", "PoT FPS", "best int, same bits", "its FPS",
-              "PoT/int", "best int at PoT's accuracy", "its FPS", "PoT/int (equal acc.)"]
+              "PoT/int", "best int at PoT's accuracy", "its FPS", "PoT/int (equal acc.)",
+              "PoT/int in DSPs (same bits)", "PoT/int W8 in DSPs"]
     rows = [[r["board"], r["network"], f"W{r['pot_bits']}", fmt_int(r["pot_fps"]),
              r["int_same_bits"], fmt_int(r["int_same_fps"]), _cell(r["ratio_same_bits"], 2),
              r["int_equal_acc"], fmt_int(r["int_equal_acc_fps"]),
-             _cell(r["ratio_equal_acc"], 2)] for _, r in rt.iterrows()]
+             _cell(r["ratio_equal_acc"], 2), _cell(r["ratio_vs_dsp_int"], 2),
+             _cell(r["ratio_vs_int8_dsp"], 2)] for _, r in rt.iterrows()]
     return Table(key="pot_budget_ratios", title="PoT vs int: fastest design that fits, "
                  "at equal bits and at equal accuracy", header=header, rows=rows, data=rt,
                  note="Ratios of estimated FPS of winners that fit as built; the paper "
