@@ -131,3 +131,25 @@ def test_the_dsp_budget_binds_the_integer_design_and_not_the_pot_one(tmp_path):
     assert pot_best.max_cycles < int_best.max_cycles  # the search picks the PoT design
     lut_best, _ = found["int", "off"]
     assert lut_best.totals["dsp"] == 0 and lut_best.max_cycles < int_best.max_cycles
+
+
+@pytest.mark.slow
+def test_the_quick_study_writes_its_table_ratios_and_figure(tmp_path):
+    """`qnnbench budget --quick --no-verify` end to end: trained models, the fastest
+    folding of every format, and the study's outputs from their records."""
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", "budget", "--quick",
+                           "--no-verify", "--results-dir", str(tmp_path), "--quiet"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "pot_budget"
+    table = pd.read_csv(out / "pot_budget.csv")
+    assert len(table) == 6 and set(table["status"]) == {"ok"}
+    assert set(table["design"]) == {"pot", "int", "int-lut"}
+    assert (table["accuracy_seeds"] == 2).all() and table["accuracy_std"].notna().all()
+    # every winner is within the budget its search was given
+    assert (table["cal_lut"] <= 0.85 * 53_200).all() and (table["cal_dsp"] <= 0.85 * 220).all()
+    assert table["fits_measured"].isna().all()  # nothing was built
+    assert (table[table["weight_quant"] == "pot"]["cal_dsp"] == 0).all()
+    assert len(pd.read_csv(out / "pot_budget_ratios.csv")) == 2
+    assert (out / "pot_budget_fps_accuracy.png").stat().st_size > 10_000
+    assert "PoT/int" in (out / "pot_budget.md").read_text()
