@@ -137,8 +137,11 @@ def _fit_form(form: str, d: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 def fit(measured: list[dict[str, Any]]) -> dict[str, Any]:
     """Every form's parameters, its fit and leave-one-out errors, and the chosen form
-    (smallest leave-one-out mean absolute relative error of the period)."""
-    rows = [m for m in measured if m.get("fitted", True)]
+    (smallest leave-one-out mean absolute relative error of the period: the error an
+    unseen design would have, which a form with more parameters cannot buy by fitting
+    the noise of a dozen points)."""
+    # a block RAM's clock-to-output is outside ABC9's delay (see the module docstring)
+    rows = [m for m in measured if m.get("fitted", True) and m.get("path_from") != "DP16KD"]
     d = np.array([m["ecp5_logic_delay"] for m in rows], float)
     p = np.array([m["routed_period_ns"] for m in rows], float)
     forms: dict[str, Any] = {}
