@@ -264,6 +264,7 @@ def test_tfc_pot_and_int_units_measured_end_to_end(tmp_path):
     multipliers into DSPs (measured: 4798 LUTs PoT, 3444 int + 16 DSPs). The test pins
     what must hold regardless: bit-exact units, no DSPs for PoT, estimates near."""
     from bench.engine.store import Store
+    from bench.rtl.timing import fmax_est_mhz
     from bench.run.point import run_point
 
     store = Store(tmp_path / "results")
@@ -289,6 +290,10 @@ def test_tfc_pot_and_int_units_measured_end_to_end(tmp_path):
         assert record.rtl_latency_cycles > 0
         assert 0.9 * record.rtl_lut < record.rtl_stitched_lut < 1.3 * record.rtl_lut, quant
         assert record.rtl_stitched_dsp == record.rtl_dsp, quant
+        # the clock check takes the stitched top's logic delay, not the slowest layer's
+        assert record.fmax_est_source == "stitched", quant
+        assert record.fmax_est_mhz == fmax_est_mhz(record.rtl_stitched["logic_delay"])
+        assert record.clock_plausible is (record.fmax_est_mhz >= 1000 / record.clk_ns)
     pot, int_ = records["pot"], records["int"]
     assert {v.get("datapath") for v in pot.mvu_layers.values()} == {"pot"}
     assert {v.get("datapath") for v in int_.mvu_layers.values()} == {"int"}

@@ -160,6 +160,13 @@ class Record(BaseModel):
     # the stitched network again with its output not ready in half the cycles (seeded)
     rtl_stalled_ok: bool | None = None
     rtl_stalled_fps: float | None = None
+    # the clock check (bench.rtl.timing): Fmax estimated from ABC9's logic delay with a
+    # routing allowance fitted on ECP5 (an assumption on Xilinx; docs/hardware.md), of
+    # the stitched top if there is one ("stitched"), else of the slowest layer
+    fmax_est_mhz: float | None = None
+    fmax_est_source: str | None = None
+    est_fps_at_fmax: float | None = None  # est_fps at min(requested clock, fmax_est_mhz)
+    clock_plausible: bool | None = None  # False: the requested clock exceeds the estimate
     # measured hardware: multipliers Yosys infers in DSPs ("auto") or in LUTs ("off")
     dsp_policy: str | None = None
     # which matrix-vector layer: FINN's MVAU ("finn") or our unit ("rtl", --mvu rtl)

@@ -125,8 +125,23 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
             )
     elif r.get("rtl_stitched_skipped"):
         table.add_row("RTL stitched", f"not stitched: {r['rtl_stitched_skipped']}")
+    if r.get("fmax_est_mhz") is not None:
+        table.add_row("clock (est.)", _clock(r))
     console.print(table)
     console.print(f"record: {where}", soft_wrap=True)
+
+
+def _clock(r: dict[str, Any]) -> str:
+    """The Fmax estimate against the requested clock. An implausible clock is shown in
+    red with the FPS it would leave: every FPS above assumes the clock is met."""
+    basis = (f"Fmax ~{r['fmax_est_mhz']:,.0f} MHz est. from logic delay "
+             f"({r.get('fmax_est_source') or 'RTL'}; routing allowance fitted on ECP5)")
+    requested = 1000 / r["clk_ns"]
+    if r.get("clock_plausible") is False:
+        fps = r.get("est_fps_at_fmax")
+        return (f"[red]IMPLAUSIBLE[/] {requested:,.0f} MHz requested; {basis}"
+                + (f"; ~{fps:,.0f} FPS at that clock" if fps is not None else ""))
+    return f"{requested:,.0f} MHz requested is plausible: {basis}"
 
 
 def _failed_layers(rows: list[dict[str, Any]]) -> str:

@@ -55,7 +55,7 @@ def rtl_layer_frame(df: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame
     for col in ("lut", "lutram", "ff", "dsp", "bram18", "sim_cycles_per_input", "est_lut",
-                "est_dsp", "est_bram18", "est_cycles"):
+                "est_dsp", "est_bram18", "est_cycles", "fmax_est_mhz"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame else np.nan
     frame["measured"] = frame["lut"].notna()
     frame["lut_total"] = frame["lut"] + frame["lutram"].fillna(0)
@@ -72,7 +72,8 @@ def rtl_comparison(df: pd.DataFrame) -> pd.DataFrame:
     sums = {col: (col, lambda s: s.sum(min_count=1)) for _, est, meas in METRICS
             for col in (est, meas) if col is not None}
     out = (measured.groupby([*_KEYS, "op_type"], dropna=False)
-           .agg(layers=("node", "count"), **sums).reset_index())
+           .agg(layers=("node", "count"), **sums,
+                fmax_est_mhz=("fmax_est_mhz", "min")).reset_index())
     for label, est, meas in METRICS:
         if est is not None:
             ratio = out[meas] / out[est].where(out[est] > 0)
@@ -88,7 +89,7 @@ def rtl_table(df: pd.DataFrame) -> Table:
         return empty_table("rtl", title, "no record with measured RTL layers (--target rtl)")
     header = ["model", "W/A", "folding", "layer type", "layers", "LUT est.", "LUT meas.",
               "×", "FF meas.", "DSP est.", "DSP meas.", "BRAM18 est.", "BRAM18 meas.",
-              "cycles est.", "cycles meas.", "×"]
+              "cycles est.", "cycles meas.", "×", "Fmax est. (MHz)"]
     rows, starts, previous = [], [], None
     comp = comp.sort_values(["model", "dataset", "weight_bits", "act_bits", "folding_label",
                              "op_type"])
@@ -103,12 +104,14 @@ def rtl_table(df: pd.DataFrame) -> Table:
                      fmt_amount(r.ff), fmt_amount(r.est_dsp), fmt_amount(r.dsp),
                      fmt_amount(r.est_bram18), fmt_amount(r.bram18),
                      fmt_amount(r.est_cycles), fmt_amount(r.sim_cycles_per_input),
-                     _ratio(r.ratio_cycles)])
+                     _ratio(r.ratio_cycles), fmt_amount(r.fmax_est_mhz)])
         previous = head
     note = ("Sums over the layers of each type. LUT meas. = logic + memory LUTs; FINN "
             "estimates no flip-flops; cycles = FINN's expected cycles per input against "
             "Verilator's measured cycles between successive inputs' last outputs; × = "
-            "measured / estimated (blank where the estimate is 0).")
+            "measured / estimated (blank where the estimate is 0). Fmax est. = the "
+            "slowest layer's ABC9 logic delay with a routing allowance fitted on ECP5 "
+            "(an assumption for Xilinx, see docs/hardware.md).")
     return Table(key="rtl", title=title, header=header, rows=rows, data=comp,
                  align=["l"] * 4 + ["r"] * (len(header) - 4), group_starts=starts, note=note)
 
@@ -133,6 +136,15 @@ def rtl_unmeasured_table(df: pd.DataFrame) -> Table:
                  align=["l", "l", "l", "l", "r", "r", "l"])
 
 
+def _clock_cells(r: Any) -> list[str]:
+    """Fmax estimate and the verdict on the requested clock (blank in older records)."""
+    fmax = getattr(r, "fmax_est_mhz", None)
+    plausible = getattr(r, "clock_plausible", None)
+    verdict = "" if plausible is None or pd.isna(plausible) else (
+        "plausible" if plausible else "too fast")
+    return [fmt_amount(fmax), verdict]
+
+
 def _ratio(value: Any) -> str:
     return fmt_float(value) if value is not None and np.isfinite(value) else ""
 
@@ -150,7 +162,7 @@ def rtl_stitched_table(df: pd.DataFrame) -> Table:
     ok = ok.sort_values(["model", "weight_quant", "weight_bits", "act_bits", "folding_label"])
     header = ["model", "W/A", "folding", "bit-exact", "FPS simulated", "FPS estimated",
               "×", "cycles / image", "latency (cycles)", "LUT", "LUT layers", "FF",
-              "FF layers", "BRAM18", "DSP"]
+              "FF layers", "BRAM18", "DSP", "Fmax est. (MHz)", "clock"]
     rows = []
     for r in ok.itertuples(index=False):
         fps_ratio = (r.rtl_fps / r.est_fps if pd.notna(r.rtl_fps) and pd.notna(r.est_fps)
@@ -163,12 +175,15 @@ def rtl_stitched_table(df: pd.DataFrame) -> Table:
             fmt_amount(r.rtl_stitched_lut), fmt_amount(r.rtl_lut),
             fmt_amount(r.rtl_stitched_ff), fmt_amount(r.rtl_ff),
             fmt_amount(r.rtl_stitched_bram18), fmt_amount(r.rtl_stitched_dsp),
+            *_clock_cells(r),
         ])
     note = ("The network's layers with FINN's width converters and FIFOs between them, "
             "simulated in Verilator on test images back to back (bit-exact against FINN's "
             "Python execution) and synthesized as one top. FPS simulated = clock / measured "
             "cycles between consecutive images; × = simulated / FINN's estimate. LUT, FF: "
-            "the stitched top beside the sum of the layers synthesized alone (logic LUTs).")
+            "the stitched top beside the sum of the layers synthesized alone (logic LUTs). "
+            "Fmax est.: the top's ABC9 logic delay with a routing allowance fitted on ECP5; "
+            "clock: whether the requested clock is at or below it.")
     return Table(key="rtl_stitched", title=title, header=header, rows=rows,
                  data=ok.reset_index(drop=True), align=["l"] * 4 + ["r"] * (len(header) - 4),
                  note=note)

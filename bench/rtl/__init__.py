@@ -15,4 +15,9 @@ weight datapaths; `mvu_unit` verifies it against a numpy model and synthesizes i
 model its FINN layer (`bench.finn_flow.mvu_op`) estimates with, stored in `mvu_fit.json`.
 `pool_unit` does the same for the max pooling unit that stands in for FINN's Pool node,
 which has no RTL variant in FINN.
+
+`ecp5` places and routes a design on Lattice ECP5 (the one open flow to a routed Fmax);
+`timing_fit` uses it to fit a routing allowance on ABC9's logic delay, stored in
+`timing_fit.json`, and `timing` applies it to the Xilinx logic delays as a plausibility
+check of the requested clock.
 """

@@ -95,10 +95,11 @@ def _rtl_measure(ctx: RunContext, entry: Path) -> dict[str, Any]:
 
 
 def _rtl_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
-    rows = _with_calibrated(meta["layers"], ctx["estimate"].per_layer)
+    rows = _with_fmax(_with_calibrated(meta["layers"], ctx["estimate"].per_layer))
     measured = [r for r in rows if "lut" in r]
     return {
         "rtl_layers": rows,
+        **_clock_fields(ctx, rows, None),
         **{f"rtl_{k}": sum(int(r[k]) for r in measured)
            for k in ("lut", "lutram", "ff", "bram18", "dsp")},
         **_calibrated_error(measured),
@@ -117,6 +118,27 @@ def _with_calibrated(rows: list[dict[str, Any]], per_layer: dict[str, dict[str, 
     keys = ("cal_lut", "cal_ff", "cal_bram18", "cal_dsp", "cost_source")
     return [{**row, **{k: per_layer[row["node"]][k] for k in keys
                        if k in per_layer.get(row["node"], {})}} for row in rows]
+
+
+def _with_fmax(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each synthesized row with the clock its logic delay is estimated to reach. Added
+    when the record is written, not stored with the measurement, so that a refitted
+    routing allowance applies without synthesizing again."""
+    from bench.rtl.timing import fmax_est_mhz
+
+    return [{**row, "fmax_est_mhz": fmax_est_mhz(row.get("logic_delay"))}
+            if "logic_delay" in row else row for row in rows]
+
+
+def _clock_fields(ctx: RunContext, rows: list[dict[str, Any]],
+                  stitched: dict[str, Any] | None) -> dict[str, Any]:
+    """The design's clock check (`bench.rtl.timing.clock_check`): the stitched top's
+    logic delay when there is one, else the slowest measured layer's."""
+    from bench.rtl.timing import clock_check, design_logic_delay, fmax_est_mhz
+
+    delay, source = design_logic_delay(rows, stitched)
+    return {**clock_check(fmax_est_mhz(delay), ctx.spec.clk_ns, ctx["estimate"].fps),
+            "fmax_est_source": source or None}
 
 
 def _calibrated_error(measured: list[dict[str, Any]]) -> dict[str, Any]:
@@ -236,6 +258,7 @@ def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
            if res.get(k) is not None},
         "rtl_stalled_ok": bool(res["stalled"]["sim_ok"]),
         "rtl_stalled_fps": res["stalled"]["fps"],
+        **_clock_fields(ctx, ctx["rtl_measure"]["layers"], res),
     }
 
 
