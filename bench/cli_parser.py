@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--board", help=f"target board (default {DEFAULTS['board']})")
     run.add_argument("--clk-ns", help="clock period in ns (default 10.0 = 100 MHz)")
     run.add_argument("--target", help="estimate (default); rtl: measure the RTL layers with "
-                     "Yosys and Verilator; with Vivado: synth, bitfile")
+                     "Yosys and Verilator; route: also place and route them on ECP5 "
+                     "(nextpnr); with Vivado: synth, bitfile")
     run.add_argument("--mvu", help="matrix-vector layers: finn (default, FINN's MVAU); rtl: "
                      "our unit with int/PoT datapaths where it computes the same")
     run.add_argument("--dsp", help="measured hardware (--target rtl) and our unit's "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-# How far to take the build: FINN's estimates, measured RTL (Yosys, Verilator), or, with
-# Vivado, synthesis or a bitfile.
-TARGETS = ("estimate", "rtl", "synth", "bitfile")
+# How far to take the build: FINN's estimates, measured RTL (Yosys, Verilator), measured
+# RTL also placed and routed on an open flow (ECP5, nextpnr), or, with Vivado, synthesis
+# or a bitfile.
+TARGETS = ("estimate", "rtl", "route", "synth", "bitfile")
+RTL_TARGETS = ("rtl", "route")  # the targets that measure the RTL layers
 # The matrix-vector layers: FINN's MVAU, or our unit (bench/finn_flow/mvu_op.py).
 MVU_KINDS = ("finn", "rtl")
 # Multipliers in DSP slices where Yosys infers them (auto), or in LUTs and carry chains

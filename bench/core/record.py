@@ -160,6 +160,21 @@ class Record(BaseModel):
     # the stitched network again with its output not ready in half the cycles (seeded)
     rtl_stalled_ok: bool | None = None
     rtl_stalled_fps: float | None = None
+    # target route: the same RTL placed and routed on ECP5 (nextpnr); per layer and for
+    # the stitched design (behind a pin wrapper, with a bitstream)
+    route_device: str | None = None
+    route_layers: list[dict[str, Any]] | None = None
+    route_stitched: dict[str, Any] | None = None
+    route_fmax_mhz: float | None = None  # the stitched design's, else the slowest layer's
+    route_fmax_source: str | None = None
+    route_fps: float | None = None  # at route_fmax_mhz: routed clock / cycles per image
+    route_clock_met: bool | None = None  # route_fmax_mhz reaches the requested clock
+    route_lut4: int | None = None
+    route_ff: int | None = None
+    route_dsp: int | None = None  # MULT18X18D
+    route_bram: int | None = None  # DP16KD
+    route_utilization: dict[str, float] | None = None  # of the routed device
+    route_bitstream: str | None = None
     # the clock check (bench.rtl.timing): Fmax estimated from ABC9's logic delay with a
     # routing allowance fitted on ECP5 (an assumption on Xilinx; docs/hardware.md), of
     # the stitched top if there is one ("stitched"), else of the slowest layer

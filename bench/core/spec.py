@@ -34,7 +34,7 @@ from bench.core.folding_spec import (
     LayersFolding,
     UniformFolding,
 )
-from bench.core.hardware_choices import DSP_POLICIES, IMPL_STYLES, MVU_KINDS, TARGETS
+from bench.core.hardware_choices import DSP_POLICIES, IMPL_STYLES, MVU_KINDS, RTL_TARGETS, TARGETS
 from bench.core.limits import (
     CLK_NS_RANGE,
     MAX_BATCH,
@@ -305,7 +305,7 @@ class RunSpec(BaseModel):
 
     @model_validator(mode="after")
     def _dsp_target(self) -> RunSpec:
-        if self.dsp != "auto" and self.target != "rtl" and self.mvu != "rtl":  # ignored
+        if self.dsp != "auto" and self.target not in RTL_TARGETS and self.mvu != "rtl":
             raise ValueError(f"dsp {self.dsp} applies to measured hardware (target rtl) or "
                              f"our unit (mvu rtl), not target {self.target}, mvu {self.mvu}")
         return self
@@ -345,8 +345,8 @@ class RunSpec(BaseModel):
                                  "is trained needs data)")
         elif self.fp32_baseline:
             raise ValueError("fp32_baseline needs training; an external QONNX model has none")
-        if self.dataset == "none" and self.target == "rtl":
-            raise ValueError("target 'rtl' simulates test samples; dataset 'none' has none")
+        if self.dataset == "none" and self.target in RTL_TARGETS:
+            raise ValueError(f"target {self.target} simulates test samples; dataset none has none")
         shape = DATASET_SHAPES.get(self.dataset)
         if self.is_external and shape is not None:
             from bench.core import qonnx_file

@@ -127,6 +127,8 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         table.add_row("RTL stitched", f"not stitched: {r['rtl_stitched_skipped']}")
     if r.get("fmax_est_mhz") is not None:
         table.add_row("clock (est.)", _clock(r))
+    if r.get("route_layers") is not None:
+        table.add_row(f"routed ({r.get('route_device')})", _routed(r))
     console.print(table)
     console.print(f"record: {where}", soft_wrap=True)
 
@@ -142,6 +144,25 @@ def _clock(r: dict[str, Any]) -> str:
         return (f"[red]IMPLAUSIBLE[/] {requested:,.0f} MHz requested; {basis}"
                 + (f"; ~{fps:,.0f} FPS at that clock" if fps is not None else ""))
     return f"{requested:,.0f} MHz requested is plausible: {basis}"
+
+
+def _routed(r: dict[str, Any]) -> str:
+    """The routed Fmax on ECP5 and the FPS at it, or why there is none."""
+    failed = [f"{x['node']}: {x['route_error']}" for x in r["route_layers"]
+              if x.get("route_error")]
+    if r.get("route_fmax_mhz") is None:
+        return "[red]not routed[/]: " + ("; ".join(failed) or str(r.get("route_fmax_source")))
+    met = "[green]met[/]" if r.get("route_clock_met") else "[red]not met[/]"
+    layers = [x["fmax_mhz"] for x in r["route_layers"] if x.get("fmax_mhz")]
+    text = (f"Fmax {r['route_fmax_mhz']:,.1f} MHz ({r['route_fmax_source']}; requested "
+            f"{1000 / r['clk_ns']:,.0f}: {met}), {r['route_fps']:,.0f} FPS at it")
+    if layers:
+        text += f"; layers {min(layers):,.1f}-{max(layers):,.1f} MHz"
+    if r.get("route_lut4") is not None:
+        text += f"; LUT4 {r['route_lut4']:,}, MULT18 {r['route_dsp']:,}, DP16KD {r['route_bram']:,}"
+    if r.get("route_bitstream"):
+        text += f"; bitstream {r['route_bitstream']}"
+    return text + (f"; not routable: {'; '.join(failed)}" if failed else "")
 
 
 def _failed_layers(rows: list[dict[str, Any]]) -> str:

@@ -7,10 +7,11 @@
                  train → fp32 → export
     CHOOSE       once per point: which folding(s) the point's strategy picks
     PER_FOLDING  once per folding: estimate → rtl_measure → rtl_stitch (target rtl)
+                 → route (target route)
                  → synth (with Vivado)
 
 Each stage is declared as data (see `bench.engine.stage.Stage`) in this package's topic
-modules (`model`, `hw_graph`, `choose`, `rtl_measure`, `vivado`); the loop in
+modules (`model`, `hw_graph`, `choose`, `rtl_measure`, `route`, `vivado`); the loop in
 `bench.engine.stage.run_stages` does the caching, timing, logging and failure attribution,
 and `preflight` asks the active stages' requirements before any work.
 Studies that need no training (published designs, the speed benchmark) run
@@ -38,6 +39,7 @@ from bench.stages.hw_graph import (
     VERIFY,
 )
 from bench.stages.model import DATA, FP32, TRAIN, UNTRAINED
+from bench.stages.route import ROUTE
 from bench.stages.rtl_measure import RTL_GRAPH, RTL_MEASURE, RTL_STITCH
 from bench.stages.vivado import SYNTH
 
@@ -51,7 +53,7 @@ __all__ = ["EXPORT_CHECK_SAMPLES", "PER_FOLDING", "PER_POINT", "PREPARE", "RTL_S
 PREPARE = [DATA, TRAIN, FP32, EXTERNAL, QONNX_ACCURACY, EXPORT, HW_GRAPH, VERIFY, HW_ACCURACY,
            FOLDABLE, UNIT_VERIFY, RTL_GRAPH]
 PER_POINT = [CHOOSE]
-PER_FOLDING = [ESTIMATE, RTL_MEASURE, RTL_STITCH, SYNTH]
+PER_FOLDING = [ESTIMATE, RTL_MEASURE, RTL_STITCH, ROUTE, SYNTH]
 # Published designs and the speed benchmark: the same stages on an untrained model, with
 # a synthetic `data` artifact given by the caller (see `synthetic_data`).
 UNTRAINED_HW = [UNTRAINED, EXPORT, HW_GRAPH, FOLDABLE]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.devices import get_board
+from bench.core.hardware_choices import RTL_TARGETS
 from bench.core.spec import RunSpec
 from bench.engine.stage import RunContext, Stage
 from bench.stages.artifacts import (
@@ -65,7 +66,7 @@ RTL_GRAPH = Stage(
                             "finn": ctx.versions["finn"],
                             **({"mvu": ctx.spec.mvu} if ctx.spec.mvu != "finn" else {})},
     upstream=("export", "external"),
-    active=lambda spec: spec.target == "rtl",
+    active=lambda spec: spec.target in RTL_TARGETS,
     sources=RTL_SOURCES,
     requires=_require_tools,
     describe=lambda ctx: "building FINN's hardware graph with RTL layers preferred",
@@ -194,7 +195,7 @@ RTL_MEASURE = Stage(
     "rtl_measure", produce=_rtl_measure, open=lambda ctx, entry, meta: meta,
     determines=_rtl_determines,
     upstream=("rtl_graph",),
-    active=lambda spec: spec.target == "rtl",
+    active=lambda spec: spec.target in RTL_TARGETS,
     sources=RTL_SOURCES,
     record=_rtl_fields,
     check=_layer_mismatch,
@@ -267,7 +268,7 @@ RTL_STITCH = Stage(
     determines=lambda ctx: {**_rtl_determines(ctx), "samples": STITCH_SAMPLES,
                             "fifo_depth": STITCH_FIFO_DEPTH, "stalls": STITCH_STALL_PERCENT},
     upstream=("rtl_graph", "rtl_measure"),
-    active=lambda spec: spec.target == "rtl",
+    active=lambda spec: spec.target in RTL_TARGETS,
     sources=(*RTL_SOURCES, "bench.finn_flow.stitch_graph"),
     record=_stitch_fields,
     check=_stitch_mismatch,
