@@ -153,3 +153,21 @@ def test_the_quick_study_writes_its_table_ratios_and_figure(tmp_path):
     assert len(pd.read_csv(out / "pot_budget_ratios.csv")) == 2
     assert (out / "pot_budget_fps_accuracy.png").stat().st_size > 10_000
     assert "PoT/int" in (out / "pot_budget.md").read_text()
+
+
+def test_a_winner_that_was_built_is_read_from_its_measurement():
+    from bench.studies.pot_budget_table import winner_rows
+
+    base = {"model": "tfc", "device": "Pynq-Z1", "weight_quant": "pot", "weight_bits": 4,
+            "act_bits": 4, "mvu": "rtl", "seed": 0, "status": "ok", "est_fps": 6.25e6,
+            "cal_lut": 40_000.0, "cal_dsp": 0.0, "cal_bram18": 0.0, "fits": True,
+            "accuracy": 0.97, "folding": [{"pe": 4, "simd": 64}]}
+    searched = {**base, "run_id": "a", "target": "estimate"}
+    built = {**base, "run_id": "b", "target": "rtl", "rtl_stitched_lut": 44_000,
+             "rtl_stitched_lutram": 2_000, "rtl_stitched_ff": 9_000,
+             "rtl_stitched_bram18": 0, "rtl_stitched_dsp": 0, "rtl_fps": 4.3e6}
+    study = BudgetStudy.quick(verify=False)
+    (row,) = winner_rows([built, searched], study).to_dict("records")
+    assert row["run_id"] == "b" and row["lut"] == 46_000 and row["sim_fps"] == 4.3e6
+    assert row["fits_measured"] is False  # 46k LUTs > 85 % of the Pynq-Z1's 53,200
+    assert row["folding"] == "4/64" and row["datapath"] == "finn"
