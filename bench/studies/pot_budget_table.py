@@ -24,8 +24,8 @@ VPE_BITS = 8  # the integer multiplier design in the role of the paper's 16-bit 
 
 COLUMNS = (
     "board", "network", "design", "weight_quant", "weight_bits", "act_bits", "datapath",
-    "folding",
-    "est_fps", "sim_fps", "sim_ok", "cal_lut", "cal_dsp", "cal_bram18", "lut", "ff",
+    "folding", "est_fps", "sim_fps", "sim_ok", "fmax_est_mhz", "fps_at_fmax_est",
+    "cal_lut", "cal_dsp", "cal_bram18", "lut", "ff",
     "bram18", "dsp", "measured_basis", "lut_util", "dsp_util", "bram18_util", "fits",
     "fits_measured", "binding", "accuracy_mean", "accuracy_std", "accuracy_seeds",
     "status", "run_id",
@@ -103,7 +103,8 @@ def winner_rows(records: list[dict[str, Any]], study: BudgetStudy) -> pd.DataFra
             "act_bits": r["act_bits"], "datapath": _datapath(r),
             "folding": _folding_text(r),
             "est_fps": r.get("est_fps"), "sim_fps": r.get("rtl_fps"),
-            "sim_ok": r.get("rtl_stitched_ok"),
+            "sim_ok": r.get("rtl_stitched_ok"), "fmax_est_mhz": r.get("fmax_est_mhz"),
+            "fps_at_fmax_est": r.get("est_fps_at_fmax"),
             "cal_lut": r.get("cal_lut"), "cal_dsp": r.get("cal_dsp"),
             "cal_bram18": r.get("cal_bram18"), **measured, "measured_basis": basis,
             "lut_util": util["lut"], "dsp_util": util["dsp"], "bram18_util": util["bram18"],
@@ -193,8 +194,8 @@ def _cell(value: Any, digits: int = 0) -> str:
 
 def winners_table(df: pd.DataFrame, limit: float) -> Table:
     header = ["board", "network", "weights", "design", "datapath", "folding (PE/SIMD)",
-              "FPS est.",
-              "FPS sim.", "LUT", "DSP", "BRAM18", "binds", "fits (measured)", "accuracy %"]
+              "FPS est.", "FPS sim.", "Fmax est. (MHz)", "LUT", "DSP", "BRAM18", "binds",
+              "fits (measured)", "accuracy %"]
     rows = []
     for _, r in df.iterrows():
         fmt = f"{r['weight_quant']} W{r['weight_bits']}A{r['act_bits']}"
@@ -202,7 +203,7 @@ def winners_table(df: pd.DataFrame, limit: float) -> Table:
         if r["status"] != "ok":
             fits = f"failed ({r['status']})"
         rows.append([r["board"], r["network"], fmt, r["design"], r["datapath"], r["folding"],
-                     fmt_int(r["est_fps"]), fmt_int(r["sim_fps"]),
+                     fmt_int(r["est_fps"]), fmt_int(r["sim_fps"]), fmt_int(r["fmax_est_mhz"]),
                      _cell(r["lut"] if r["lut"] is not None else r["cal_lut"]),
                      _cell(r["dsp"] if r["dsp"] is not None else r["cal_dsp"]),
                      _cell(r["bram18"] if r["bram18"] is not None else r["cal_bram18"]),
