@@ -21,11 +21,12 @@ What is counted:
 * ports are left out: an input port is the parent's net or the testbench's stimulus,
   an output port is a child's signal seen again in its parent (or, at our top, an
   `assign` of an internal register), so counting them would count those nets twice;
-* every other named signal counts, including one that only renames another through an
-  `assign` (such a copy cannot be told from a pipeline register by its counts: both
-  toggle exactly as often as their source). Our unit's int and pot lanes have the same
-  shape here (int: product `p`, copied into `terms`; pot: shift `x`, then `terms` =
-  x XOR sign), so the ratio is not tilted by it, but absolute counts overstate nets;
+* signals that only copy, slice or sign-extend another are left out when named in
+  `exclude` (`UNIT_COPIES` for our unit, read off its HDL). They cannot be found from
+  the counts: a pipeline register toggles exactly as often as its source, too. Leaving
+  them in would tilt the ratio by how Verilator happened to keep names (it kept the
+  adder tree's sign-extended `node` array for pot but optimised it away for int);
+* every other named signal counts once per bit;
 * instances of one module are summed: Verilator merges their points (hierarchy `[*]`).
 
 The coverage file is Verilator's documented text format: one line per point,
@@ -49,6 +50,16 @@ _POINT = re.compile(r"^C '(?P<keys>.*)' (?P<count>\d+)\s*$")
 # inside generate scopes (`g_tree.g_level[0].s[3]`); the trailing indices select the bit
 _TOGGLE = re.compile(r"^(?P<signal>.+?)(?P<index>(?:\[\d+\])*):(?P<edge>0->1|1->0)$")
 _MODULE = re.compile(r"\bmodule\s+(\w+)\b(.*?)\);", re.S)
+# Our unit's signals that are another signal again (see the HDL): the adder tree's
+# `node` array holds the terms and the level sums sign-extended, `dot_c` is the adder's
+# sum wired out of the lane, int's `terms` is its product `p`, pot's `s` and `c` are
+# fields of the weight.
+UNIT_COPIES = (
+    r"qnnbench_adder\.g_tree\.node",
+    r"qnnbench_mvu\.dot_c",
+    r"qnnbench_dot\.g_int\.g_lane\[\d+\]\.p",
+    r"qnnbench_dot\.g_pot\.g_lane\[\d+\]\.[sc]",
+)
 _PORT = re.compile(r"\b(?:input|output|inout)\b[^,;)]*?(\w+)\s*(?=[,)]|$)", re.M)
 
 
@@ -116,14 +127,17 @@ class Activity:
 
 
 def count_toggles(points: list[TogglePoint], ports: dict[str, set[str]], images: int,
-                  cycles: int = 0) -> Activity:
-    """Aggregate toggle points into nets (see the module docstring for what is left out)."""
-    bits: dict[tuple[str, str], dict[tuple[str, bool], int]] = defaultdict(dict)
+                  cycles: int = 0, exclude: tuple[str, ...] = ()) -> Activity:
+    """Aggregate toggle points into nets (see the module docstring for what is left out;
+    `exclude`: regular expressions matching whole `module.signal` names of copies)."""
+    copies = [re.compile(pattern) for pattern in exclude]
+    per_signal: dict[str, int] = defaultdict(int)
     for p in points:
-        if p.signal not in ports.get(p.module, set()):
-            bits[(p.module, p.signal)][(p.index, p.rising)] = p.count
-    per_signal = {f"{module}.{signal}": sum(counts.values())
-                  for (module, signal), counts in bits.items()}
+        name = f"{p.module}.{p.signal}"
+        if p.signal in ports.get(p.module, set()) or any(c.fullmatch(name) for c in copies):
+            continue
+        per_signal[name] += p.count
+    per_signal = dict(per_signal)
     return Activity(images=images, per_signal=per_signal, cycles=cycles,
                     raw_total=sum(p.count for p in points))
 
@@ -131,7 +145,7 @@ def count_toggles(points: list[TogglePoint], ports: dict[str, set[str]], images:
 def simulate_activity(
     sources: list[Path], top: str, inputs: list[int], in_width: int, out_width: int,
     expected_outputs: int, images: int, run_dir: Path, cache_dir: Path | None = None,
-    params: dict[str, int] | None = None,
+    params: dict[str, int] | None = None, exclude: tuple[str, ...] = (),
 ) -> tuple[Activity, verilator.SimResult]:
     """Stream `inputs` (holding `images` images) through `top` with toggle coverage."""
     sim = verilator.simulate(sources, top, inputs, in_width, out_width, expected_outputs,
@@ -139,7 +153,7 @@ def simulate_activity(
     if sim.timed_out or sim.coverage is None or not sim.coverage.is_file():
         raise RuntimeError(f"{top}: the coverage run did not finish (see {run_dir})")
     activity = count_toggles(parse_coverage(sim.coverage), port_names(sources), images,
-                             sim.cycles)
+                             sim.cycles, exclude)
     return activity, sim
 
 
@@ -166,7 +180,7 @@ def unit_energy(
         activity, sim = simulate_activity(
             mvu_unit.sources(), mvu_unit.TOP, mvu_unit.pack_inputs(inputs, cfg),
             cfg.in_width, cfg.out_width, len(inputs) * cfg.nf, len(inputs), run_dir,
-            cache_dir, cfg.params())
+            cache_dir, cfg.params(), UNIT_COPIES)
         got = mvu_unit.unpack_outputs(sim.outputs, cfg)
         if not np.array_equal(got, mvu_unit.reference(weights, None, inputs, cfg.acc_bits)):
             raise RuntimeError(f"{datapath} W{w_bits}: coverage run is not bit-exact")
