@@ -13,6 +13,11 @@ against `run_dir`), so they are not part of the compiled model. A built model's 
 is kept next to it (`model.json`, sealed with the key) and checked before every use: a
 truncated or replaced executable, or one built before the check existed, is reported by
 name and built again instead of crashing every run that uses it.
+
+With `coverage=True` the model is built with Verilator's toggle coverage and its
+testbench zeroes the counters once reset ends and writes `coverage.dat` into `run_dir`
+(read by `bench.rtl.activity`). Such a model is slower, so it is a separate cache entry;
+without the option the flags, testbench and cache key are what they always were.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ RESET_CYCLES = 16
 _PCH_INCLUDE = "CFG_CXXFLAGS_PCH_I=-include"
 CACHE_ENV = "QNNBENCH_RTL_CACHE"
 MODEL_FILE = "model.json"  # the built executable's SHA-256, sealed with the model's key
+COVERAGE_FILE = "coverage.dat"  # written into run_dir by a coverage model
+COVERAGE_FLAGS = ("--coverage-toggle",)
 
 
 @dataclass
@@ -59,6 +66,7 @@ class SimResult:
     run_seconds: float = 0.0
     model_dir: Path | None = None
     gaps: list[int] = field(default_factory=list)  # cycles between successive outputs
+    coverage: Path | None = None  # coverage.dat of the run (coverage models only)
 
     def __post_init__(self) -> None:
         if not self.gaps:
@@ -73,18 +81,19 @@ def default_cache_dir() -> Path:
 def build_model(
     sources: list[Path], top: str, cache_dir: Path | None = None,
     params: dict[str, int] | None = None, defines: dict[str, str] | None = None,
+    coverage: bool = False,
 ) -> tuple[Path, float]:
     """Compile (or find in the cache) the Verilator model; return its executable and the
-    seconds spent compiling (0 for a cache hit)."""
+    seconds spent compiling (0 for a cache hit). `coverage`: with toggle coverage."""
     cache_dir = cache_dir or default_cache_dir()
-    key = _model_key(sources, top, params or {}, defines or {})
+    key = _model_key(sources, top, params or {}, defines or {}, coverage)
     model_dir = cache_dir / f"{top}-{key[:16]}"
     with file_lock(cache_dir / f"{top}-{key[:16]}.lock"):
         exe = model_dir / "obj" / "Vtb_top"
         if _intact(exe, model_dir / MODEL_FILE, key):
             return exe, 0.0
         shutil.rmtree(model_dir / "obj", ignore_errors=True)  # make would trust its files
-        built = _build_model(sources, top, model_dir, params, defines)
+        built = _build_model(sources, top, model_dir, params, defines, coverage)
         record = seal({"exe": "obj/Vtb_top", "sha256": file_sha256(exe)}, key)
         tmp = model_dir / f".{MODEL_FILE}.{os.getpid()}"
         tmp.write_text(json.dumps(record, sort_keys=True))
@@ -112,7 +121,7 @@ def _intact(exe: Path, record: Path, key: str) -> bool:
 
 def _build_model(
     sources: list[Path], top: str, model_dir: Path, params: dict[str, int] | None,
-    defines: dict[str, str] | None,
+    defines: dict[str, str] | None, coverage: bool = False,
 ) -> tuple[Path, float]:
     exe = model_dir / "obj" / "Vtb_top"
     started = time.monotonic()
@@ -123,12 +132,12 @@ def _build_model(
     shutil.rmtree(model_dir / "obj", ignore_errors=True)
     model_dir.mkdir(parents=True, exist_ok=True)
     tb = model_dir / "tb.cpp"
-    tb.write_text(TESTBENCH)
+    tb.write_text(COVERAGE_TESTBENCH if coverage else TESTBENCH)
     cmd = [
         str(find_executable(TOOLS.verilator)), "--cc", "--exe", "--build", "-j", "2",
         "--no-timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-initial", "0",
         "--top-module", top, "--prefix", "Vtb_top", "--Mdir", str(model_dir / "obj"),
-        "-CFLAGS", "-O1", "-MAKEFLAGS", _PCH_INCLUDE,
+        "-CFLAGS", "-O1", "-MAKEFLAGS", _PCH_INCLUDE, *(COVERAGE_FLAGS if coverage else ()),
         *(f"-G{k}={v}" for k, v in (params or {}).items()),
         *(f"+define+{k}={v}" for k, v in (defines or {}).items()),
         *(str(Path(s).resolve()) for s in sources), str(tb),
@@ -143,7 +152,7 @@ def simulate(
     sources: list[Path], top: str, inputs: list[int], in_width: int, out_width: int,
     expected_outputs: int, run_dir: Path, cache_dir: Path | None = None,
     params: dict[str, int] | None = None, max_cycles: int | None = None,
-    stall_percent: int = 0, seed: int = 0,
+    stall_percent: int = 0, seed: int = 0, coverage: bool = False,
 ) -> SimResult:
     """Stream `inputs` through `top` and collect `expected_outputs` words.
 
@@ -151,14 +160,18 @@ def simulate(
     the expected number of outputs or, if the module stalls, after `max_cycles`. With
     `stall_percent` the output is not ready in that share of the cycles (seeded random
     backpressure): a design must still deliver every word, unchanged and in order.
+    With `coverage` the run also leaves its toggle counts (after reset) in
+    `run_dir/coverage.dat`, named by `SimResult.coverage`.
     """
     if not 0 <= stall_percent < 100:
         raise ValueError(f"stall_percent must be in 0..99, got {stall_percent}")
-    exe, build_seconds = build_model(sources, top, cache_dir, params)
+    exe, build_seconds = build_model(sources, top, cache_dir, params, coverage=coverage)
     run_dir.mkdir(parents=True, exist_ok=True)
     stim = run_dir / f"{top}.in.hex"
     result = run_dir / f"{top}.out.txt"
     stim.write_text("".join(f"{w:x}\n" for w in inputs))
+    counts = run_dir / COVERAGE_FILE
+    counts.unlink(missing_ok=True)  # a count from an earlier run must not pass for this one
     limit = max_cycles or 20 * (len(inputs) + expected_outputs) + 10_000
     limit = limit * 100 // (100 - stall_percent) + 1  # a stalled consumer takes longer
     started = time.monotonic()
@@ -170,7 +183,7 @@ def simulate(
         outputs=[w & ((1 << out_width) - 1) for w in outputs], output_cycles=out_cycles,
         input_cycles=in_cycles, cycles=cycles, timed_out=timed_out,
         build_seconds=build_seconds, run_seconds=time.monotonic() - started,
-        model_dir=exe.parent.parent,
+        model_dir=exe.parent.parent, coverage=counts if coverage else None,
     )
 
 
@@ -190,7 +203,8 @@ def _read_result(path: Path) -> tuple[list[int], list[int], list[int], int, bool
 
 
 def _model_key(
-    sources: list[Path], top: str, params: dict[str, int], defines: dict[str, str]
+    sources: list[Path], top: str, params: dict[str, int], defines: dict[str, str],
+    coverage: bool = False,
 ) -> str:
     h = hashlib.sha256()
     for s in sources:
@@ -198,6 +212,9 @@ def _model_key(
         h.update(Path(s).read_bytes())
     h.update(repr((top, sorted(params.items()), sorted(defines.items()))).encode())
     h.update(TESTBENCH.encode())
+    if coverage:  # appended only here: the keys of models without coverage stay as they were
+        h.update(repr(COVERAGE_FLAGS).encode())
+        h.update(COVERAGE_TESTBENCH.encode())
     h.update(tool_versions()["verilator"].encode())
     return h.hexdigest()
 
@@ -291,3 +308,22 @@ int main(int argc, char** argv) {
     return 0;
 }
 """
+
+
+def _with_coverage(testbench: str) -> str:
+    """The testbench that also counts toggles: counters zeroed when reset ends (reset is
+    the same for every design and input, so it would only dilute a comparison) and
+    written on exit."""
+    edits = {
+        '#include "verilated.h"\n': '#include "verilated.h"\n#include "verilated_cov.h"\n',
+        "    top.ap_rst_n = 1;\n": "    top.ap_rst_n = 1;\n    ctx.coveragep()->zero();\n",
+        "    top.final();\n": f'    top.final();\n    ctx.coveragep()->write("{COVERAGE_FILE}");\n',
+    }
+    for old, new in edits.items():
+        if testbench.count(old) != 1:
+            raise AssertionError(f"testbench anchor {old!r} is not unique")
+        testbench = testbench.replace(old, new)
+    return testbench
+
+
+COVERAGE_TESTBENCH = _with_coverage(TESTBENCH)
