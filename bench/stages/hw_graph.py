@@ -342,10 +342,12 @@ def _mvu_fields(ctx: RunContext, graph: Any) -> dict[str, Any]:
     `unit`) or left (why)."""
     if ctx.spec.mvu == "finn":
         return {"mvu": "finn"}
-    from bench.finn_flow.mvu_op import ESTIMATE_MODEL
+    from bench.finn_flow import mvu_op, pool_op
 
-    return {"mvu": ctx.spec.mvu, "mvu_layers": graph.mvu_layers,
-            "estimate_model": ESTIMATE_MODEL}
+    model = mvu_op.ESTIMATE_MODEL
+    if any(n.op_type == pool_op.RTL_OP_TYPE for n in graph.graph.graph.node):
+        model += f"; max pools: {pool_op.ESTIMATE_MODEL}"
+    return {"mvu": ctx.spec.mvu, "mvu_layers": graph.mvu_layers, "estimate_model": model}
 
 
 # The hardware graph opened for folding, held in memory by every folding of the group
