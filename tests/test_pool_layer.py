@@ -115,6 +115,15 @@ def test_the_swap_replaces_exactly_the_max_pools_and_computes_finns_result():
             assert np.array_equal(got[node.output[0]], want[node.output[0]]), node.name
 
 
+def test_mvu_rtl_swaps_pools_and_mvus_in_one_pass():
+    from bench.finn_flow.pool_transform import use_our_units
+
+    ours, units, kept = use_our_units(_pool_graph())  # no MVAU here: the pools alone
+    assert {u["replaces"]: u["unit"] for u in units.values()} == {"pool0": "maxpool",
+                                                                  "pool1": "maxpool"}
+    assert not kept and ours.graph.node[1].op_type == "QnnbenchPool_rtl"
+
+
 def test_other_pooling_functions_stay_finns_with_the_reason():
     from bench.finn_flow.pool_transform import use_qnnbench_pool
 
