@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "Yosys and Verilator; route: also place and route them on ECP5 "
                      "(nextpnr); with Vivado: synth, bitfile")
     run.add_argument("--mvu", help="matrix-vector layers: finn (default, FINN's MVAU); rtl: "
-                     "our unit with int/PoT datapaths where it computes the same")
+                     "our units where they compute the same: the matrix-vector unit (int/PoT "
+                     "datapaths) and the max pooling unit (CNNs then stitch with --target rtl)")
     run.add_argument("--dsp", help="measured hardware (--target rtl) and our unit's "
                      "estimate (--mvu rtl): auto (default) puts the multipliers Yosys infers "
                      "into DSP slices; off maps them to LUTs (synth_xilinx -nodsp)")

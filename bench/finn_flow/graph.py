@@ -40,6 +40,7 @@ FOLDABLE_DIMS: dict[str, tuple[str | None, str | None]] = {
     "ConvolutionInputGenerator": (None, "IFMChannels"),
     "FMPadding": (None, "NumChannels"),
     "Pool": ("Channels", None),
+    "QnnbenchPool": ("Channels", None),  # our max pooling unit (pool_op), a Pool
     "LabelSelect": ("Labels", None),
     "StreamingMaxPool": ("NumChannels", None),
 }
@@ -83,14 +84,15 @@ class HwGraph:
 
     def foldable(self, fpga_part: str, clk_ns: float, mvu: str = "finn",
                  dsp: str = "auto") -> FoldableGraph:
-        """The graph to fold; with `mvu="rtl"` its MVAUs replaced by our unit where it
-        computes the same (`mvu_transform`), which then also estimates them, with or
-        without DSPs as synthesis will build it (`dsp`)."""
+        """The graph to fold; with `mvu="rtl"` its MVAUs and max pools replaced by our
+        units where they compute the same (`pool_transform.use_our_units`), which then
+        also estimate them, the MVUs with or without DSPs as synthesis will build them
+        (`dsp`)."""
         if mvu == "finn":
             return FoldableGraph(self.model(), fpga_part, clk_ns)
-        from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+        from bench.finn_flow.pool_transform import use_our_units
 
-        model, units, kept = use_qnnbench_mvu(self.model(), use_dsp=dsp == "auto")
+        model, units, kept = use_our_units(self.model(), use_dsp=dsp == "auto")
         graph = FoldableGraph(model, fpga_part, clk_ns)
         graph.mvu_layers = {**units, **{name: {"kept": why} for name, why in kept.items()}}
         return graph
@@ -238,7 +240,9 @@ def load_graph(path: Path) -> Any:
     prepare_finn()
     from qonnx.core.modelwrapper import ModelWrapper
 
-    import bench.finn_flow.mvu_op  # noqa: F401  (registers our layer before any lookup)
+    # registers our layers before any lookup
+    import bench.finn_flow.mvu_op
+    import bench.finn_flow.pool_op  # noqa: F401
 
     return ModelWrapper(str(path))
 

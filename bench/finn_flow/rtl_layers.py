@@ -26,10 +26,12 @@ from bench.rtl.layer import LayerHdl
 # synthesizes it, simulates it bit-exact, and fails on a changed memory word or geometry).
 # FINN's other RTL layers are reported as RTL but not measured until they are checked the
 # same way. Data-width converters and FIFOs are not in this graph: FINN inserts them later
-# (InsertDWC, InsertFIFO in its stitching steps), and pooling has no RTL variant in FINN.
+# (InsertDWC, InsertFIFO in its stitching steps), and pooling has no RTL variant in FINN
+# (our unit takes its place with `--mvu rtl`).
 RTL_OP_TYPES = (
     "Thresholding_rtl", "MVAU_rtl", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
     "QnnbenchMVU_rtl",  # our unit (mvu_op)
+    "QnnbenchPool_rtl",  # our max pooling unit (pool_op)
 )
 
 

@@ -7,10 +7,11 @@ than the next layer's SIMD), `InsertFIFO` a FIFO after each layer with the depth
 here, and `SpecializeLayers` makes both their RTL variants. Every node's HDL then comes
 from its own `generate_hdl`; `bench.rtl.stitch` wires the nodes into one top module.
 
-What can be stitched so far: graphs of our unit (`--mvu rtl`), whose memory files can be
-named per instance (`QnnbenchMVU_rtl.memory_parameters`). FINN's MVAU_rtl and
-Thresholding_rtl read theirs by fixed relative paths, and FINN's HLS layers have no HDL
-here (no finn-hlslib).
+What can be stitched so far: graphs of our units (`--mvu rtl`: the MVU, whose memory
+files can be named per instance, `QnnbenchMVU_rtl.memory_parameters`, and the max pool)
+and of FINN's RTL layers that read no memory files (padding, sliding-window generators),
+so MLPs and CNNs alike. FINN's MVAU_rtl and Thresholding_rtl read theirs by fixed
+relative paths, and FINN's HLS layers have no HDL here (no finn-hlslib).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from bench.finn_flow.env import prepare_finn, quiet
 from bench.finn_flow.rtl_layers import generate_layer_hdl, layer_streams
 from bench.rtl.layer import LayerHdl
 
-LAYER_OP_TYPES = ("QnnbenchMVU_rtl",)  # layers whose HDL can share one working directory
+# layers whose HDL can share one working directory (no memory files read by fixed paths)
+LAYER_OP_TYPES = ("QnnbenchMVU_rtl", "QnnbenchPool_rtl", "FMPadding_rtl",
+                  "ConvolutionInputGenerator_rtl")
 GLUE_OP_TYPES = ("StreamingDataWidthConverter_rtl", "StreamingFIFO_rtl")
 LAYERS_DIR = "layers"
 
@@ -38,7 +41,8 @@ def stitch_blocker(model: Any) -> str | None:
         return "the hardware graph has no nodes"
     others = [f"{n.name} ({n.op_type})" for n in nodes if n.op_type not in LAYER_OP_TYPES]
     if others:
-        return ("stitching covers graphs of our unit (--mvu rtl) only; not stitched: "
+        return ("stitching covers graphs of our units (--mvu rtl) and FINN's padding and "
+                "sliding-window generators only; not stitched: "
                 + ", ".join(others))
     if len(model.graph.input) != 1 or len(model.graph.output) != 1:
         return "the graph has more than one input or output"

@@ -30,6 +30,7 @@ def _choose(ctx: RunContext, entry: Path | None) -> list[Choice]:
         chosen = fold.layers_folding(graph.layers, strategy.config)
     else:
         chosen = fold.folding_from_config(graph.layers, graph.finn_auto_folding(strategy.fps))
+    chosen = fold.tie_pool_inputs(graph.layers, chosen)
     return [Choice(chosen, {"pareto_front": False}, spec.run_id())]
 
 
@@ -47,7 +48,7 @@ def _pareto_choices(ctx: RunContext) -> list[Choice]:
         )
     base_id = ctx.spec.run_id()
     choices = [
-        Choice(fold.front_point_folding(graph.layers, point), {
+        Choice(fold.tie_pool_inputs(graph.layers, fold.front_point_folding(graph.layers, point)), {
             "pareto_front": True, "pareto_index": index, "pareto_best": index == 0,
             "pareto_max_utilization": limit, "pareto_front_size": len(front),
         }, base_id if index == 0 else f"{base_id}-front{index:02d}")

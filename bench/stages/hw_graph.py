@@ -304,8 +304,10 @@ HW_ACCURACY = Stage(
 )
 
 def _unit_verify(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    """FINN's Python execution of the graph with our unit against the graph it replaced,
-    bit for bit on the verification samples (the unit's execution is its reference model)."""
+    """FINN's Python execution of the graph with our units against the graph they replaced,
+    bit for bit on the verification samples (the MVU's execution is its reference model;
+    the pool's is FINN's Pool, so there the check is of the swap itself: attributes,
+    tensors, order)."""
     inputs = test_inputs(ctx, VERIFY_SAMPLES)
     finn_graph = ctx["hw_graph"].hw
     units = finn_graph.with_model(ctx["foldable"].graph, entry / "units")
@@ -315,35 +317,42 @@ def _unit_verify(ctx: RunContext, entry: Path) -> dict[str, Any]:
     return {"ok": mismatched == 0, "samples": len(inputs), "mismatched_samples": mismatched}
 
 
-# With --mvu rtl: does the graph with our unit compute what FINN's graph computes?
+# With --mvu rtl: does the graph with our units (MVUs, max pools) compute what FINN's
+# graph computes?
 UNIT_VERIFY = Stage(
     "unit_verify", produce=_unit_verify, open=lambda ctx, entry, meta: meta,
     determines=lambda ctx: {"samples": VERIFY_SAMPLES},
-    sources=("bench.finn_flow.mvu_op", "bench.finn_flow.mvu_transform", "bench.rtl.mvu_unit"),
+    sources=("bench.finn_flow.mvu_op", "bench.finn_flow.mvu_transform", "bench.rtl.mvu_unit",
+             "bench.finn_flow.pool_op", "bench.finn_flow.pool_transform",
+             "bench.rtl.pool_unit"),
     upstream=("hw_graph",),
     active=lambda spec: spec.mvu == "rtl",
     record=lambda ctx, meta: {"mvu_verify_ok": bool(meta["ok"]),
                               "mvu_verify_samples": int(meta["samples"])},
     check=lambda ctx, meta: None if meta["ok"] else (
-        f"the graph with our unit differs from FINN's on {meta['mismatched_samples']} of "
+        f"the graph with our units differs from FINN's on {meta['mismatched_samples']} of "
         f"{meta['samples']} samples"),
-    describe=lambda ctx: "checking the graph with our unit against FINN's on "
+    describe=lambda ctx: "checking the graph with our units against FINN's on "
     f"{VERIFY_SAMPLES} samples",
 )
 
 
 def _mvu_fields(ctx: RunContext, graph: Any) -> dict[str, Any]:
-    """`mvu`, and with our unit which layers it took (datapath) or left (why)."""
+    """`mvu`, and with our units which layers they took (an MVU's datapath, a pool's
+    `unit`) or left (why)."""
     if ctx.spec.mvu == "finn":
         return {"mvu": "finn"}
-    from bench.finn_flow.mvu_op import ESTIMATE_MODEL
+    from bench.finn_flow import mvu_op, pool_op
 
-    return {"mvu": ctx.spec.mvu, "mvu_layers": graph.mvu_layers,
-            "estimate_model": ESTIMATE_MODEL}
+    model = mvu_op.ESTIMATE_MODEL
+    if any(n.op_type == pool_op.RTL_OP_TYPE for n in graph.graph.graph.node):
+        model += f"; max pools: {pool_op.ESTIMATE_MODEL}"
+    return {"mvu": ctx.spec.mvu, "mvu_layers": graph.mvu_layers, "estimate_model": model}
 
 
 # The hardware graph opened for folding, held in memory by every folding of the group
-# (with --mvu rtl, with our unit in place of FINN's MVAUs where it computes the same).
+# (with --mvu rtl, with our units in place of FINN's MVAUs and max pools where they
+# compute the same).
 FOLDABLE = Stage(
     "foldable", timed=False,
     produce=lambda ctx, entry: ctx["hw_graph"].hw.foldable(

@@ -31,9 +31,9 @@ def _rtl_graph(ctx: RunContext, entry: Path) -> dict[str, Any]:
     hw, reasons = rtl_layers.build_rtl_hw_graph(exported(ctx).path, entry, board.part,
                                          ctx.spec.clk_ns)
     if ctx.spec.mvu == "rtl":
-        from bench.finn_flow.mvu_transform import use_qnnbench_mvu
+        from bench.finn_flow.pool_transform import use_our_units
 
-        model, _, _ = use_qnnbench_mvu(hw.model(), use_dsp=ctx.spec.dsp == "auto")
+        model, _, _ = use_our_units(hw.model(), use_dsp=ctx.spec.dsp == "auto")
         model.save(str(hw.graph_path))
     return {"hls_reasons": reasons}
 
@@ -57,7 +57,8 @@ def _require_tools(spec: RunSpec) -> None:
 # The code that turns a FINN graph into measured RTL: FINN's side (which layers, their
 # HDL, our unit as a FINN layer) and the measuring tools with our HDL and fitted model.
 RTL_SOURCES = ("bench.finn_flow.rtl_layers", "bench.finn_flow.mvu_op",
-               "bench.finn_flow.mvu_transform", "bench.rtl")
+               "bench.finn_flow.mvu_transform", "bench.finn_flow.pool_op",
+               "bench.finn_flow.pool_transform", "bench.rtl")
 
 
 RTL_GRAPH = Stage(
