@@ -29,9 +29,11 @@ INJECTION_POINTS = [
     # measures every layer for real first (minutes): with the end-to-end tests
     pytest.param("rtl_stitch", "bench.finn_flow.rtl_layers", "apply_folding",
                  marks=pytest.mark.slow, id="rtl_stitch"),
+    pytest.param("route", "bench.rtl.routing", "route_layers",
+                 marks=pytest.mark.slow, id="route"),
 ]
 # Stages active only for their target, or with our matrix-vector unit.
-TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl", "rtl_stitch": "rtl"}
+TARGET_OF = {"rtl_graph": "rtl", "rtl_measure": "rtl", "rtl_stitch": "rtl", "route": "route"}
 MVU_OF = {"unit_verify": "rtl"}
 
 
