@@ -90,4 +90,4 @@ def test_cli_refuses_vivado_targets_before_any_work(target, tmp_path, capsys, no
 
 def test_unknown_target_lists_allowed(capsys):
     assert main(["run", "--target", "asic"]) == 2
-    assert "allowed: estimate, rtl, synth, bitfile" in capsys.readouterr().err
+    assert "allowed: estimate, rtl, route, synth, bitfile" in capsys.readouterr().err
