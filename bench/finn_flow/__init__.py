@@ -10,7 +10,8 @@
 * `mvu_op`, `mvu_transform`: our matrix-vector unit as a FINN layer, and the pass that
   puts it in place of FINN's MVAUs (`--mvu rtl`);
 * `pool_op`, `pool_transform`: our max pooling unit likewise in place of FINN's max
-  pools, and the one pass that puts all our units in (`--mvu rtl`);
+  pools, and the one pass that puts all our units in (`--mvu rtl`); `unit_op`: what
+  both layers share (estimates from one `unit_estimate`, the generated HDL directory);
 * `rtl_layers`, `stitch_graph`: FINN's side of the measured hardware (HDL, streams);
 * `calibrated`: each node's cost by the models of `bench.cost`, beside FINN's estimate;
 * `single_layer`, `calibration`: one-layer graphs from plain descriptions, and measuring

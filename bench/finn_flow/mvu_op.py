@@ -32,14 +32,13 @@ Registration happens when this module is imported.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.finn_flow.env import prepare_finn
+from bench.finn_flow.unit_op import EstimatesFromUnit, rtl_file_list, write_unit_hdl
 from bench.rtl import mvu_fit, mvu_unit
 
 OP_TYPE = "QnnbenchMVU"
@@ -57,7 +56,7 @@ from finn.custom_op.fpgadataflow.rtl import custom_op as _rtl_ops  # noqa: E402
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend  # noqa: E402
 
 
-class QnnbenchMVU(MVAU):
+class QnnbenchMVU(EstimatesFromUnit, MVAU):
     """An MVAU computed by our unit: numpy reference execution, fitted estimates."""
 
     def get_nodeattr_types(self) -> dict[str, Any]:
@@ -125,24 +124,6 @@ class QnnbenchMVU(MVAU):
     def unit_estimate(self) -> dict[str, float]:
         return mvu_fit.predict(self.unit_config(), dsp=bool(self.get_nodeattr("unitDsp")))
 
-    def lut_estimation(self, fpgapart: str = "") -> int:
-        return round(self.unit_estimate()["lut"])
-
-    def dsp_estimation(self, fpgapart: str = "") -> int:
-        return int(self.unit_estimate()["dsp"])
-
-    def bram_estimation(self, fpgapart: str = "") -> int:
-        return round(self.unit_estimate()["bram18"])
-
-    def uram_estimation(self, fpgapart: str = "") -> int:
-        return 0
-
-    def bram_efficiency_estimation(self, fpgapart: str = "") -> float:
-        return 1.0
-
-    def uram_efficiency_estimation(self, fpgapart: str = "") -> float:
-        return 1.0
-
 
 class QnnbenchMVU_rtl(QnnbenchMVU, RTLBackend):
     """The unit's HDL for one node: sources, memory files, a top with FINN's streams."""
@@ -154,22 +135,16 @@ class QnnbenchMVU_rtl(QnnbenchMVU, RTLBackend):
 
     def generate_hdl(self, model: Any, fpgapart: str, clk: float) -> None:
         code_gen_dir = Path(self.get_nodeattr("code_gen_dir_ipgen"))
-        code_gen_dir.mkdir(parents=True, exist_ok=True)
-        for src in mvu_unit.sources():
-            shutil.copy(src, code_gen_dir / src.name)
         cfg = self.unit_config()
+        widths = self.get_instream_width_padded(0), self.get_outstream_width_padded(0)
+        top = write_unit_hdl(code_gen_dir, mvu_unit.sources(), "qnnbench_mvu_top",
+                             cfg.params(), lambda name: wrapper(name, cfg, *widths))
         node = self.onnx_node
         thresholds = None
         if cfg.t_bits:
             thresholds = self.unit_thresholds(model.get_initializer(node.input[2]))
         weights = self.unit_weights(model.get_initializer(node.input[1]))
         mvu_unit.write_memories(cfg, weights, thresholds, code_gen_dir)
-        # named by its parameters, so layers of one shape share a compiled simulation
-        digest = hashlib.sha256(repr(sorted(cfg.params().items())).encode()).hexdigest()[:10]
-        top = f"qnnbench_mvu_top_{digest}"
-        (code_gen_dir / f"{top}.sv").write_text(wrapper(top, cfg,
-                                                       self.get_instream_width_padded(0),
-                                                       self.get_outstream_width_padded(0)))
         self.set_nodeattr("gen_top_module", top)
 
     def memory_parameters(self) -> dict[str, str]:
@@ -183,9 +158,7 @@ class QnnbenchMVU_rtl(QnnbenchMVU, RTLBackend):
         return files
 
     def get_rtl_file_list(self, abspath: bool = False) -> list[Any]:
-        code_gen_dir = Path(self.get_nodeattr("code_gen_dir_ipgen")) if abspath else Path()
-        names = [*mvu_unit.SOURCES, f"{self.get_nodeattr('gen_top_module')}.sv"]
-        return [code_gen_dir / n for n in names]
+        return rtl_file_list(self, mvu_unit.SOURCES, abspath)
 
     def code_generation_ipi(self) -> list[str]:
         raise NotImplementedError(f"{RTL_OP_TYPE} has no Vivado IP integration; it is "

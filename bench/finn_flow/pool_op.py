@@ -19,12 +19,11 @@ nothing else. Registration happens when this module is imported.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
 from bench.finn_flow.env import prepare_finn
+from bench.finn_flow.unit_op import EstimatesFromUnit, rtl_file_list, write_unit_hdl
 from bench.rtl import pool_unit
 
 OP_TYPE = "QnnbenchPool"
@@ -59,7 +58,7 @@ def estimate(pe: int, bits: int) -> dict[str, float]:
             "bram18": 0.0, "dsp": 0.0}
 
 
-class QnnbenchPool(Pool):
+class QnnbenchPool(EstimatesFromUnit, Pool):
     """FINN's Pool computed by our unit: FINN's shapes, cycles and execution, our estimate."""
 
     def unit_config(self) -> pool_unit.PoolConfig:
@@ -83,24 +82,6 @@ class QnnbenchPool(Pool):
     def unit_estimate(self) -> dict[str, float]:
         return estimate(self.get_nodeattr("PE"), self.get_input_datatype().bitwidth())
 
-    def lut_estimation(self, fpgapart: str = "") -> int:
-        return round(self.unit_estimate()["lut"])
-
-    def dsp_estimation(self, fpgapart: str = "") -> int:
-        return 0
-
-    def bram_estimation(self, fpgapart: str = "") -> int:
-        return 0
-
-    def uram_estimation(self, fpgapart: str = "") -> int:
-        return 0
-
-    def bram_efficiency_estimation(self, fpgapart: str = "") -> float:
-        return 1.0
-
-    def uram_efficiency_estimation(self, fpgapart: str = "") -> float:
-        return 1.0
-
 
 class QnnbenchPool_rtl(QnnbenchPool, RTLBackend):
     """The unit's HDL for one node: its source and a top with FINN's streams."""
@@ -111,22 +92,15 @@ class QnnbenchPool_rtl(QnnbenchPool, RTLBackend):
         return attrs
 
     def generate_hdl(self, model: Any, fpgapart: str, clk: float) -> None:
-        code_gen_dir = Path(self.get_nodeattr("code_gen_dir_ipgen"))
-        code_gen_dir.mkdir(parents=True, exist_ok=True)
-        for src in pool_unit.sources():
-            shutil.copy(src, code_gen_dir / src.name)
         cfg = self.unit_config()
-        # named by its parameters, so pools of one shape share a compiled simulation
-        digest = hashlib.sha256(repr(sorted(cfg.params().items())).encode()).hexdigest()[:10]
-        top = f"qnnbench_maxpool_top_{digest}"
-        (code_gen_dir / f"{top}.sv").write_text(wrapper(
-            top, cfg, self.get_instream_width_padded(0), self.get_outstream_width_padded(0)))
+        widths = self.get_instream_width_padded(0), self.get_outstream_width_padded(0)
+        top = write_unit_hdl(Path(self.get_nodeattr("code_gen_dir_ipgen")),
+                             pool_unit.sources(), "qnnbench_maxpool_top", cfg.params(),
+                             lambda name: wrapper(name, cfg, *widths))
         self.set_nodeattr("gen_top_module", top)
 
     def get_rtl_file_list(self, abspath: bool = False) -> list[Any]:
-        code_gen_dir = Path(self.get_nodeattr("code_gen_dir_ipgen")) if abspath else Path()
-        names = [*pool_unit.SOURCES, f"{self.get_nodeattr('gen_top_module')}.sv"]
-        return [code_gen_dir / n for n in names]
+        return rtl_file_list(self, pool_unit.SOURCES, abspath)
 
     def code_generation_ipi(self) -> list[str]:
         raise NotImplementedError(f"{RTL_OP_TYPE} has no Vivado IP integration; it is "

@@ -324,7 +324,7 @@ UNIT_VERIFY = Stage(
     determines=lambda ctx: {"samples": VERIFY_SAMPLES},
     sources=("bench.finn_flow.mvu_op", "bench.finn_flow.mvu_transform", "bench.rtl.mvu_unit",
              "bench.finn_flow.pool_op", "bench.finn_flow.pool_transform",
-             "bench.rtl.pool_unit"),
+             "bench.rtl.pool_unit", "bench.finn_flow.unit_op"),
     upstream=("hw_graph",),
     active=lambda spec: spec.mvu == "rtl",
     record=lambda ctx, meta: {"mvu_verify_ok": bool(meta["ok"]),

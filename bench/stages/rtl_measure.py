@@ -58,7 +58,7 @@ def _require_tools(spec: RunSpec) -> None:
 # HDL, our unit as a FINN layer) and the measuring tools with our HDL and fitted model.
 RTL_SOURCES = ("bench.finn_flow.rtl_layers", "bench.finn_flow.mvu_op",
                "bench.finn_flow.mvu_transform", "bench.finn_flow.pool_op",
-               "bench.finn_flow.pool_transform", "bench.rtl")
+               "bench.finn_flow.pool_transform", "bench.finn_flow.unit_op", "bench.rtl")
 
 
 RTL_GRAPH = Stage(
