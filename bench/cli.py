@@ -336,6 +336,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_budget(args: argparse.Namespace) -> int:
     """The fastest design that fits each board, per weight format (int vs PoT)."""
+    import dataclasses
+
     from bench.core.devices import get_board
     from bench.studies.pot_budget import BudgetStudy
 
@@ -355,7 +357,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise SpecError(f"--boards: {err}") from None
         networks = {b: study.networks.get(b, ("sfc",)) for b in boards}
-        study = BudgetStudy(**{**study.__dict__, "networks": networks})
+        study = dataclasses.replace(study, networks=networks)
     writable_results_dir(args.results_dir, within="pot_budget")
     from bench.core.progress import say, sweep_progress
     from bench.studies.pot_budget import budget_points, run_budget_study
