@@ -157,3 +157,15 @@ def test_every_memory_file_a_layer_reads_is_in_its_synthesis_key(tmp_path):
                      sources=[], in_width=8, out_width=8, out_bits=8)
     assert [p.name for p in memory_files(layer)] == ["memblock.dat", "thresh.mem",
                                                      "weights.hex"]
+
+
+def test_finns_shallow_fifo_synthesizes_to_shift_registers(tmp_path):
+    """32 words of 16 bits: one SRLC32E per bit (16 LUTs as memory) and a few flip-flops
+    for the output register and pointer, as Vivado builds it, not 512 flip-flops."""
+    from bench.rtl.measure import measure_layer
+
+    fifo = _finn_template(tmp_path, "fifo_32", "fifo", {
+        "IN_RANGE": "[15:0]", "OUT_RANGE": "[15:0]", "WIDTH": "16", "DEPTH": "32",
+        "RAM_STYLE": "auto", "DATA_LOGFILE": ""})
+    row = measure_layer(fifo, None, PART)
+    assert row["lutram"] == 16 and row["ff"] < 64 and row["lut"] < 64, row

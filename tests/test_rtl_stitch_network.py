@@ -141,3 +141,29 @@ def test_other_graphs_are_not_stitched(tfc):
     mixed = copy.deepcopy(graph)
     mixed.graph.node[1].op_type = "MVAU_rtl"
     assert "not stitched: QnnbenchMVU_rtl_1 (MVAU_rtl)" in finn_stitch.stitch_blocker(mixed)
+
+
+def test_fifo_depths_sized_by_simulation_are_shallower_at_the_same_rate(tfc, digits, tmp_path):
+    """One image per FIFO (16 words here) against the depths the unbounded gauges peaked
+    at: the sized design is shallower, still bit-exact, and exactly as fast."""
+    from bench.rtl import fifo_sizing
+
+    _, graph = tfc
+    images = digits.x_test[:SAMPLES]
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, images, tmp_path / "unbounded", PART, CLK_NS)
+    unbounded = stitch.measure_stitched(layers, words_in, expected, SAMPLES,
+                                        tmp_path / "unbounded", PART, CLK_NS, synth=False,
+                                        cache_dir=tmp_path / "verilator", gauge=True)
+    assert unbounded["sim_ok"], unbounded
+    peaks = {glue[fifo]["after"]: peak for fifo, peak in unbounded["fifo_peaks"].items()}
+    assert set(peaks) == {n.name for n in graph.graph.node[:-1]}
+    depths = fifo_sizing.depths_from_peaks(peaks)
+    assert sum(depths.values()) < sum(g["depth"] for g in glue.values())
+    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
+        graph, images, tmp_path / "sized", PART, CLK_NS, fifo_depth=depths)
+    assert {g["after"]: g["depth"] for g in glue.values()} == depths
+    sized = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path / "sized",
+                                    PART, CLK_NS, synth=False, cache_dir=tmp_path / "verilator")
+    assert sized["sim_ok"], sized
+    assert sized["cycles_per_image"] == unbounded["cycles_per_image"] == 256

@@ -83,7 +83,8 @@ def test_a_clock_above_the_estimate_is_flagged_in_the_record():
     """The RTL stages' record functions on measured rows (2 ns of logic at most: about
     170 MHz with the stored allowance): 1 ns (1 GHz) is flagged, 10 ns is not, and the
     stitched top's delay replaces the layers'."""
-    from bench.stages.rtl_measure import _rtl_fields, _stitch_fields
+    from bench.stages.rtl_measure import _rtl_fields
+    from bench.stages.rtl_stitch import _stitch_fields
 
     layers = [{**row, "logic_delay": 1.0 + 0.5 * i} for i, row in
               enumerate(r for r in rtl_record(4)["rtl_layers"] if "lut" in r)]

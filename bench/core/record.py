@@ -160,6 +160,14 @@ class Record(BaseModel):
     # the stitched network again with its output not ready in half the cycles (seeded)
     rtl_stalled_ok: bool | None = None
     rtl_stalled_fps: float | None = None
+    # FIFO depths sized by simulation (bench.rtl.fifo_sizing), keyed by the layer each
+    # FIFO follows; storage bits against one image per FIFO; the sized FIFOs' Yosys cost;
+    # the throughput with FINN's default depths (no FIFOs); details in rtl_stitched
+    fifo_depths: dict[str, int] | None = None
+    fifo_bits: int | None = None
+    fifo_one_image_bits: int | None = None
+    fifo_cost: dict[str, int] | None = None
+    rtl_finn_fifo_fps: float | None = None
     # target route: the same RTL placed and routed on ECP5 (nextpnr); per layer and for
     # the stitched design (behind a pin wrapper, with a bitstream)
     route_device: str | None = None

@@ -58,13 +58,18 @@ def words_per_image(inst: Any) -> int:
     return int(np.prod(inst.get_folded_output_shape()[:-1]))
 
 
-def insert_glue(model: Any, fpga_part: str, fifo_depth: int | None = None) -> Any:
+FifoDepths = int | dict[str, int] | None
+
+
+def insert_glue(model: Any, fpga_part: str, fifo_depth: FifoDepths = None) -> Any:
     """A copy with FINN's width converters and FIFOs between the layers, made RTL.
 
     `fifo_depth` None: after each layer (not the last) a FIFO that holds one image of
     its output, so a layer can finish an image while the next one works on the folds
     it computes after reading its input (our unit reads no input during them); 0: no
-    FIFOs; an int: that depth after every layer (FINN leaves out depths <= 2).
+    FIFOs; an int: that depth after every layer; a dict: the depth after each layer by
+    its name (sized from simulation, `bench.rtl.fifo_sizing`). FINN leaves out depths
+    of 2 or less.
     """
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
@@ -80,7 +85,9 @@ def insert_glue(model: Any, fpga_part: str, fifo_depth: int | None = None) -> An
             layers = [n for n in model.graph.node if n.op_type in LAYER_OP_TYPES]
             for node in layers[:-1]:
                 inst = getCustomOp(node)
-                depth = words_per_image(inst) if fifo_depth is None else fifo_depth
+                depth = (words_per_image(inst) if fifo_depth is None
+                         else fifo_depth.get(node.name, 0) if isinstance(fifo_depth, dict)
+                         else fifo_depth)
                 inst.set_nodeattr("outFIFODepths", [int(depth)])
             model = model.transform(InsertFIFO(create_shallow_fifos=False))
         model = model.transform(SpecializeLayers(fpga_part))
@@ -94,13 +101,13 @@ def insert_glue(model: Any, fpga_part: str, fifo_depth: int | None = None) -> An
 
 def generate_stitched_hdl(
     model: Any, inputs: np.ndarray, work_dir: Path, fpga_part: str, clk_ns: float,
-    fifo_depth: int | None = None,
+    fifo_depth: FifoDepths = None,
 ) -> tuple[list[LayerHdl], list[int], list[int], dict[str, Any]]:
     """HDL of every node of the glued graph, in stream order, and the whole graph's
     input and expected output words for `inputs` (FINN's Python execution and packing).
 
     Each node's HDL goes to `work_dir/layers/<node>`; the last item says what was
-    inserted (converters, FIFOs and their depths).
+    inserted (converters, FIFOs with their depths and the layer each one follows).
     """
     from qonnx.custom_op.registry import getCustomOp
 
@@ -115,7 +122,8 @@ def generate_stitched_hdl(
               for node in glued.graph.node]
     glue = {
         node.name: {"op_type": node.op_type,
-                    **({"depth": int(getCustomOp(node).get_nodeattr("depth"))}
+                    **({"depth": int(getCustomOp(node).get_nodeattr("depth")),
+                        "after": glued.find_producer(node.input[0]).name}
                        if node.op_type.startswith("StreamingFIFO") else {}),
                     "in_width": int(getCustomOp(node).get_instream_width()),
                     "out_width": int(getCustomOp(node).get_outstream_width())}

@@ -123,6 +123,8 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
                 + " with the output stalled in half the cycles"
                 + (f", {fps:,.0f} FPS" if fps else ""),
             )
+        if r.get("fifo_depths") is not None:
+            table.add_row("FIFOs", _fifos(r))
     elif r.get("rtl_stitched_skipped"):
         table.add_row("RTL stitched", f"not stitched: {r['rtl_stitched_skipped']}")
     if r.get("fmax_est_mhz") is not None:
@@ -131,6 +133,21 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
         table.add_row(f"routed ({r.get('route_device')})", _routed(r))
     console.print(table)
     console.print(f"record: {where}", soft_wrap=True)
+
+
+def _fifos(r: dict[str, Any]) -> str:
+    """The FIFO depths sized by simulation against one image per FIFO, and the rate
+    FINN's default depths (no FIFOs) would leave."""
+    depths = ", ".join(str(d) for d in r["fifo_depths"].values()) or "none"
+    cost = r.get("fifo_cost") or {}
+    text = (f"sized by simulation: depths {depths}; {r['fifo_bits']:,} bits "
+            f"(one image each: {r['fifo_one_image_bits']:,})")
+    if cost:
+        text += (f"; {cost['lut']:,} LUT, {cost['lutram']:,} LUTRAM, {cost['ff']:,} FF, "
+                 f"{cost['bram18']:,} BRAM18")
+    if r.get("rtl_finn_fifo_fps"):
+        text += f"; without FIFOs (FINN's default depth) {r['rtl_finn_fifo_fps']:,.0f} FPS"
+    return text
 
 
 def _clock(r: dict[str, Any]) -> str:

@@ -191,7 +191,7 @@ def layer_top(layer: LayerHdl) -> str:
 
 def layer_write_ports(layer: LayerHdl) -> dict[str, int]:
     """The memory write ports of the layer's top module (see `memory_write_ports`)."""
-    return memory_write_ports(_module_text(layer, layer.top))
+    return memory_write_ports(module_text(layer, layer.top))
 
 
 def layer_instance(
@@ -205,7 +205,7 @@ def layer_instance(
     `prefix` + w_*); other inputs are tied low, other outputs left open. `params` are
     parameter overrides (SystemVerilog expressions).
     """
-    text = _module_text(layer, layer.top)
+    text = module_text(layer, layer.top)
     ports = module_ports(text, layer.top)
     for needed in ("in0_V_TDATA", "out0_V_TDATA", "ap_clk", "ap_rst_n"):
         if needed not in ports:
@@ -258,7 +258,7 @@ def memory_write_ports(verilog: str) -> dict[str, int]:
     return {m.group(2): int(m.group(1)) + 1 for m in _WRITE_PORT.finditer(verilog)}
 
 
-def _module_text(layer: LayerHdl, module: str) -> str:
+def module_text(layer: LayerHdl, module: str) -> str:
     for src in layer.sources:
         if src.suffix in (".v", ".sv") and src.is_file():
             text = src.read_text()

@@ -5,8 +5,9 @@ needed. They are applied to a copy of the library (see `rtllib.py`), never to th
 package, and applying one fails loudly when its text is not found: a FINN update that
 changes a patched line must be looked at, not silently skipped.
 
-Every patch keeps the hardware the same: it only rewrites constructs that Vivado accepts
-and Yosys/slang or Verilator reject.
+Every patch keeps the hardware the same: it rewrites constructs that Vivado accepts and
+Yosys/slang or Verilator reject, or (the FIFO's shift register) that Yosys maps worse than
+Vivado does, into equivalent ones.
 """
 
 from __future__ import annotations
@@ -137,6 +138,37 @@ PATCHES: tuple[Patch, ...] = (
             "The same split is written as plain localparams with the same values. "
             "slang refuses `default_nettype inside a module; it only checks for implicit "
             "nets, so the two directives go."
+        ),
+    ),
+    Patch(
+        name="fifo-shift-register-per-bit",
+        file="fifo/hdl/fifo.sv",
+        edits=(
+            ('\t\t(* SHREG_EXTRACT = "yes" *) dat_t  A[DEPTH_IMPL];\n',
+             '\t\tuwire  push;\n'
+             '\t\tuwire dat_t  ARd;  // the word at Ptr, each bit from its own shift register\n'
+             '\t\tfor(genvar  b = 0; b < DATA_WIDTH; b++) begin : genBitSRL\n'
+             '\t\t\t(* SHREG_EXTRACT = "yes" *) logic [DEPTH_IMPL-1:0]  S;\n'
+             '\t\t\talways_ff @(posedge clk) begin\n'
+             '\t\t\t\tif(push)  S <= { S[DEPTH_IMPL-2:0], idat[b] };\n'
+             '\t\t\tend\n'
+             '\t\t\tassign\tARd[b] = S[Ptr[$left(Ptr)-1:0]];\n'
+             '\t\tend : genBitSRL\n'),
+            ('\t\talways_ff @(posedge clk) begin\n'
+             '\t\t\tif(push)  A <= { idat, A[0:DEPTH_IMPL-2] };\n'
+             '\t\tend\n', ''),
+            ('\t\tuwire  push = Rdy && ivld;\n', '\t\tassign  push = Rdy && ivld;\n'),
+            ('\t\t\t\t\tB <= A[Ptr[$left(Ptr)-1:0]];\n', '\t\t\t\t\tB <= ARd;\n'),
+        ),
+        reason=(
+            "The shallow FIFO's storage is one array of words shifted as a whole and read "
+            "at a moving position; Vivado builds it from SRLs, but Yosys' SRL inference "
+            "only recognizes one-bit shift registers read through a $shiftx, so it built "
+            "one flip-flop per stored bit and a multiplexer tree. The same storage is "
+            "written as one shift register per data bit (bit b of word k is S[k] of bit "
+            "b's register), read at the same position; with the FIFO's $bmux turned into "
+            "a $pmux before synthesis (`yosys.FIFO_READ_SELECTION`) each maps to an "
+            "SRL16E/SRLC32E."
         ),
     ),
     Patch(

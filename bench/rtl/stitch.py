@@ -14,6 +14,11 @@ and the output words are compared bit for bit with FINN's Python execution. Cycl
 image are taken once the pipeline is full; Yosys synthesizes the whole top. Both are
 cached like the per-layer results (compiled models and synthesis results keyed by the
 HDL, memory files and tool versions).
+
+Every FIFO's peak occupancy (its `maxcount` port) is written to `fifo_occupancy.txt`
+when a simulation ends (simulation only); `gauge=True` builds FINN's FIFOs as its
+unbounded simulation gauges (`FINN_SIMULATION`), the run FIFO sizing starts from
+(`bench.rtl.fifo_sizing`).
 """
 
 from __future__ import annotations
@@ -27,9 +32,18 @@ from typing import Any
 
 from bench.rtl import rtllib, synth_cache, verilator, yosys
 from bench.rtl.layer import LayerHdl
-from bench.rtl.measure import layer_instance, layer_write_ports, memory_files
+from bench.rtl.measure import (
+    layer_instance,
+    layer_write_ports,
+    memory_files,
+    module_ports,
+    module_text,
+)
 
 TOP = "tb_top"
+OCCUPANCY_FILE = "fifo_occupancy.txt"  # instance name and peak count per FIFO
+GAUGE_DEFINES = {"FINN_SIMULATION": "1"}  # FINN's FIFO template: an unbounded gauge
+GAUGE_SOURCE = Path("fifo/hdl/fifo_gauge.sv")  # in FINN's RTL library
 
 
 def stitched_top(layers: list[LayerHdl], work_dir: Path) -> str:
@@ -45,7 +59,7 @@ def stitched_top(layers: list[LayerHdl], work_dir: Path) -> str:
             raise ValueError(
                 f"{a.node} streams {a.out_width} bits into {b.node}, which takes "
                 f"{b.in_width}: a width converter must go between them")
-    names = [f"n{k}_{layer.node}" for k, layer in enumerate(layers)]
+    names = instance_names(layers)
     write_ports = {f"{name}_{port}": width for name, layer in zip(names, layers, strict=True)
                    for port, width in layer_write_ports(layer).items()}
     lines = [
@@ -62,15 +76,57 @@ def stitched_top(layers: list[LayerHdl], work_dir: Path) -> str:
     for k, layer in enumerate(layers[:-1]):
         lines.append(f"  wire [{layer.out_width - 1}:0] s{k + 1}_tdata;"
                      f" wire s{k + 1}_tvalid, s{k + 1}_tready;")
+    fifos = [name for name, layer in zip(names, layers, strict=True) if _has_maxcount(layer)]
+    for name in fifos:
+        lines.append(f"  wire [31:0] {name}_maxcount;")
     for k, (name, layer) in enumerate(zip(names, layers, strict=True)):
         src = "s_axis" if k == 0 else f"s{k}"
         dst = "m_axis" if k == len(layers) - 1 else f"s{k + 1}"
         conn = {"in0_V_TDATA": f"{src}_tdata", "in0_V_TVALID": f"{src}_tvalid",
                 "in0_V_TREADY": f"{src}_tready", "out0_V_TDATA": f"{dst}_tdata",
                 "out0_V_TVALID": f"{dst}_tvalid", "out0_V_TREADY": f"{dst}_tready"}
+        if name in fifos:
+            conn["maxcount"] = f"{name}_maxcount"
         lines += layer_instance(layer, name, conn, prefix=f"{name}_",
                                 params=_memory_overrides(layer, work_dir))
+    if fifos:
+        lines += [
+            "`ifndef SYNTHESIS",
+            "  // every FIFO's peak occupancy, written when the simulation ends",
+            "  integer occupancy_fd;",
+            "  final begin",
+            f'    occupancy_fd = $fopen("{OCCUPANCY_FILE}", "w");',
+            *(f'    $fwrite(occupancy_fd, "{name} %0d\\n", {name}_maxcount);'
+              for name in fifos),
+            "    $fclose(occupancy_fd);",
+            "  end",
+            "`endif",
+        ]
     return "\n".join([*lines, "endmodule", ""])
+
+
+def instance_names(layers: list[LayerHdl]) -> list[str]:
+    """The instance name of each node in the stitched top (its occupancy-file key)."""
+    return [f"n{k}_{layer.node}" for k, layer in enumerate(layers)]
+
+
+def _has_maxcount(layer: LayerHdl) -> bool:
+    """Whether the node reports its peak occupancy (FINN's FIFO wrapper does)."""
+    return module_ports(module_text(layer, layer.top), layer.top).get("maxcount") == "output"
+
+
+def read_occupancy(run_dir: Path, layers: list[LayerHdl]) -> dict[str, int]:
+    """Peak occupancy per FIFO node (by node name) from the last simulation in `run_dir`."""
+    path = run_dir / OCCUPANCY_FILE
+    if not path.is_file():
+        return {}
+    by_instance = dict(zip(instance_names(layers), (layer.node for layer in layers),
+                           strict=True))
+    peaks = {}
+    for line in path.read_text().splitlines():
+        instance, count = line.split()
+        peaks[by_instance[instance]] = int(count)
+    return peaks
 
 
 def _memory_overrides(layer: LayerHdl, work_dir: Path) -> dict[str, str]:
@@ -86,8 +142,9 @@ def _memory_overrides(layer: LayerHdl, work_dir: Path) -> dict[str, str]:
             for param, name in layer.memory_params.items()}
 
 
-def prepare_sources(layers: list[LayerHdl], work_dir: Path) -> list[Path]:
-    """One patched FINN library copy, every node's sources once, and the top.
+def prepare_sources(layers: list[LayerHdl], work_dir: Path, gauge: bool = False) -> list[Path]:
+    """One patched FINN library copy, every node's sources once, and the top (with
+    `gauge`, also the FIFO gauge FINN's FIFO wrapper instantiates in simulation).
 
     Nodes of the same kind bring their own copies of shared files (our unit's modules,
     a generated top named by its parameters): a file name is kept once when its copies
@@ -104,6 +161,8 @@ def prepare_sources(layers: list[LayerHdl], work_dir: Path) -> list[Path]:
             seen = chosen.setdefault(path.name, path)
             if seen != path and seen.read_bytes() != path.read_bytes():
                 raise ValueError(f"two different sources named {path.name}: {seen}, {path}")
+    if gauge and any(_has_maxcount(layer) for layer in layers):
+        chosen.setdefault(GAUGE_SOURCE.name, copy / GAUGE_SOURCE)
     top = work_dir / f"{TOP}.sv"
     top.write_text(stitched_top(layers, work_dir))
     sources = sorted(chosen.values(), key=lambda p: not p.name.endswith("_pkg.sv"))
@@ -139,21 +198,24 @@ def measure_stitched(
     layers: list[LayerHdl], words_in: list[int], expected: list[int], samples: int,
     work_dir: Path, fpga_part: str, clk_ns: float, synth: bool = True,
     cache_dir: Path | None = None, synth_cache_dir: Path | None = None, dsp: bool = True,
-    stall_percent: int = 0,
+    stall_percent: int = 0, gauge: bool = False,
 ) -> dict[str, Any]:
     """Simulate the stitched design (bit-exact against `expected`, cycles per image,
-    latency) and, with `synth`, synthesize it (`dsp=False`: inferred multipliers in LUTs);
-    a plain dict of the results. `stall_percent` applies seeded random backpressure to
-    the network's output."""
+    latency, each FIFO's peak occupancy) and, with `synth`, synthesize it (`dsp=False`:
+    inferred multipliers in LUTs); a plain dict of the results. `stall_percent` applies
+    seeded random backpressure to the network's output; `gauge` simulates every FIFO as
+    an unbounded one (nothing is synthesized then: a gauge is not hardware)."""
     started = time.monotonic()
-    sources = prepare_sources(layers, work_dir)
+    sources = prepare_sources(layers, work_dir, gauge)
+    (work_dir / OCCUPANCY_FILE).unlink(missing_ok=True)  # not an earlier run's peaks
     first, last = layers[0], layers[-1]
     per_image = len(expected) // samples
     longest = max((layer.exp_cycles for layer in layers), default=0)
     limit = 4 * (samples + len(layers)) * max(longest, per_image, 1) + 20_000
     sim = verilator.simulate(sources, TOP, words_in, first.in_width, last.out_width,
                              len(expected), work_dir, cache_dir, max_cycles=limit,
-                             stall_percent=stall_percent)
+                             stall_percent=stall_percent,
+                             defines=GAUGE_DEFINES if gauge else None)
     mask = (1 << last.out_bits) - 1
     got = [w & mask for w in sim.outputs]
     mismatches = sum(g != e for g, e in zip(got, expected, strict=False))
@@ -164,12 +226,13 @@ def measure_stitched(
         "sim_mismatches": mismatches, "sim_words": len(expected), "samples": samples,
         "sim_cycles": sim.cycles, "sim_timed_out": sim.timed_out,
         **throughput(sim.output_cycles, sim.input_cycles, samples, per_image),
+        "fifo_peaks": read_occupancy(work_dir, layers),
         "sim_build_seconds": round(sim.build_seconds, 2),
         "sim_seconds": round(time.monotonic() - started, 2),
     }
     cycles = result["cycles_per_image"]
     result["fps"] = 1e9 / (clk_ns * cycles) if cycles else None
-    if synth:
+    if synth and not gauge:
         data = [f for layer in layers for f in memory_files(layer)]
         res = synth_cache.synthesize_cached(sources, TOP, work_dir,
                                             yosys.family_for_part(fpga_part), data,

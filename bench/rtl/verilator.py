@@ -153,6 +153,7 @@ def simulate(
     expected_outputs: int, run_dir: Path, cache_dir: Path | None = None,
     params: dict[str, int] | None = None, max_cycles: int | None = None,
     stall_percent: int = 0, seed: int = 0, coverage: bool = False,
+    defines: dict[str, str] | None = None,
 ) -> SimResult:
     """Stream `inputs` through `top` and collect `expected_outputs` words.
 
@@ -161,11 +162,12 @@ def simulate(
     `stall_percent` the output is not ready in that share of the cycles (seeded random
     backpressure): a design must still deliver every word, unchanged and in order.
     With `coverage` the run also leaves its toggle counts (after reset) in
-    `run_dir/coverage.dat`, named by `SimResult.coverage`.
+    `run_dir/coverage.dat`, named by `SimResult.coverage`. `defines` are Verilog macros
+    the model is compiled with (a separate cached model per set).
     """
     if not 0 <= stall_percent < 100:
         raise ValueError(f"stall_percent must be in 0..99, got {stall_percent}")
-    exe, build_seconds = build_model(sources, top, cache_dir, params, coverage=coverage)
+    exe, build_seconds = build_model(sources, top, cache_dir, params, defines, coverage)
     run_dir.mkdir(parents=True, exist_ok=True)
     stim = run_dir / f"{top}.in.hex"
     result = run_dir / f"{top}.out.txt"

@@ -46,6 +46,14 @@ PRIMITIVES_FILE = "xilinx_primitives.v"
 # simulation-only code are ignored.
 SLANG_ARGS = ("--ignore-timing", "--allow-use-before-declare")
 
+# FINN's FIFO (fifo.sv) stores up to 33 words in a shift register read at a moving
+# position, which Vivado builds from SRLs (one LUT per bit up to 32 deep). slang
+# elaborates that read as a $bmux, which Yosys' SRL inference (xilinx_srl) does not
+# recognize: it matches the $shiftx that `pmux2shiftx` makes of a $pmux. So the FIFO's
+# $bmux cells (selected by their source file) become $pmux first and the shift register
+# maps to SRL16E/SRLC32E instead of one flip-flop per bit and a multiplexer tree. Only
+# the FIFO's: other layers keep the mapping their measured costs were taken with.
+FIFO_READ_SELECTION = "a:src=*/fifo/hdl/fifo.sv:*"
 _LUTS = {f"LUT{i}" for i in range(1, 7)}
 _LUTRAM_LUTS = {
     "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
@@ -113,6 +121,7 @@ def synthesize(
     script = out / "synth.ys"
     script.write_text("\n".join([
         f"read_rtlil {rtlil}",
+        f"bmuxmap -pmux t:$bmux {FIFO_READ_SELECTION} %i",
         f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -abc9"
         + ("" if dsp else " -nodsp"),
         f"tee -q -o {stat} stat -json",

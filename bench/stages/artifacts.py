@@ -19,7 +19,6 @@ DEFAULT_INPUT_SCALE = 1.0 / 255.0  # image data: pixels 0..255 become 0..1
 EXPORT_CHECK_SAMPLES = 16
 RTL_SAMPLES = 4  # test samples each RTL layer is simulated on (back to back)
 STITCH_SAMPLES = 8  # test samples the stitched network is simulated on (back to back)
-STITCH_FIFO_DEPTH = None  # FIFO after each layer: one image of its output
 STITCH_STALL_PERCENT = 50  # the stitched network is simulated again with its output
 #                            not ready in this share of the cycles (seeded backpressure)
 

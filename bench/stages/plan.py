@@ -40,7 +40,8 @@ from bench.stages.hw_graph import (
 )
 from bench.stages.model import DATA, FP32, TRAIN, UNTRAINED
 from bench.stages.route import ROUTE
-from bench.stages.rtl_measure import RTL_GRAPH, RTL_MEASURE, RTL_STITCH
+from bench.stages.rtl_measure import RTL_GRAPH, RTL_MEASURE
+from bench.stages.rtl_stitch import RTL_STITCH
 from bench.stages.vivado import SYNTH
 
 __all__ = ["EXPORT_CHECK_SAMPLES", "PER_FOLDING", "PER_POINT", "PREPARE", "RTL_SAMPLES",

@@ -12,7 +12,7 @@ from typing import Any
 from bench.core.devices import get_board
 from bench.core.spec import RunSpec
 from bench.engine.stage import RunContext, Stage
-from bench.stages.artifacts import STITCH_FIFO_DEPTH, STITCH_SAMPLES, test_inputs
+from bench.stages.artifacts import STITCH_SAMPLES, test_inputs
 from bench.stages.rtl_measure import RTL_SOURCES, _require_tools, _rtl_determines, _rtl_folding
 
 BITSTREAM = "design.bit"
@@ -33,7 +33,7 @@ def _route(ctx: RunContext, entry: Path) -> dict[str, Any]:
         work = entry / "stitched"
         chained, _, _, _ = finn_stitch.generate_stitched_hdl(
             graph, test_inputs(ctx, STITCH_SAMPLES), work, board.part, ctx.spec.clk_ns,
-            STITCH_FIFO_DEPTH)
+            ctx["rtl_stitch"]["stitched"]["fifos"]["depths"])  # as sized there
         stitched = (chained, work)
     rows, design = routing.route_layers(layers, ctx.spec.clk_ns,
                                         ctx.store.cache_dir / "ecp5", stitched)
@@ -86,7 +86,7 @@ def _require_router(spec: RunSpec) -> None:
 
 ROUTE = Stage(
     "route", produce=_route, open=lambda ctx, entry, meta: meta,
-    determines=lambda ctx: {**_rtl_determines(ctx), "fifo_depth": STITCH_FIFO_DEPTH,
+    determines=lambda ctx: {**_rtl_determines(ctx), "fifo_depth": "sized",
                             "clk_ns": ctx.spec.clk_ns},
     upstream=("rtl_graph", "rtl_measure", "rtl_stitch"),
     active=lambda spec: spec.target == "route",

@@ -1,5 +1,6 @@
-"""Measured hardware (target rtl): FINN's graph with RTL layers preferred, every RTL
-layer synthesized by Yosys and simulated by Verilator, and the whole network stitched."""
+"""Measured hardware (target rtl): FINN's graph with RTL layers preferred, and every RTL
+layer synthesized by Yosys and simulated by Verilator (the whole network stitched is
+`bench.stages.rtl_stitch`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ from bench.core.spec import RunSpec
 from bench.engine.stage import RunContext, Stage
 from bench.stages.artifacts import (
     RTL_SAMPLES,
-    STITCH_FIFO_DEPTH,
-    STITCH_SAMPLES,
-    STITCH_STALL_PERCENT,
     RtlGraph,
     exported,
     test_inputs,
@@ -165,18 +163,6 @@ def _layer_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:
                         for r in bad))
 
 
-def _stitch_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:
-    res = meta.get("stitched")
-    if res is None:
-        return None
-    for run, label in ((res, ""), (res["stalled"], " under backpressure")):
-        if not run["sim_ok"]:
-            why = ("timed out" if run.get("sim_timed_out")
-                   else f"{run['sim_mismatches']} of {run['sim_words']} output words differ")
-            return f"the stitched network is not bit-exact with FINN's execution{label}: {why}"
-    return None
-
-
 def _lut_share(measured: list[dict[str, Any]], rows: list[dict[str, Any]]) -> float | None:
     """FINN's LUT estimate of the measured layers over that of all layers (None if FINN
     estimates no LUTs at all): how much of the estimated design the measurement covers."""
@@ -202,78 +188,4 @@ RTL_MEASURE = Stage(
     check=_layer_mismatch,
     describe=lambda ctx: f"synthesizing (Yosys) and simulating (Verilator) the RTL layers "
     f"on {RTL_SAMPLES} test samples",
-)
-
-
-# -- the whole network stitched (target rtl, every layer RTL) ---------------------------------
-
-
-def _stitch_skipped(rows: list[dict[str, Any]]) -> str | None:
-    """Why the per-layer rows rule stitching out (not every HW layer measured RTL)."""
-    left = [f"{r['node']} ({r['op_type']})" for r in rows if "lut" not in r]
-    if not rows or left:
-        measured = len(rows) - len(left)
-        return (f"not every HW layer is measured RTL (coverage {measured}/{len(rows)}): "
-                + ", ".join(left))
-    return None
-
-
-def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    from bench.finn_flow import rtl_layers
-    from bench.finn_flow import stitch_graph as finn_stitch
-    from bench.rtl import stitch
-
-    graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
-    reason = _stitch_skipped(ctx["rtl_measure"]["layers"]) or finn_stitch.stitch_blocker(graph)
-    if reason:
-        return {"skipped": reason}
-    board = get_board(ctx.spec.board)
-    work = entry / "stitched"
-    layers, words_in, expected, glue = finn_stitch.generate_stitched_hdl(
-        graph, test_inputs(ctx, STITCH_SAMPLES), work, board.part, ctx.spec.clk_ns,
-        STITCH_FIFO_DEPTH)
-    result = stitch.measure_stitched(
-        layers, words_in, expected, STITCH_SAMPLES, work, board.part, ctx.spec.clk_ns,
-        cache_dir=ctx.store.cache_dir / "verilator", synth_cache_dir=ctx.store.cache_dir / "yosys",
-        dsp=ctx.spec.dsp == "auto")
-    # the same design and images with a consumer that is often not ready: every word must
-    # still arrive unchanged; the throughput it then reaches is measured too
-    stalled = stitch.measure_stitched(
-        layers, words_in, expected, STITCH_SAMPLES, work, board.part, ctx.spec.clk_ns,
-        synth=False, cache_dir=ctx.store.cache_dir / "verilator",
-        stall_percent=STITCH_STALL_PERCENT)
-    stalls = {k: stalled[k] for k in ("sim_ok", "sim_mismatches", "sim_words", "sim_timed_out",
-                                      "fps", "cycles_per_image")}
-    return {"stitched": {**result, "glue": glue,
-                         "stalled": {**stalls, "stall_percent": STITCH_STALL_PERCENT}}}
-
-
-def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
-    if "skipped" in meta:
-        return {"rtl_stitched_skipped": meta["skipped"]}
-    res = meta["stitched"]
-    return {
-        "rtl_stitched": res, "rtl_stitched_ok": bool(res["sim_ok"]),
-        "rtl_fps": res["fps"], "rtl_cycles_per_image": res["cycles_per_image"],
-        "rtl_latency_cycles": res["latency_cycles"],
-        **{f"rtl_stitched_{k}": int(res[k]) for k in ("lut", "lutram", "ff", "bram18", "dsp")
-           if res.get(k) is not None},
-        "rtl_stalled_ok": bool(res["stalled"]["sim_ok"]),
-        "rtl_stalled_fps": res["stalled"]["fps"],
-        **_clock_fields(ctx, ctx["rtl_measure"]["layers"], res),
-    }
-
-
-RTL_STITCH = Stage(
-    "rtl_stitch", produce=_rtl_stitch, open=lambda ctx, entry, meta: meta,
-    determines=lambda ctx: {**_rtl_determines(ctx), "samples": STITCH_SAMPLES,
-                            "fifo_depth": STITCH_FIFO_DEPTH, "stalls": STITCH_STALL_PERCENT},
-    upstream=("rtl_graph", "rtl_measure"),
-    active=lambda spec: spec.target in RTL_TARGETS,
-    sources=(*RTL_SOURCES, "bench.finn_flow.stitch_graph"),
-    record=_stitch_fields,
-    check=_stitch_mismatch,
-    describe=lambda ctx: "stitching the RTL layers into one design: Verilator on "
-    f"{STITCH_SAMPLES} test samples (also with {STITCH_STALL_PERCENT} % output stalls), "
-    "Yosys on the whole top",
 )

@@ -1,0 +1,191 @@
+"""The whole network stitched into one design (target rtl, every layer RTL): FIFO depths
+sized by simulation, then the sized design simulated (bit-exact, throughput, also under
+output stalls) and synthesized.
+
+Sizing (`bench.rtl.fifo_sizing`): the design is first simulated with every FIFO as an
+unbounded gauge; each FIFO gets the depth its gauge peaked at; the sized design is
+simulated again and must reach the unbounded throughput (FIFOs that were full are
+deepened until it does, at most `SIZING_ROUNDS` times). The record keeps the depths
+beside the one-image depths the design would otherwise get and FINN's default (no FIFO
+deeper than 2, so none), each with its throughput or cost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.core.devices import get_board
+from bench.core.hardware_choices import RTL_TARGETS
+from bench.engine.stage import RunContext, Stage
+from bench.stages.artifacts import STITCH_SAMPLES, STITCH_STALL_PERCENT, test_inputs
+from bench.stages.rtl_measure import RTL_SOURCES, _clock_fields, _rtl_determines, _rtl_folding
+
+SIZING_ROUNDS = 3  # sized designs tried before the last one is kept as it is
+STITCHED_DIR = "stitched"  # the sized design, the one the record describes
+FIFO_COST_KEYS = ("lut", "lutram", "ff", "bram18")
+
+
+def _stitch_skipped(rows: list[dict[str, Any]]) -> str | None:
+    """Why the per-layer rows rule stitching out (not every HW layer measured RTL)."""
+    left = [f"{r['node']} ({r['op_type']})" for r in rows if "lut" not in r]
+    if not rows or left:
+        measured = len(rows) - len(left)
+        return (f"not every HW layer is measured RTL (coverage {measured}/{len(rows)}): "
+                + ", ".join(left))
+    return None
+
+
+class _Stitcher:
+    """One network's stitched designs: HDL for a set of FIFO depths, and its simulation."""
+
+    def __init__(self, ctx: RunContext, entry: Path):
+        from bench.finn_flow import rtl_layers
+
+        self.ctx, self.entry = ctx, entry
+        self.board = get_board(ctx.spec.board)
+        self.graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+        self.inputs = test_inputs(ctx, STITCH_SAMPLES)
+
+    def build(self, depths: Any, name: str) -> tuple[list[Any], list[int], list[int], dict]:
+        from bench.finn_flow import stitch_graph as finn_stitch
+
+        return finn_stitch.generate_stitched_hdl(
+            self.graph, self.inputs, self.entry / name, self.board.part, self.ctx.spec.clk_ns,
+            depths)
+
+    def simulate(self, design: tuple, name: str, **options: Any) -> dict[str, Any]:
+        from bench.rtl import stitch
+
+        layers, words_in, expected, _ = design
+        store = self.ctx.store.cache_dir
+        return stitch.measure_stitched(
+            layers, words_in, expected, STITCH_SAMPLES, self.entry / name, self.board.part,
+            self.ctx.spec.clk_ns, cache_dir=store / "verilator",
+            synth_cache_dir=store / "yosys", dsp=self.ctx.spec.dsp == "auto",
+            **{"synth": False, **options})
+
+    def fifo_cost(self, design: tuple) -> dict[str, int]:
+        """Yosys totals of the design's FIFOs, each synthesized on its own."""
+        from bench.rtl.measure import measure_layer
+
+        total = dict.fromkeys(FIFO_COST_KEYS, 0)
+        for layer in design[0]:
+            if layer.op_type.startswith("StreamingFIFO"):
+                row = measure_layer(layer, None, self.board.part,
+                                    synth_cache_dir=self.ctx.store.cache_dir / "yosys")
+                for key in FIFO_COST_KEYS:
+                    total[key] += int(row[key])
+        return total
+
+
+def _by_layer(glue: dict[str, Any], per_fifo: dict[str, int]) -> dict[str, int]:
+    """FIFO node -> value, re-keyed by the layer each FIFO follows."""
+    return {glue[node]["after"]: value for node, value in per_fifo.items()}
+
+
+def _fifo_widths(glue: dict[str, Any]) -> dict[str, int]:
+    return {g["after"]: g["in_width"] for g in glue.values() if "after" in g}
+
+
+def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import stitch_graph as finn_stitch
+    from bench.rtl import fifo_sizing
+
+    stitcher = _Stitcher(ctx, entry)
+    reason = (_stitch_skipped(ctx["rtl_measure"]["layers"])
+              or finn_stitch.stitch_blocker(stitcher.graph))
+    if reason:
+        return {"skipped": reason}
+    # 1. one image per FIFO, simulated as unbounded gauges: the peaks and the throughput
+    #    no FIFO depth can beat
+    one_image = stitcher.build(None, "unbounded")
+    unbounded = stitcher.simulate(one_image, "unbounded", gauge=True)
+    glue = one_image[3]
+    one_image_depths = {g["after"]: g["depth"] for g in glue.values() if "after" in g}
+    peaks = _by_layer(glue, unbounded["fifo_peaks"])
+    # 2. sized from the peaks, confirmed (and deepened where full) until as fast
+    depths = fifo_sizing.depths_from_peaks(peaks)
+    target, rounds = unbounded["cycles_per_image"], 0
+    while True:
+        rounds += 1
+        design = stitcher.build(depths, STITCHED_DIR)
+        sized = stitcher.simulate(design, STITCHED_DIR)
+        if (not sized["sim_ok"] or target is None or rounds == SIZING_ROUNDS
+                or sized["cycles_per_image"] <= target):
+            break
+        full = {layer for layer, peak in _by_layer(design[3], sized["fifo_peaks"]).items()
+                if peak >= depths[layer]}
+        depths = fifo_sizing.deepen(depths, full)
+    result = stitcher.simulate(design, STITCHED_DIR, synth=True)
+    # the same design and images with a consumer that is often not ready: every word must
+    # still arrive unchanged; the throughput it then reaches is measured too
+    stalled = stitcher.simulate(design, STITCHED_DIR, stall_percent=STITCH_STALL_PERCENT)
+    stalls = {k: stalled[k] for k in ("sim_ok", "sim_mismatches", "sim_words", "sim_timed_out",
+                                      "fps", "cycles_per_image")}
+    # 3. FINN's default depths (2: InsertFIFO builds no FIFO at all)
+    finn_default = stitcher.simulate(stitcher.build(0, "finn-default"), "finn-default")
+    widths = _fifo_widths(glue)
+    fifos = {
+        "depths": depths, "peaks": peaks, "rounds": rounds,
+        "one_image_depths": one_image_depths,
+        "bits": fifo_sizing.storage_bits(depths, widths),
+        "one_image_bits": fifo_sizing.storage_bits(one_image_depths, widths),
+        "cost": stitcher.fifo_cost(design), "one_image_cost": stitcher.fifo_cost(one_image),
+        "unbounded_cycles_per_image": unbounded["cycles_per_image"],
+        "unbounded_ok": unbounded["sim_ok"],
+        "as_fast_as_unbounded": (target is not None and result["cycles_per_image"] is not None
+                                 and result["cycles_per_image"] <= target),
+        "finn_default_cycles_per_image": finn_default["cycles_per_image"],
+        "finn_default_fps": finn_default["fps"], "finn_default_ok": finn_default["sim_ok"],
+    }
+    return {"stitched": {**result, "glue": design[3], "fifos": fifos,
+                         "stalled": {**stalls, "stall_percent": STITCH_STALL_PERCENT}}}
+
+
+def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
+    if "skipped" in meta:
+        return {"rtl_stitched_skipped": meta["skipped"]}
+    res = meta["stitched"]
+    fifos = res.get("fifos") or {}
+    return {
+        "rtl_stitched": res, "rtl_stitched_ok": bool(res["sim_ok"]),
+        "rtl_fps": res["fps"], "rtl_cycles_per_image": res["cycles_per_image"],
+        "rtl_latency_cycles": res["latency_cycles"],
+        **{f"rtl_stitched_{k}": int(res[k]) for k in ("lut", "lutram", "ff", "bram18", "dsp")
+           if res.get(k) is not None},
+        "rtl_stalled_ok": bool(res["stalled"]["sim_ok"]),
+        "rtl_stalled_fps": res["stalled"]["fps"],
+        "fifo_depths": fifos.get("depths"),
+        "fifo_bits": fifos.get("bits"), "fifo_one_image_bits": fifos.get("one_image_bits"),
+        "fifo_cost": fifos.get("cost"),
+        "rtl_finn_fifo_fps": fifos.get("finn_default_fps"),
+        **_clock_fields(ctx, ctx["rtl_measure"]["layers"], res),
+    }
+
+
+def _stitch_mismatch(ctx: RunContext, meta: dict[str, Any]) -> str | None:
+    res = meta.get("stitched")
+    if res is None:
+        return None
+    for run, label in ((res, ""), (res["stalled"], " under backpressure")):
+        if not run["sim_ok"]:
+            why = ("timed out" if run.get("sim_timed_out")
+                   else f"{run['sim_mismatches']} of {run['sim_words']} output words differ")
+            return f"the stitched network is not bit-exact with FINN's execution{label}: {why}"
+    return None
+
+
+RTL_STITCH = Stage(
+    "rtl_stitch", produce=_rtl_stitch, open=lambda ctx, entry, meta: meta,
+    determines=lambda ctx: {**_rtl_determines(ctx), "samples": STITCH_SAMPLES,
+                            "fifo_depth": "sized", "stalls": STITCH_STALL_PERCENT},
+    upstream=("rtl_graph", "rtl_measure"),
+    active=lambda spec: spec.target in RTL_TARGETS,
+    sources=(*RTL_SOURCES, "bench.finn_flow.stitch_graph"),
+    record=_stitch_fields,
+    check=_stitch_mismatch,
+    describe=lambda ctx: "stitching the RTL layers into one design: FIFO depths sized by "
+    f"Verilator on {STITCH_SAMPLES} test samples, the sized design checked (also with "
+    f"{STITCH_STALL_PERCENT} % output stalls) and synthesized by Yosys",
+)

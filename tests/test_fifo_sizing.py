@@ -1,0 +1,48 @@
+"""FIFO depths from simulation (`bench.rtl.fifo_sizing`): the rounding to what FINN's FIFO
+builds, deepening after a slow confirmation run, and the occupancy the stitched top reports
+from an unbounded gauge and from a real FIFO."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.rtl import fifo_sizing, stitch
+from tests.test_rtl_stitch import PART, _chain
+
+
+@pytest.mark.parametrize(("words", "depth"), [
+    (0, 3), (1, 3), (3, 3), (7, 7), (33, 33),  # shift register: as asked, at least 3
+    (34, 65), (64, 65), (65, 65), (66, 129), (300, 513),  # memory: 2^k words + 1
+])
+def test_depth_rounds_to_what_the_fifo_builds(words, depth):
+    assert fifo_sizing.implementable_depth(words) == depth
+
+
+def test_deepen_grows_the_full_fifos_or_all_of_them():
+    depths = {"a": 4, "b": 20, "c": 40}
+    assert fifo_sizing.deepen(depths, {"b"}) == {"a": 4, "b": 65, "c": 40}
+    assert fifo_sizing.deepen(depths, set()) == {"a": 8, "b": 65, "c": 129}
+
+
+def test_storage_bits_are_words_times_width():
+    assert fifo_sizing.storage_bits({"a": 3, "b": 65}, {"a": 8, "b": 16}) == 24 + 1040
+
+
+def test_a_stalled_consumer_fills_the_gauge_beyond_a_real_fifo(tmp_path):
+    """The hand-written chain (converter, FIFO of depth 4, pass-through): with the output
+    always ready the FIFO never holds more than a word; with stalls the unbounded gauge
+    keeps accepting (it never stalls its producer) and so peaks above what the real
+    4-deep FIFO can hold, and both runs stay bit-exact."""
+    layers = _chain(tmp_path)
+    words = list(range(40))
+    expected = [((b + 3) << 8) | (a + 3) for a, b in zip(words[::2], words[1::2], strict=True)]
+
+    def run(gauge: bool, stalls: int) -> dict:
+        return stitch.measure_stitched(layers, words, expected, 4, tmp_path, PART, 10.0,
+                                       synth=False, cache_dir=tmp_path / "verilator",
+                                       gauge=gauge, stall_percent=stalls)
+
+    free, gauge, real = run(True, 0), run(True, 60), run(False, 60)
+    assert all(r["sim_ok"] for r in (free, gauge, real))
+    assert free["fifo_peaks"] == {"fifo_0": 1}
+    assert real["fifo_peaks"]["fifo_0"] <= 5 < gauge["fifo_peaks"]["fifo_0"]
