@@ -87,7 +87,8 @@ reproduce: install
 		$(call opt,--dataset,$(DATASET)) $(call opt,--data-dir,$(DATA_DIR)) \
 		$(call opt,--seeds,$(SEEDS)) \
 		$(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(filter 1 yes true,$(FULL)),--full) \
-		$(if $(filter 1 yes true,$(POT_HW)),--pot-hardware)
+		$(if $(filter 1 yes true,$(POT_HW)),--pot-hardware) \
+		$(if $(filter route,$(POT_HW)),--pot-hardware route)
 
 # int vs power-of-two: the fastest design that fits each board (QUICK=1: small version;
 # VERIFY=0: search only, build nothing)

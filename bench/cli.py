@@ -310,6 +310,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from bench.studies.pot_hardware import POT_HW_BITS
 
         subset["pot_hw_bits"] = POT_HW_BITS
+        subset["pot_hw_target"] = args.pot_hardware or "rtl"
     if jobs is None:
         jobs = free_cores()
     points = reproduction_points(args.dataset, args.data_dir, tfc_epochs, cnv_epochs, **subset)

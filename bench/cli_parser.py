@@ -168,9 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "all tables")
     repro.add_argument("--full", action="store_true", help="the paper's complete schedule: "
                        f"TFC {FULL_TFC_EPOCHS} and CNV {FULL_CNV_EPOCHS} epochs")
-    repro.add_argument("--pot-hardware", action="store_true", help="also measure integer vs "
-                       "power-of-two TFC in hardware with our unit (Yosys, Verilator) at 2..5 "
-                       "bits, paper foldings b and d (on with --full)")
+    repro.add_argument("--pot-hardware", nargs="?", const="rtl", choices=("rtl", "route"),
+                       help="also measure integer vs power-of-two TFC in hardware with our "
+                       "unit (Yosys, Verilator) at 2..5 bits, paper foldings b and d (on with "
+                       "--full); `route` also places and routes them on ECP5 (routed Fmax)")
     repro.add_argument("--seeds", help="TFC training seeds, comma-separated (default "
                        f"{','.join(map(str, SEEDS))}; 0 with --quick)")
     repro.add_argument("--tfc-epochs", help=f"TFC training epochs ({FULL_TFC_EPOCHS}; 5 with "

@@ -166,6 +166,8 @@ def test_pot_hardware_points_only_when_asked():
     points = [p for p in reproduction_points(pot_hw_bits=POT_HW_BITS) if p.mvu == "rtl"]
     assert len(points) == 4 * 2 * 2  # bits x foldings b, d x int/pot
     assert {p.target for p in points} == {"rtl"} and {p.seed for p in points} == {0}
+    routed = reproduction_points(pot_hw_bits=(4,), pot_hw_target="route")
+    assert {p.target for p in routed if p.mvu == "rtl"} == {"route"}
     assert {(p.weight_quant, p.weight_bits) for p in points} == {
         (q, b) for q in ("int", "pot") for b in (2, 3, 4, 5)}
     assert {p.folding.label() for p in points} == {"layers-tfc_paper_b", "layers-tfc_paper_d"}
@@ -175,8 +177,9 @@ def test_pot_hardware_points_only_when_asked():
 def _unit_record(bits, name, quant, lut, fps=None, sim_ok=True):
     return {**_record(bits, name, 1e6), "weight_quant": quant, "mvu": "rtl",
             "rtl_lut": lut, "rtl_ff": 2 * lut, "rtl_bram18": 3, "rtl_dsp": 0,
-            "rtl_sim_ok": sim_ok, "rtl_fps": fps, "lut": 7.0,
-            "rtl_layers": [{"logic_delay": 4.5}, {"logic_delay": 5.25}, {}]}
+            "rtl_sim_ok": sim_ok, "rtl_fps": fps, "lut": 7.0, "fmax_est_mhz": 61.4,
+            "route_fmax_mhz": 56.54 if quant == "int" else None,
+            "rtl_toggles_per_image": lut * 10.0}
 
 
 def test_pot_hardware_table_pairs_datapaths_and_keeps_finns_tables_apart():
@@ -191,7 +194,11 @@ def test_pot_hardware_table_pairs_datapaths_and_keeps_finns_tables_apart():
     header = table.header
     assert int_row[header.index("LUT")] == "1,000" and pot_row[header.index("LUT")] == "800"
     assert pot_row[header.index("LUT pot/int")] == "0.80"
-    assert int_row[header.index("logic delay (ns)")] == "5.25"
+    assert int_row[header.index("Fmax est. (MHz)")] == "61"
+    assert int_row[header.index("routed Fmax (MHz)")] == "56.5"
+    assert pot_row[header.index("routed Fmax (MHz)")] == "–"  # not routed
+    assert pot_row[header.index("energy pot/int")] == "0.80"
+    assert int_row[header.index("energy pot/int")] == ""
     assert pot_row[header.index("bit-exact")] == "no"
     assert int_row[header.index("FPS (simulated)")] == "390,000"
     assert pot_row[header.index("FPS (simulated)")] == "–"

@@ -168,6 +168,9 @@ class Record(BaseModel):
     fifo_one_image_bits: int | None = None
     fifo_cost: dict[str, int] | None = None
     rtl_finn_fifo_fps: float | None = None
+    # the sized design's switching activity over the same images (bench.rtl.activity):
+    # toggles of named RTL signals per image, an energy proxy only as a ratio of designs
+    rtl_toggles_per_image: float | None = None
     # target route: the same RTL placed and routed on ECP5 (nextpnr); per layer and for
     # the stitched design (behind a pin wrapper, with a bitstream)
     route_device: str | None = None

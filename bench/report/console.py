@@ -125,6 +125,9 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
             )
         if r.get("fifo_depths") is not None:
             table.add_row("FIFOs", _fifos(r))
+        if r.get("rtl_toggles_per_image") is not None:
+            table.add_row("switching activity", f"{r['rtl_toggles_per_image']:,.0f} toggles "
+                          "per image (energy proxy: compare designs, not joules)")
     elif r.get("rtl_stitched_skipped"):
         table.add_row("RTL stitched", f"not stitched: {r['rtl_stitched_skipped']}")
     if r.get("fmax_est_mhz") is not None:

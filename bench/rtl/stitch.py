@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.rtl import rtllib, synth_cache, verilator, yosys
+from bench.rtl import activity, rtllib, synth_cache, verilator, yosys
 from bench.rtl.layer import LayerHdl
 from bench.rtl.measure import (
     layer_instance,
@@ -242,3 +242,25 @@ def measure_stitched(
                       synth_seconds=round(res.seconds, 2), synth_cached=res.cached)
     result["seconds"] = round(time.monotonic() - started, 2)
     return result
+
+
+def stitched_activity(
+    layers: list[LayerHdl], words_in: list[int], expected: list[int], samples: int,
+    work_dir: Path, cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Switching activity of the stitched design over the same images (`bench.rtl.activity`:
+    toggles of named RTL signals, each net once, copies inside our unit left out), as
+    toggles per image: the energy proxy, meaningful only as a ratio between designs."""
+    started = time.monotonic()
+    sources = prepare_sources(layers, work_dir)
+    counted, sim = activity.simulate_activity(
+        sources, TOP, words_in, layers[0].in_width, layers[-1].out_width, len(expected),
+        samples, work_dir, cache_dir, exclude=activity.UNIT_COPIES)
+    mask = (1 << layers[-1].out_bits) - 1
+    if [w & mask for w in sim.outputs] != expected:
+        raise RuntimeError(f"the coverage run of the stitched design in {work_dir} is not "
+                           "bit-exact, so its toggle counts describe another computation")
+    return {"toggles_per_image": counted.per_image, "toggles": counted.total,
+            "nets": len(counted.per_signal), "images": samples,
+            "build_seconds": round(sim.build_seconds, 2),
+            "seconds": round(time.monotonic() - started, 2)}

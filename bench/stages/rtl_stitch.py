@@ -1,6 +1,6 @@
 """The whole network stitched into one design (target rtl, every layer RTL): FIFO depths
 sized by simulation, then the sized design simulated (bit-exact, throughput, also under
-output stalls) and synthesized.
+output stalls, switching activity) and synthesized.
 
 Sizing (`bench.rtl.fifo_sizing`): the design is first simulated with every FIFO as an
 unbounded gauge; each FIFO gets the depth its gauge peaked at; the sized design is
@@ -90,7 +90,7 @@ def _fifo_widths(glue: dict[str, Any]) -> dict[str, int]:
 
 def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench.finn_flow import stitch_graph as finn_stitch
-    from bench.rtl import fifo_sizing
+    from bench.rtl import fifo_sizing, stitch
 
     stitcher = _Stitcher(ctx, entry)
     reason = (_stitch_skipped(ctx["rtl_measure"]["layers"])
@@ -123,6 +123,9 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
     stalled = stitcher.simulate(design, STITCHED_DIR, stall_percent=STITCH_STALL_PERCENT)
     stalls = {k: stalled[k] for k in ("sim_ok", "sim_mismatches", "sim_words", "sim_timed_out",
                                       "fps", "cycles_per_image")}
+    # switching activity of the sized design on the same images: the energy proxy
+    toggles = stitch.stitched_activity(*design[:3], STITCH_SAMPLES, stitcher.entry / STITCHED_DIR,
+                                       ctx.store.cache_dir / "verilator")
     # 3. FINN's default depths (2: InsertFIFO builds no FIFO at all)
     finn_default = stitcher.simulate(stitcher.build(0, "finn-default"), "finn-default")
     widths = _fifo_widths(glue)
@@ -139,7 +142,7 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
         "finn_default_cycles_per_image": finn_default["cycles_per_image"],
         "finn_default_fps": finn_default["fps"], "finn_default_ok": finn_default["sim_ok"],
     }
-    return {"stitched": {**result, "glue": design[3], "fifos": fifos,
+    return {"stitched": {**result, "glue": design[3], "fifos": fifos, "activity": toggles,
                          "stalled": {**stalls, "stall_percent": STITCH_STALL_PERCENT}}}
 
 
@@ -160,6 +163,7 @@ def _stitch_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
         "fifo_bits": fifos.get("bits"), "fifo_one_image_bits": fifos.get("one_image_bits"),
         "fifo_cost": fifos.get("cost"),
         "rtl_finn_fifo_fps": fifos.get("finn_default_fps"),
+        "rtl_toggles_per_image": (res.get("activity") or {}).get("toggles_per_image"),
         **_clock_fields(ctx, ctx["rtl_measure"]["layers"], res),
     }
 
@@ -187,5 +191,6 @@ RTL_STITCH = Stage(
     check=_stitch_mismatch,
     describe=lambda ctx: "stitching the RTL layers into one design: FIFO depths sized by "
     f"Verilator on {STITCH_SAMPLES} test samples, the sized design checked (also with "
-    f"{STITCH_STALL_PERCENT} % output stalls) and synthesized by Yosys",
+    f"{STITCH_STALL_PERCENT} % output stalls, and for switching activity) and synthesized "
+    "by Yosys",
 )

@@ -22,8 +22,10 @@ POT_HW_FOLDINGS = ("b", "d")
 def pot_hardware_points(
     common: dict[str, Any], epochs: int, seed: int,
     bits: tuple[int, ...] = POT_HW_BITS, foldings: tuple[str, ...] = POT_HW_FOLDINGS,
+    target: str = "rtl",
 ) -> list[RunSpec]:
-    """Every (folding, bits, datapath) as a point measured with our unit.
+    """Every (folding, bits, datapath) as a point measured with our unit (`target` rtl,
+    or route to place and route them too).
 
     The trained models are the reproduction's own (same recipe and seed), so only the
     hardware is new work.
@@ -31,7 +33,7 @@ def pot_hardware_points(
     return [
         make_spec(model="tfc", weight_bits=b, act_bits=b, weight_quant=quant, epochs=epochs,
                   folding=paper_folding(name), input_size=PAPER_INPUT_SIZE[name], seed=seed,
-                  mvu="rtl", target="rtl", **common)
+                  mvu="rtl", target=target, **common)
         for name in foldings for b in bits for quant in ("int", "pot")
     ]
 
@@ -58,10 +60,11 @@ def _finn_estimate(records: list[dict[str, Any]], name: str, bits: int,
     return None
 
 
-def _logic_delay(record: dict[str, Any]) -> float | None:
-    delays = [row.get("logic_delay") for row in record.get("rtl_layers") or []]
-    delays = [d for d in delays if d is not None]
-    return max(delays) if delays else None
+def _ratio(record: dict[str, Any], baseline: dict[str, Any] | None, key: str) -> str:
+    """record[key] / baseline[key] with two decimals, or '' without both."""
+    if baseline is None or not record.get(key) or not baseline.get(key):
+        return ""
+    return f"{record[key] / baseline[key]:.2f}"
 
 
 def _num(value: Any, fmt: str = ",.0f") -> str:
@@ -80,21 +83,25 @@ def pot_hardware_table(records: list[dict[str, Any]], seed: int = 0) -> Table:
                 if r is None:
                     continue
                 other = pair["int"] if quant == "pot" else None
-                ratio = (f"{r['rtl_lut'] / other['rtl_lut']:.2f}"
-                         if other and other.get("rtl_lut") else "")
                 rows.append([
                     f"({name})", f"W{bits}A{bits}", quant, _num(100 * r["accuracy"], ".2f")
                     if r.get("accuracy") is not None else "–",
-                    _num(r.get("rtl_lut")), ratio, _num(r.get("rtl_ff")),
+                    _num(r.get("rtl_lut")), _ratio(r, other, "rtl_lut"), _num(r.get("rtl_ff")),
                     _num(r.get("rtl_bram18")), _num(r.get("rtl_dsp")),
-                    _num(_logic_delay(r), ".2f"),
+                    _num(r.get("fmax_est_mhz"), ".0f"), _num(r.get("route_fmax_mhz"), ".1f"),
+                    _ratio(r, other, "rtl_toggles_per_image"),
                     "yes" if r.get("rtl_sim_ok") else "no",
                     _num(r.get("rtl_fps")), _num(r.get("est_fps")),
                     _num(finn.get("lut")) if finn and quant == "int" else "",
                 ])
     note = ("LUT, FF, BRAM18, DSP: sums over the unit's layers, each synthesized alone; "
-            "logic delay: the slowest layer's ABC9 logic-only path (a relative measure, no "
-            "routing). bit-exact: every layer simulated in Verilator equals FINN's Python "
+            "Fmax est.: from the stitched design's ABC9 logic delay with a routing allowance "
+            "fitted on ECP5 (an estimate, not a Xilinx timing result); routed Fmax: the "
+            "stitched design placed and routed on ECP5 (LFE5U-85F) with nextpnr, with "
+            "POT_HW=route. energy pot/int: toggles of named RTL signals per image in the "
+            "stitched design over the same test images (a switching-activity proxy, "
+            "relative only; it cannot see inside multipliers, which favours int). "
+            "bit-exact: every layer simulated in Verilator equals FINN's Python "
             "execution. FPS: simulated (stitched design) and FINN's cycle estimate, 100 MHz. "
             "Last column: FINN's estimate of its own integer MVAU design at the same point. "
             "The integer unit's multipliers go to DSP slices where Yosys maps them (products "
@@ -107,7 +114,7 @@ def pot_hardware_table(records: list[dict[str, Any]], seed: int = 0) -> Table:
     return Table(
         key="pot_hardware", title=title,
         header=["folding", "W/A", "weights", "accuracy (%)", "LUT", "LUT pot/int", "FF",
-                "BRAM18", "DSP", "logic delay (ns)", "bit-exact", "FPS (simulated)",
-                "FPS (FINN est.)", "FINN est. LUT (int)"],
-        rows=rows, align=list("lll" + "r" * 7 + "l" + "rrr"), note=note,
+                "BRAM18", "DSP", "Fmax est. (MHz)", "routed Fmax (MHz)", "energy pot/int",
+                "bit-exact", "FPS (simulated)", "FPS (FINN est.)", "FINN est. LUT (int)"],
+        rows=rows, align=list("lll" + "r" * 9 + "l" + "rrr"), note=note,
     )

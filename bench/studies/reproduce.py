@@ -66,11 +66,13 @@ def reproduction_points(
     cnv_epochs: int = CNV_EPOCHS, tfc_bits: tuple[int, ...] = TFC_BITS,
     pot_bits: tuple[int, ...] = POT_BITS, cnv_bits: tuple[int, ...] = CNV_BITS,
     seeds: tuple[int, ...] = SEEDS, pot_hw_bits: tuple[int, ...] = (),
+    pot_hw_target: str = "rtl",
 ) -> list[RunSpec]:
     """Every point of the study, not-applicable ones included (see `split_applicable`).
 
     `pot_hw_bits` adds the integer vs power-of-two hardware measured with our unit
-    (`pot_hardware`) at those bit widths. CNV and those come first so that, with several
+    (`pot_hardware`) at those bit widths, measured with `pot_hw_target` (`rtl`, or
+    `route`: also placed and routed). CNV and those come first so that, with several
     workers, the longest groups start first.
     Seeds other than the hardware seed train TFC once per bit width (folding (a) at the
     1,024-input geometry): their accuracy is what they are for.
@@ -89,7 +91,8 @@ def reproduction_points(
                                 **common))
     hardware_seed = seeds[0] if HARDWARE_SEED not in seeds else HARDWARE_SEED
     if pot_hw_bits:
-        points += pot_hardware_points(common, tfc_epochs, hardware_seed, pot_hw_bits)
+        points += pot_hardware_points(common, tfc_epochs, hardware_seed, pot_hw_bits,
+                                      target=pot_hw_target)
     for seed in (hardware_seed, *[s for s in seeds if s != hardware_seed]):
         names = PAPER_FOLDINGS if seed == hardware_seed else ("a",)
         for bits in tfc_bits:
