@@ -279,6 +279,12 @@ def rtl_record(bits: int) -> dict:
                        rtl_bram18=0, rtl_dsp=2, rtl_coverage=0.75, rtl_sim_ok=True)
 
 
+def routed_record(bits: int) -> dict:
+    """A measured record also placed and routed (`--target route`)."""
+    return {**rtl_record(bits), "run_id": f"route-w{bits}", "target": "route",
+            "route_fmax_mhz": 56.5, "route_lut4": 12_197, "fmax_est_mhz": 61.4}
+
+
 def test_reports_show_calibrated_costs_and_say_when_they_are_finns():
     from bench.report.collect import cost_columns
 

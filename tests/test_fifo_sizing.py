@@ -46,3 +46,12 @@ def test_a_stalled_consumer_fills_the_gauge_beyond_a_real_fifo(tmp_path):
     assert all(r["sim_ok"] for r in (free, gauge, real))
     assert free["fifo_peaks"] == {"fifo_0": 1}
     assert real["fifo_peaks"]["fifo_0"] <= 5 < gauge["fifo_peaks"]["fifo_0"]
+
+
+def test_peaks_are_capped_at_one_image_and_memory_fifos_are_tried_shallow():
+    peaks = {"pad": 8067, "mvu": 15, "swg": 40}
+    one_image = {"pad": 1024, "mvu": 16, "swg": 2500}
+    depths = fifo_sizing.depths_from_peaks(peaks, one_image)
+    assert depths == {"pad": 1025, "mvu": 15, "swg": 65}
+    assert fifo_sizing.shallow_trial(depths) == {"pad": 3, "mvu": 15, "swg": 3}
+    assert fifo_sizing.shallow_trial({"mvu": 15}) is None  # shift registers only

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_collect import failed_record, make_record, rtl_record, sweep_records
+from test_collect import (
+    failed_record,
+    make_record,
+    routed_record,
+    rtl_record,
+    sweep_records,
+)
 
 from bench.report.collect import records_to_frame
 from bench.report.figures import FIGURES
@@ -80,7 +86,8 @@ def parse(html: str) -> _Dom:
 
 
 def report_records() -> list[dict[str, Any]]:
-    return [*sweep_records(), make_record(2, 4, quant="pot", accuracy=0.91), rtl_record(4)]
+    return [*sweep_records(), make_record(2, 4, quant="pot", accuracy=0.91), rtl_record(4),
+            routed_record(4)]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 from test_collect import (
     failed_record,
     make_record,
+    routed_record,
     rtl_layers,
     rtl_record,
     sweep_records,
@@ -307,8 +308,8 @@ def test_degenerate_inputs_do_not_crash(tmp_path: Path, case: str) -> None:
     if case in ("empty", "only_failed"):
         assert made == set()
         assert md.count("_skipped:") == len(FIGURES)
-    if case in ("single", "mixed_precision"):  # no --target rtl record: that one is skipped
-        assert made == {f.key for f in FIGURES} - {"rtl_vs_estimate"}
+    if case in ("single", "mixed_precision"):  # no --target rtl/route record
+        assert made == {f.key for f in FIGURES} - {"rtl_vs_estimate", "routed_fmax"}
     if case == "mixed_precision":
         labels = [t.get_text() for t in fig_accuracy_vs_bits(df).axes[0].get_xticklabels()]
         assert labels == ["W2A4", "W4A2"]
@@ -319,7 +320,8 @@ def test_degenerate_inputs_do_not_crash(tmp_path: Path, case: str) -> None:
 
 
 def test_write_report_from_collected_frame_without_run_directory(tmp_path: Path) -> None:
-    write_records(tmp_path / "results" / "runs", [*sweep_records(), rtl_record(4)])
+    write_records(tmp_path / "results" / "runs",
+                  [*sweep_records(), rtl_record(4), routed_record(4)])
     df = collect(tmp_path / "results")
     shutil.rmtree(tmp_path / "results")  # reports only need the DataFrame
     paths = write_report(df, tmp_path / "out", title="TFC sweep")

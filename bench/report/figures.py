@@ -18,17 +18,20 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 from bench.report.collect import ok_rows
+from bench.report.figure_timing import fig_routed_fmax
 from bench.report.measured import SOURCE as RTL_SOURCE
 from bench.report.measured import rtl_comparison
-from bench.report.style import MARKERS, QUANT_MARKERS, SERIES_COLORS, bits_color
+from bench.report.style import (
+    MARKERS,
+    QUANT_MARKERS,
+    SERIES_COLORS,
+    FigureSkipped,
+    bits_color,
+)
 from bench.report.table_model import bits_text, clock_text, folding_order, has_values
 from bench.report.tables import board_capacity, pareto_optimal
 
 # -- figures ------------------------------------------------------------------------------
-
-class FigureSkipped(Exception):
-    """The data cannot make this figure; the message says why."""
-
 
 @dataclass
 class FigureResult:
@@ -445,6 +448,12 @@ FIGURES = [
                "input). FINN estimates no flip-flops, so the FF panel shows measured counts. "
                "The dashed line is agreement; a missing point means a zero estimate.",
                fig_rtl_vs_estimate),
+    FigureSpec("routed_fmax", "Routed clock vs size",
+               "For records run with --target route: the stitched design's clock after "
+               "placement and routing on ECP5 (nextpnr) against its routed LUT4 count (left), "
+               "and against the Fmax estimated from Yosys' logic delay for the Xilinx part "
+               "(right; the dashed line is agreement). Marker = weight quantizer, colour = "
+               "bit width; the dotted line is the requested clock.", fig_routed_fmax),
 ]
 
 

@@ -28,3 +28,7 @@ def bits_color(bits: Any) -> str:
         return BIT_COLORS.get(int(bits), OTHER_BITS_COLOR)
     except (TypeError, ValueError):
         return OTHER_BITS_COLOR
+
+
+class FigureSkipped(Exception):
+    """The data cannot make this figure; the message says why."""

@@ -7,9 +7,11 @@ sizes them by simulating the stitched design with very deep FIFOs and keeping ea
 peak occupancy; that needs Vivado's simulator. Here the same run is a Verilator
 simulation in which every FIFO is FINN's own simulation gauge (unbounded and always
 ready, so no layer ever waits on one): the peak a gauge reaches is the depth at which
-that FIFO never stalls its producer in this run. The sized design is simulated again to
-confirm that it reaches the unbounded design's throughput, and FIFOs that were full
-when it did not are made deeper (`deepen`).
+that FIFO never stalls its producer in this run (capped at one image, see
+`depths_from_peaks`). The sized design is simulated again to confirm that it reaches the
+unbounded design's throughput, and FIFOs that were full when it did not are made deeper
+(`deepen`); once it does, the memory-backed FIFOs are tried at the minimum depth
+(`shallow_trial`) and kept there if the rate holds.
 
 Depths are rounded to what FINN's FIFO (`fifo.sv`) builds anyway:
 - up to 33 words it is a shift register with an output register, one SRL per data bit
@@ -34,9 +36,27 @@ def implementable_depth(words: int) -> int:
     return 2 ** (depth - 2).bit_length() + 1
 
 
-def depths_from_peaks(peaks: dict[str, int]) -> dict[str, int]:
-    """Each FIFO's depth from its peak occupancy in the unbounded simulation."""
-    return {name: implementable_depth(peak) for name, peak in peaks.items()}
+def depths_from_peaks(peaks: dict[str, int], limits: dict[str, int] | None = None
+                      ) -> dict[str, int]:
+    """Each FIFO's depth from its peak occupancy in the unbounded simulation, at most its
+    `limits` entry (one image of the producer's output: an unbounded FIFO behind a
+    producer that is faster on average than its consumer, such as the network's input,
+    grows with every image simulated; holding more than an image only lets the producer
+    run further ahead, which the confirmation run checks)."""
+    limits = limits or {}
+    return {name: implementable_depth(min(peak, limits.get(name, peak)))
+            for name, peak in peaks.items()}
+
+
+def shallow_trial(depths: dict[str, int]) -> dict[str, int] | None:
+    """The depths with every memory-backed FIFO (deeper than a shift register) at the
+    minimum, to try once the sized design is confirmed: such a FIFO costs LUT RAM or
+    block RAM, and where its producer only runs ahead of a slower consumer the design is
+    as fast without the depth. None when there is no such FIFO."""
+    deep = [name for name, d in depths.items() if d > SHIFT_REGISTER_MAX_DEPTH]
+    if not deep:
+        return None
+    return {**depths, **dict.fromkeys(deep, MIN_DEPTH)}
 
 
 def deepen(depths: dict[str, int], full: set[str]) -> dict[str, int]:
