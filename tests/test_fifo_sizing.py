@@ -55,3 +55,14 @@ def test_peaks_are_capped_at_one_image_and_memory_fifos_are_tried_shallow():
     assert depths == {"pad": 1025, "mvu": 15, "swg": 65}
     assert fifo_sizing.shallow_trial(depths) == {"pad": 3, "mvu": 15, "swg": 3}
     assert fifo_sizing.shallow_trial({"mvu": 15}) is None  # shift registers only
+
+
+def test_switching_activity_of_a_stitched_chain_counts_only_a_bit_exact_run(tmp_path):
+    layers = _chain(tmp_path)
+    words = list(range(40))
+    expected = [((b + 3) << 8) | (a + 3) for a, b in zip(words[::2], words[1::2], strict=True)]
+    got = stitch.stitched_activity(layers, words, expected, 4, tmp_path, tmp_path / "v")
+    assert got["toggles_per_image"] > 0 and got["nets"] > 0 and got["images"] == 4
+    (layers[0].hdl_dir / "add.hex").write_text("04\n")  # the design now adds 4, not 3
+    with pytest.raises(RuntimeError, match="not bit-exact"):
+        stitch.stitched_activity(layers, words, expected, 4, tmp_path, tmp_path / "v")

@@ -146,10 +146,12 @@ def simulate_activity(
     sources: list[Path], top: str, inputs: list[int], in_width: int, out_width: int,
     expected_outputs: int, images: int, run_dir: Path, cache_dir: Path | None = None,
     params: dict[str, int] | None = None, exclude: tuple[str, ...] = (),
+    max_cycles: int | None = None,
 ) -> tuple[Activity, verilator.SimResult]:
-    """Stream `inputs` (holding `images` images) through `top` with toggle coverage."""
+    """Stream `inputs` (holding `images` images) through `top` with toggle coverage
+    (`max_cycles`: the run's limit, as for `verilator.simulate`)."""
     sim = verilator.simulate(sources, top, inputs, in_width, out_width, expected_outputs,
-                             run_dir, cache_dir, params, coverage=True)
+                             run_dir, cache_dir, params, max_cycles=max_cycles, coverage=True)
     if sim.timed_out or sim.coverage is None or not sim.coverage.is_file():
         raise RuntimeError(f"{top}: the coverage run did not finish (see {run_dir})")
     activity = count_toggles(parse_coverage(sim.coverage), port_names(sources), images,

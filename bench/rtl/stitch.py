@@ -194,6 +194,13 @@ def throughput(
     }
 
 
+def cycle_limit(layers: list[LayerHdl], samples: int, words_per_image: int) -> int:
+    """Cycles a run may take before it counts as stalled: four times the slowest layer's
+    cycles per image for every image and every layer the first one must pass."""
+    longest = max((layer.exp_cycles for layer in layers), default=0)
+    return 4 * (samples + len(layers)) * max(longest, words_per_image, 1) + 20_000
+
+
 def measure_stitched(
     layers: list[LayerHdl], words_in: list[int], expected: list[int], samples: int,
     work_dir: Path, fpga_part: str, clk_ns: float, synth: bool = True,
@@ -210,10 +217,9 @@ def measure_stitched(
     (work_dir / OCCUPANCY_FILE).unlink(missing_ok=True)  # not an earlier run's peaks
     first, last = layers[0], layers[-1]
     per_image = len(expected) // samples
-    longest = max((layer.exp_cycles for layer in layers), default=0)
-    limit = 4 * (samples + len(layers)) * max(longest, per_image, 1) + 20_000
     sim = verilator.simulate(sources, TOP, words_in, first.in_width, last.out_width,
-                             len(expected), work_dir, cache_dir, max_cycles=limit,
+                             len(expected), work_dir, cache_dir,
+                             max_cycles=cycle_limit(layers, samples, per_image),
                              stall_percent=stall_percent,
                              defines=GAUGE_DEFINES if gauge else None)
     mask = (1 << last.out_bits) - 1
@@ -255,7 +261,8 @@ def stitched_activity(
     sources = prepare_sources(layers, work_dir)
     counted, sim = activity.simulate_activity(
         sources, TOP, words_in, layers[0].in_width, layers[-1].out_width, len(expected),
-        samples, work_dir, cache_dir, exclude=activity.UNIT_COPIES)
+        samples, work_dir, cache_dir, exclude=activity.UNIT_COPIES,
+        max_cycles=cycle_limit(layers, samples, len(expected) // samples))
     mask = (1 << layers[-1].out_bits) - 1
     if [w & mask for w in sim.outputs] != expected:
         raise RuntimeError(f"the coverage run of the stitched design in {work_dir} is not "
