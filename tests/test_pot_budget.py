@@ -67,27 +67,29 @@ def test_a_record_names_its_design():
 
 
 def _row(design: str, quant: str, bits: int, fps: float, acc: float, std: float = 0.005,
-         fits: bool | None = True) -> dict:
+         fits: bool | None = True, toggles: float | None = None) -> dict:
     return {"board": "Pynq-Z1", "network": "TFC", "design": design, "weight_quant": quant,
             "weight_bits": bits, "est_fps": fps, "accuracy_mean": acc, "accuracy_std": std,
-            "fits_measured": fits, "status": "ok"}
+            "fits_measured": fits, "status": "ok", "toggles_per_image": toggles}
 
 
 def test_ratios_compare_the_fastest_fitting_int_at_equal_bits_and_equal_accuracy():
     df = pd.DataFrame([
-        _row("pot", "pot", 4, 8e6, 0.95),
+        _row("pot", "pot", 4, 8e6, 0.95, toggles=6e4),
         _row("int", "int", 4, 2e6, 0.97),
-        _row("int-lut", "int", 4, 4e6, 0.97),
+        _row("int-lut", "int", 4, 4e6, 0.97, toggles=8e4),
         _row("int-lut", "int", 2, 1.6e7, 0.90),  # faster, but far less accurate
         _row("int-finn", "int", 3, 9e6, 0.952, fits=False),  # over budget as built
         _row("int", "int", 3, 5e6, 0.946),  # within seed noise of the PoT accuracy
+        _row("int", "int", 8, 1e6, 0.97),
     ])
-    df = pd.concat([df, pd.DataFrame([_row("int", "int", 8, 1e6, 0.97)])], ignore_index=True)
     (row,) = ratios(df).to_dict("records")
     assert row["int_same_bits"] == "W4 int-lut" and row["ratio_same_bits"] == 2.0
     assert row["int_equal_acc"] == "W3 int" and row["ratio_equal_acc"] == 8e6 / 5e6
     # the paper's comparison: multipliers in DSPs, at the same bits and at 8 bits
     assert row["ratio_vs_dsp_int"] == 4.0 and row["ratio_vs_int8_dsp"] == 8.0
+    # energy: the two built winners' toggles per image, PoT over the best int at its bits
+    assert row["energy_vs_int_same_bits"] == 0.75
 
 
 def test_bad_budget_options_are_one_line_errors(tmp_path):
