@@ -66,3 +66,20 @@ def test_switching_activity_of_a_stitched_chain_counts_only_a_bit_exact_run(tmp_
     (layers[0].hdl_dir / "add.hex").write_text("04\n")  # the design now adds 4, not 3
     with pytest.raises(RuntimeError, match="not bit-exact"):
         stitch.stitched_activity(layers, words, expected, 4, tmp_path, tmp_path / "v")
+
+
+def test_a_paced_source_offers_each_image_at_its_period(tmp_path):
+    """10 input words per image (the chain's converter makes 5 output words of them),
+    offered every 40 cycles: image k's first input word is taken at cycle 40·k or
+    later, and the images leave 40 cycles apart instead of the chain's own 10."""
+    layers = _chain(tmp_path)
+    words = list(range(40))
+    expected = [((b + 3) << 8) | (a + 3) for a, b in zip(words[::2], words[1::2], strict=True)]
+    paced = stitch.measure_stitched(layers, words, expected, 4, tmp_path, PART, 10.0,
+                                    synth=False, cache_dir=tmp_path / "verilator",
+                                    input_period=40)
+    assert paced["sim_ok"] and paced["cycles_per_image"] == 40, paced
+    with pytest.raises(ValueError, match="pacing needs"):
+        stitch.measure_stitched(layers, words, expected, 4, tmp_path, PART, 10.0,
+                                synth=False, cache_dir=tmp_path / "verilator",
+                                input_period=-1)

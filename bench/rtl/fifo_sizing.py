@@ -6,9 +6,9 @@ the design runs slower than its slowest layer; too deep a FIFO only costs memory
 sizes them by simulating the stitched design with very deep FIFOs and keeping each one's
 peak occupancy; that needs Vivado's simulator. Here the same run is a Verilator
 simulation in which every FIFO is FINN's own simulation gauge (unbounded and always
-ready, so no layer ever waits on one): the peak a gauge reaches is the depth at which
-that FIFO never stalls its producer in this run (capped at one image, see
-`depths_from_peaks`). The sized design is simulated again to confirm that it reaches the
+ready, so no layer ever waits on one), with the images arriving at the rate the
+unbounded design sustains: the peak a gauge reaches is the depth at which that FIFO
+never stalls its producer in this run (capped at one image, see `depths_from_peaks`). The sized design is simulated again to confirm that it reaches the
 unbounded design's throughput, and FIFOs that were full when it did not are made deeper
 (`deepen`); once it does, the memory-backed FIFOs are tried at the minimum depth
 (`shallow_trial`) and kept there if the rate holds.

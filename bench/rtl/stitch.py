@@ -205,13 +205,15 @@ def measure_stitched(
     layers: list[LayerHdl], words_in: list[int], expected: list[int], samples: int,
     work_dir: Path, fpga_part: str, clk_ns: float, synth: bool = True,
     cache_dir: Path | None = None, synth_cache_dir: Path | None = None, dsp: bool = True,
-    stall_percent: int = 0, gauge: bool = False,
+    stall_percent: int = 0, gauge: bool = False, input_period: int | None = None,
 ) -> dict[str, Any]:
     """Simulate the stitched design (bit-exact against `expected`, cycles per image,
     latency, each FIFO's peak occupancy) and, with `synth`, synthesize it (`dsp=False`:
     inferred multipliers in LUTs); a plain dict of the results. `stall_percent` applies
     seeded random backpressure to the network's output; `gauge` simulates every FIFO as
-    an unbounded one (nothing is synthesized then: a gauge is not hardware)."""
+    an unbounded one (nothing is synthesized then: a gauge is not hardware);
+    `input_period` offers a new image's input every that many cycles instead of as fast
+    as the design takes it."""
     started = time.monotonic()
     sources = prepare_sources(layers, work_dir, gauge)
     (work_dir / OCCUPANCY_FILE).unlink(missing_ok=True)  # not an earlier run's peaks
@@ -221,7 +223,9 @@ def measure_stitched(
                              len(expected), work_dir, cache_dir,
                              max_cycles=cycle_limit(layers, samples, per_image),
                              stall_percent=stall_percent,
-                             defines=GAUGE_DEFINES if gauge else None)
+                             defines=GAUGE_DEFINES if gauge else None,
+                             pacing=(len(words_in) // samples, int(input_period))
+                             if input_period else None)
     mask = (1 << last.out_bits) - 1
     got = [w & mask for w in sim.outputs]
     mismatches = sum(g != e for g, e in zip(got, expected, strict=False))

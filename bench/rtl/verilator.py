@@ -153,7 +153,7 @@ def simulate(
     expected_outputs: int, run_dir: Path, cache_dir: Path | None = None,
     params: dict[str, int] | None = None, max_cycles: int | None = None,
     stall_percent: int = 0, seed: int = 0, coverage: bool = False,
-    defines: dict[str, str] | None = None,
+    defines: dict[str, str] | None = None, pacing: tuple[int, int] | None = None,
 ) -> SimResult:
     """Stream `inputs` through `top` and collect `expected_outputs` words.
 
@@ -163,7 +163,9 @@ def simulate(
     backpressure): a design must still deliver every word, unchanged and in order.
     With `coverage` the run also leaves its toggle counts (after reset) in
     `run_dir/coverage.dat`, named by `SimResult.coverage`. `defines` are Verilog macros
-    the model is compiled with (a separate cached model per set).
+    the model is compiled with (a separate cached model per set). `pacing` is
+    (words per image, period): image k's input words are offered from cycle k·period on,
+    as from a source that sends images at that rate instead of as fast as they are taken.
     """
     if not 0 <= stall_percent < 100:
         raise ValueError(f"stall_percent must be in 0..99, got {stall_percent}")
@@ -176,8 +178,15 @@ def simulate(
     counts.unlink(missing_ok=True)  # a count from an earlier run must not pass for this one
     limit = max_cycles or 20 * (len(inputs) + expected_outputs) + 10_000
     limit = limit * 100 // (100 - stall_percent) + 1  # a stalled consumer takes longer
+    if pacing:
+        limit += -(-len(inputs) // pacing[0]) * pacing[1]  # and a paced source
     started = time.monotonic()
-    stalls = [str(stall_percent), str(seed)] if stall_percent else []
+    stalls = [str(stall_percent), str(seed)] if stall_percent or pacing else []
+    if pacing:
+        words, period = pacing
+        if words < 1 or period < 1:
+            raise ValueError(f"pacing needs words per image and a period >= 1, got {pacing}")
+        stalls += [str(words), str(period)]
     run([str(exe), str(stim), str(result), str(expected_outputs), str(limit),
          str(RESET_CYCLES), *stalls], cwd=run_dir, log=run_dir / f"{top}.sim.log")
     outputs, out_cycles, in_cycles, cycles, timed_out = _read_result(result)
@@ -265,8 +274,9 @@ template <typename T> static std::string hex(const T& s) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 6 && argc != 8) {
-        std::fprintf(stderr, "usage: in.hex out.txt n_out max_cycles reset [stall_pct seed]\n");
+    if (argc != 6 && argc != 8 && argc != 10) {
+        std::fprintf(stderr, "usage: in.hex out.txt n_out max_cycles reset "
+                             "[stall_pct seed [words_per_image period]]\n");
         return 2;
     }
     std::vector<Words> in;
@@ -278,8 +288,12 @@ int main(int argc, char** argv) {
     const long reset = std::atol(argv[5]);
     // Backpressure: the consumer is not ready in stall_pct % of the cycles, drawn from a
     // seeded generator (64-bit LCG) so that a run repeats exactly.
-    const long stall_pct = argc == 8 ? std::atol(argv[6]) : 0;
-    uint64_t state = argc == 8 ? (uint64_t)std::atoll(argv[7]) * 2654435761ULL + 1 : 1;
+    const long stall_pct = argc >= 8 ? std::atol(argv[6]) : 0;
+    uint64_t state = argc >= 8 ? (uint64_t)std::atoll(argv[7]) * 2654435761ULL + 1 : 1;
+    // Pacing: input word k belongs to image k / words_per_image, offered from cycle
+    // image * period on (0: every word as soon as the previous one is taken).
+    const long words_per_image = argc == 10 ? std::atol(argv[8]) : 0;
+    const long period = argc == 10 ? std::atol(argv[9]) : 0;
 
     VerilatedContext ctx;
     Vtb_top top(&ctx);
@@ -291,8 +305,10 @@ int main(int argc, char** argv) {
     std::size_t next = 0;
     long got = 0, cycle = 0;
     for (; cycle < max_cycles && got < n_out; cycle++) {
-        top.s_axis_tvalid = next < in.size();
-        if (next < in.size()) put(top.s_axis_tdata, in[next]);
+        const bool offer = next < in.size() && (period == 0
+                           || cycle >= (long)(next / words_per_image) * period);
+        top.s_axis_tvalid = offer;
+        if (offer) put(top.s_axis_tdata, in[next]);
         state = state * 6364136223846793005ULL + 1442695040888963407ULL;
         top.m_axis_tready = (long)((state >> 33) % 100) >= stall_pct;
         top.ap_clk = 0; top.eval();

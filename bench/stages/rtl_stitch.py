@@ -3,7 +3,10 @@ sized by simulation, then the sized design simulated (bit-exact, throughput, als
 output stalls, switching activity) and synthesized.
 
 Sizing (`bench.rtl.fifo_sizing`): the design is first simulated with every FIFO as an
-unbounded gauge; each FIFO gets the depth its gauge peaked at (at most one image); the
+unbounded gauge, for the rate no depth can beat, then again with the images arriving at
+that rate (a source that sends as fast as it can fills every FIFO ahead of a slower layer
+with images the design will not need for a while); each FIFO gets the depth its gauge
+peaked at in the paced run (at most one image); the
 sized design is simulated again and must reach the unbounded throughput (FIFOs that were
 full are deepened until it does, at most `SIZING_ROUNDS` times); then its memory-backed
 FIFOs are tried at the minimum depth and kept there if the rate holds. The record keeps the depths
@@ -13,6 +16,7 @@ deeper than 2, so none), each with its throughput or cost.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +103,18 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
               or finn_stitch.stitch_blocker(stitcher.graph))
     if reason:
         return {"skipped": reason}
-    # 1. one image per FIFO, simulated as unbounded gauges: the peaks and the throughput
-    #    no FIFO depth can beat
+    # 1. one image per FIFO, simulated as unbounded gauges: the throughput no FIFO depth
+    #    can beat, then the peaks with images arriving at that rate
     one_image = stitcher.build(None, "unbounded")
     unbounded = stitcher.simulate(one_image, "unbounded", gauge=True)
     glue = one_image[3]
     one_image_depths = {g["after"]: g["depth"] for g in glue.values() if "after" in g}
-    peaks = _by_layer(glue, unbounded["fifo_peaks"])
+    paced = unbounded
+    if unbounded["sim_ok"] and unbounded["cycles_per_image"]:
+        paced = stitcher.simulate(one_image, "unbounded", gauge=True,
+                                  input_period=math.ceil(unbounded["cycles_per_image"]))
+    peaks = _by_layer(glue, paced["fifo_peaks"])
+    free_peaks = _by_layer(glue, unbounded["fifo_peaks"])
     # 2. sized from the peaks, confirmed (and deepened where full) until as fast
     depths = fifo_sizing.depths_from_peaks(peaks, one_image_depths)
     target, rounds = unbounded["cycles_per_image"], 0
@@ -144,7 +153,8 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
     finn_default = stitcher.simulate(stitcher.build(0, "finn-default"), "finn-default")
     widths = _fifo_widths(glue)
     fifos = {
-        "depths": depths, "peaks": peaks, "rounds": rounds, "shallowed": shallowed,
+        "depths": depths, "peaks": peaks, "unpaced_peaks": free_peaks, "rounds": rounds,
+        "shallowed": shallowed,
         "one_image_depths": one_image_depths,
         "bits": fifo_sizing.storage_bits(depths, widths),
         "one_image_bits": fifo_sizing.storage_bits(one_image_depths, widths),
