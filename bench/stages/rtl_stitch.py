@@ -132,11 +132,12 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
         full = {layer for layer, peak in _by_layer(design[3], sized["fifo_peaks"]).items()
                 if peak >= depths[layer]}
         depths = fifo_sizing.deepen(depths, full)
-    where, shallowed = STITCHED_DIR, []
+    where, shallowed, shallow_cycles = STITCHED_DIR, [], None
     trial = fifo_sizing.shallow_trial(depths) if sized["sim_ok"] and as_fast(sized) else None
     if trial is not None:
         shallow = stitcher.build(trial, SHALLOW_DIR)
         tried = stitcher.simulate(shallow, SHALLOW_DIR)
+        shallow_cycles = tried["cycles_per_image"] if tried["sim_ok"] else None
         if tried["sim_ok"] and as_fast(tried):
             shallowed = sorted(k for k in trial if trial[k] != depths[k])
             design, depths, where = shallow, trial, SHALLOW_DIR
@@ -154,7 +155,7 @@ def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
     widths = _fifo_widths(glue)
     fifos = {
         "depths": depths, "peaks": peaks, "unpaced_peaks": free_peaks, "rounds": rounds,
-        "shallowed": shallowed,
+        "shallowed": shallowed, "shallow_trial_cycles_per_image": shallow_cycles,
         "one_image_depths": one_image_depths,
         "bits": fifo_sizing.storage_bits(depths, widths),
         "one_image_bits": fifo_sizing.storage_bits(one_image_depths, widths),
