@@ -8,10 +8,11 @@ peak occupancy; that needs Vivado's simulator. Here the same run is a Verilator
 simulation in which every FIFO is FINN's own simulation gauge (unbounded and always
 ready, so no layer ever waits on one), with the images arriving at the rate the
 unbounded design sustains: the peak a gauge reaches is the depth at which that FIFO
-never stalls its producer in this run (capped at one image, see `depths_from_peaks`). The sized design is simulated again to confirm that it reaches the
-unbounded design's throughput, and FIFOs that were full when it did not are made deeper
-(`deepen`); once it does, the memory-backed FIFOs are tried at the minimum depth
-(`shallow_trial`) and kept there if the rate holds.
+never stalls its producer in this run (capped at one image, see `depths_from_peaks`).
+The sized design is simulated again to confirm that it reaches the unbounded design's
+throughput, and FIFOs that were full when it did not are made deeper (`deepen`); once it
+does, the memory-backed FIFOs are tried at the minimum depth (`shallow_trial`) and kept
+there if the rate holds.
 
 Depths are rounded to what FINN's FIFO (`fifo.sv`) builds anyway:
 - up to 33 words it is a shift register with an output register, one SRL per data bit
