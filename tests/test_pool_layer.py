@@ -196,11 +196,11 @@ def test_lenet5_is_measured_and_stitched_bit_exact(tmp_path, monkeypatch):
     from bench.core.spec import make_spec
     from bench.engine.store import Store
     from bench.run.point import run_point
-    from bench.stages import rtl_measure
+    from bench.stages import rtl_measure, rtl_stitch
 
     # fewer images than a run's: the first generator alone takes ~20,000 cycles each
     monkeypatch.setattr(rtl_measure, "RTL_SAMPLES", 2)
-    monkeypatch.setattr(rtl_measure, "STITCH_SAMPLES", 3)
+    monkeypatch.setattr(rtl_stitch, "STITCH_SAMPLES", 3)
     spec = make_spec(model="lenet5", dataset="digits", weight_bits=2, act_bits=2, epochs=1,
                      pe=8, mvu="rtl", target="rtl", hw_accuracy_samples=0)
     record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record
@@ -212,3 +212,7 @@ def test_lenet5_is_measured_and_stitched_bit_exact(tmp_path, monkeypatch):
     assert record.rtl_coverage == 1.0 and record.rtl_sim_ok is True
     assert record.rtl_stitched_ok is True and record.rtl_stalled_ok is True
     assert record.rtl_fps == pytest.approx(record.est_fps, rel=0.05)
+    # FIFO depths sized by simulation: far below one image each, at the same rate
+    assert record.fifo_depths and record.fifo_bits < record.fifo_one_image_bits / 10
+    assert record.rtl_stitched["fifos"]["as_fast_as_unbounded"] is True
+    assert record.rtl_toggles_per_image > 0
