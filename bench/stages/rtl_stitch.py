@@ -45,12 +45,9 @@ def _stitch_skipped(rows: list[dict[str, Any]]) -> str | None:
 class _Stitcher:
     """One network's stitched designs: HDL for a set of FIFO depths, and its simulation."""
 
-    def __init__(self, ctx: RunContext, entry: Path):
-        from bench.finn_flow import rtl_layers
-
-        self.ctx, self.entry = ctx, entry
+    def __init__(self, ctx: RunContext, entry: Path, graph: Any):
+        self.ctx, self.entry, self.graph = ctx, entry, graph
         self.board = get_board(ctx.spec.board)
-        self.graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
         self.inputs = test_inputs(ctx, STITCH_SAMPLES)
 
     def build(self, depths: Any, name: str) -> tuple[list[Any], list[int], list[int], dict]:
@@ -95,10 +92,12 @@ def _fifo_widths(glue: dict[str, Any]) -> dict[str, int]:
 
 
 def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
+    from bench.finn_flow import rtl_layers
     from bench.finn_flow import stitch_graph as finn_stitch
     from bench.rtl import fifo_sizing, stitch
 
-    stitcher = _Stitcher(ctx, entry)
+    graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+    stitcher = _Stitcher(ctx, entry, graph)
     reason = (_stitch_skipped(ctx["rtl_measure"]["layers"])
               or finn_stitch.stitch_blocker(stitcher.graph))
     if reason:
