@@ -12,6 +12,7 @@ import pytest
 
 from bench.core.spec import SpecError, make_spec
 from bench.report.console import _routed
+from bench.stages.route import _route_fields
 
 
 def test_route_is_a_measuring_target():
@@ -35,6 +36,29 @@ def test_the_summary_says_what_was_routed_and_what_was_not():
               "route_layers": [{"node": "MVAU_rtl_0", "route_error": "design uses Xilinx "
                                 "primitives (DSP48E1): not routable on ECP5"}]}
     assert "not routed" in _routed(failed) and "DSP48E1" in _routed(failed)
+
+
+class _Context(dict):
+    """What `_route_fields` reads of a run: earlier stages' results and the spec."""
+
+    spec = make_spec(target="route", mvu="rtl")
+
+
+def test_a_stitched_design_that_failed_to_route_keeps_its_error_in_the_record():
+    ctx = _Context(estimate=type("Estimate", (), {"max_cycles": 256})(),
+                   rtl_stitch={"stitched": {"cycles_per_image": 256.0}})
+    layers = [{"node": "a", "fmax_mhz": 40.0}, {"node": "b", "fmax_mhz": 65.0}]
+    error = "nextpnr-ecp5 did not finish within 10800 s"
+    fields = _route_fields(ctx, {"layers": layers, "stitched": {"route_error": error},
+                                 "device": "85k"})
+    assert fields["route_fmax_source"] == "slowest layer" and fields["route_fmax_mhz"] == 40.0
+    assert fields["route_stitched"] == {"route_error": error}
+    assert fields["route_fps"] == pytest.approx(40e6 / 256)
+    text = _routed({**fields, "clk_ns": 10.0})
+    assert "slowest layer" in text and "stitched design not routed" in text and error in text
+    routed = _route_fields(ctx, {"layers": layers, "stitched": None, "device": "85k"})
+    assert "route_stitched" not in routed and "stitched design" not in _routed(
+        {**routed, "clk_ns": 10.0})
 
 
 @pytest.mark.slow

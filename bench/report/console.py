@@ -182,6 +182,9 @@ def _routed(r: dict[str, Any]) -> str:
         text += f"; LUT4 {r['route_lut4']:,}, MULT18 {r['route_dsp']:,}, DP16KD {r['route_bram']:,}"
     if r.get("route_bitstream"):
         text += f"; bitstream {r['route_bitstream']}"
+    stitched_error = (r.get("route_stitched") or {}).get("route_error")
+    if stitched_error:
+        text += f"; [red]stitched design not routed[/]: {stitched_error}"
     return text + (f"; not routable: {'; '.join(failed)}" if failed else "")
 
 

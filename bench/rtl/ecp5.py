@@ -69,6 +69,10 @@ DEVICES = {
 # The 381-ball BGA is offered for all three sizes (nextpnr's default too).
 DEFAULT_PACKAGE = "CABGA381"
 RESULT_FILE = "result.json"
+# nextpnr's time limit. The tools' default (30 min) guards against hangs; a stitched
+# design with a 256-lane layer (40-50k LUT4) needs 16 to over 30 minutes of one core,
+# more when the machine is shared, and that is work to finish, not a hang.
+PNR_TIMEOUT_S = 3 * 3600
 # Xilinx primitives FINN's RTL instantiates (mvu.sv, skid.sv): they elaborate as
 # blackboxes (`yosys.PRIMITIVES`), and no ECP5 cell implements them.
 XILINX_PRIMITIVES = yosys.PRIMITIVES
@@ -243,7 +247,8 @@ def run_nextpnr(args: list[str], out: Path, log: Path) -> None:
     """nextpnr-ecp5 with `args`, run in `out`; its log in `log`. The WebAssembly build
     sees only its working directory's tree, so file arguments are relative to `out`.
     (A function of its own so that the cache's tests can tell whether it ran.)"""
-    run([str(find_executable(TOOLS.nextpnr_ecp5)), *args], cwd=out, log=log)
+    run([str(find_executable(TOOLS.nextpnr_ecp5)), *args], cwd=out, log=log,
+        timeout=PNR_TIMEOUT_S)
 
 
 def xilinx_primitives(rtlil: str) -> list[str]:

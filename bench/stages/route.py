@@ -61,12 +61,14 @@ def _route_fields(ctx: RunContext, meta: dict[str, Any]) -> dict[str, Any]:
             route_bitstream=design.get("bitstream"),
             **{f"route_{k}": design[k] for k in ("lut4", "ff", "dsp", "bram")},
             route_utilization={k: design[k] / capacity[k] for k in capacity})
-    elif routed and len(routed) == len(rows):
+    else:
+        if design:  # tried and failed: the record keeps why (e.g. nextpnr's time limit)
+            fields["route_stitched"] = design
+        if not (routed and len(routed) == len(rows)):
+            return {**fields, "route_fmax_mhz": None,
+                    "route_fmax_source": "not every layer routed"}
         fmax, basis = min(r["fmax_mhz"] for r in routed), "slowest layer"
         cycles = ctx["estimate"].max_cycles
-    else:
-        return {**fields, "route_fmax_mhz": None,
-                "route_fmax_source": "not every layer routed"}
     return {**fields, "route_fmax_mhz": fmax, "route_fmax_source": basis,
             "route_fps": fmax * 1e6 / cycles if cycles else None,
             "route_clock_met": fmax >= 1000.0 / ctx.spec.clk_ns}
