@@ -27,7 +27,7 @@ INJECTION_POINTS = [
     ("rtl_measure", "bench.finn_flow.rtl_layers", "measure_graph"),
     ("unit_verify", "bench.finn_flow.graph", "HwGraph.with_model"),
     # measures every layer for real first (minutes): with the end-to-end tests
-    pytest.param("rtl_stitch", "bench.finn_flow.rtl_layers", "apply_folding",
+    pytest.param("rtl_stitch", "bench.stages.rtl_stitch", "folded_rtl_graph",
                  marks=pytest.mark.slow, id="rtl_stitch"),
     pytest.param("route", "bench.rtl.routing", "route_layers",
                  marks=pytest.mark.slow, id="route"),

@@ -13,7 +13,12 @@ from bench.core.devices import get_board
 from bench.core.spec import RunSpec
 from bench.engine.stage import RunContext, Stage
 from bench.stages.artifacts import STITCH_SAMPLES, test_inputs
-from bench.stages.rtl_measure import RTL_SOURCES, _require_tools, _rtl_determines, _rtl_folding
+from bench.stages.rtl_measure import (
+    RTL_SOURCES,
+    _require_tools,
+    _rtl_determines,
+    folded_rtl_graph,
+)
 
 BITSTREAM = "design.bit"
 
@@ -24,7 +29,7 @@ def _route(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench.rtl import routing
 
     board = get_board(ctx.spec.board)
-    graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+    graph = folded_rtl_graph(ctx)
     layers = [rtl_layers.generate_layer_hdl(graph, name, entry / "layers" / name,
                                             board.part, ctx.spec.clk_ns)
               for name in rtl_layers.rtl_nodes(graph)]

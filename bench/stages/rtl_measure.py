@@ -79,12 +79,20 @@ def _rtl_folding(ctx: RunContext) -> dict[str, dict[str, int]]:
                                  ctx["rtl_graph"].hw.model())
 
 
+def folded_rtl_graph(ctx: RunContext) -> Any:
+    """A fresh copy of the run's RTL graph with its folding applied: every RTL stage
+    (measure, stitch, route) builds its HDL from this same graph."""
+    from bench.finn_flow import rtl_layers
+
+    return rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+
+
 def _rtl_measure(ctx: RunContext, entry: Path) -> dict[str, Any]:
     from bench.finn_flow import rtl_layers
     from bench.rtl.tools import tool_versions
 
     board = get_board(ctx.spec.board)
-    graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
+    graph = folded_rtl_graph(ctx)
     rows = rtl_layers.measure_graph(
         graph, test_inputs(ctx, RTL_SAMPLES), entry / "layers", board.part,
         ctx.spec.clk_ns, ctx["rtl_graph"].hls_reasons,

@@ -24,7 +24,12 @@ from bench.core.devices import get_board
 from bench.core.hardware_choices import RTL_TARGETS
 from bench.engine.stage import RunContext, Stage
 from bench.stages.artifacts import STITCH_SAMPLES, STITCH_STALL_PERCENT, test_inputs
-from bench.stages.rtl_measure import RTL_SOURCES, _clock_fields, _rtl_determines, _rtl_folding
+from bench.stages.rtl_measure import (
+    RTL_SOURCES,
+    _clock_fields,
+    _rtl_determines,
+    folded_rtl_graph,
+)
 
 SIZING_ROUNDS = 3  # sized designs tried before the last one is kept as it is
 STITCHED_DIR = "stitched"  # the sized design, the one the record describes
@@ -92,12 +97,10 @@ def _fifo_widths(glue: dict[str, Any]) -> dict[str, int]:
 
 
 def _rtl_stitch(ctx: RunContext, entry: Path) -> dict[str, Any]:
-    from bench.finn_flow import rtl_layers
     from bench.finn_flow import stitch_graph as finn_stitch
     from bench.rtl import fifo_sizing, stitch
 
-    graph = rtl_layers.apply_folding(ctx["rtl_graph"].hw.model(), _rtl_folding(ctx))
-    stitcher = _Stitcher(ctx, entry, graph)
+    stitcher = _Stitcher(ctx, entry, folded_rtl_graph(ctx))
     reason = (_stitch_skipped(ctx["rtl_measure"]["layers"])
               or finn_stitch.stitch_blocker(stitcher.graph))
     if reason:
