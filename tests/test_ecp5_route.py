@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench.core.warn import BenchWarning
-from bench.rtl import ecp5
+from bench.rtl import ecp5, routing
 from bench.rtl import mvu_unit as mu
-from bench.rtl.tools import RtlToolError
+from bench.rtl.tools import RtlToolError, RtlToolInterrupted
 
 # -- parsers, without tools -----------------------------------------------------------------
 
@@ -208,3 +208,26 @@ def test_a_failing_tool_is_one_line_naming_its_log(body, kwargs, message, tmp_pa
     with pytest.raises(RtlToolError, match=message) as exc:
         ecp5.route([tmp_path / "wire8.sv"], "wire8", None, tmp_path, **kwargs)
     assert "\n" not in str(exc.value)
+
+
+def test_a_route_that_ran_out_of_time_is_not_a_result(tmp_path, monkeypatch):
+    """nextpnr stopped by its time limit: the error keeps its kind through the one-line
+    wrapper, the routed row lets it through (the point fails, so a re-run retries) where a
+    real routing error becomes the row's `route_error`, and nothing is cached."""
+    (tmp_path / "wire8.sv").write_text(
+        "module wire8 (input logic [7:0] a, output logic [7:0] y);\n"
+        "  assign y = a;\nendmodule\n")
+    cache = tmp_path / "cache"
+
+    def route(**kwargs):
+        return ecp5.route([tmp_path / "wire8.sv"], "wire8", None, tmp_path,
+                          cache_dir=cache, **kwargs)
+
+    monkeypatch.setattr(ecp5, "PNR_TIMEOUT_S", 0.01)
+    with pytest.raises(RtlToolInterrupted, match=r"^nextpnr-ecp5 failed: .*did not finish"):
+        routing._routed(route)
+    monkeypatch.undo()
+    assert "Unsupported package" in routing._routed(lambda: route(package="NOPE"))["route_error"]
+    first, again = routing._routed(route), routing._routed(route)
+    assert "route_error" not in first and first["route_cached"] is False  # routed this time
+    assert again["route_cached"] is True  # and only a finished route was kept

@@ -48,7 +48,8 @@ def test_a_stitched_design_that_failed_to_route_keeps_its_error_in_the_record():
     ctx = _Context(estimate=type("Estimate", (), {"max_cycles": 256})(),
                    rtl_stitch={"stitched": {"cycles_per_image": 256.0}})
     layers = [{"node": "a", "fmax_mhz": 40.0}, {"node": "b", "fmax_mhz": 65.0}]
-    error = "nextpnr-ecp5 did not finish within 10800 s"
+    error = ("nextpnr-ecp5 failed: ERROR: Unable to place cell 'x', no BELs remaining to "
+             "implement cell type 'TRELLIS_COMB'")
     fields = _route_fields(ctx, {"layers": layers, "stitched": {"route_error": error},
                                  "device": "85k"})
     assert fields["route_fmax_source"] == "slowest layer" and fields["route_fmax_mhz"] == 40.0

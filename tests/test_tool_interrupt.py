@@ -82,7 +82,7 @@ def test_a_timeout_ends_the_tools_whole_process_group(tmp_path):
     pid_file = tmp_path / "grandchild.pid"
     started = time.monotonic()
     log = tmp_path / "tool.log"
-    with pytest.raises(tools.RtlToolError, match="did not finish within 1 s"):
+    with pytest.raises(tools.RtlToolInterrupted, match="did not finish within 1 s"):
         tools.run(["sh", "-c", f"echo started; {_grandchild_script(pid_file, 20)[2]}"],
                   log=log, timeout=1)
     grandchild = _read_pid(pid_file, 1)
@@ -127,3 +127,14 @@ def test_a_model_left_by_an_interrupted_build_is_built_again(tmp_path):
     again = verilator.simulate([source], "passthrough", [4], 8, 8, 1, tmp_path / "run2",
                                cache_dir=cache)
     assert again.build_seconds == 0 and again.outputs == [4]  # a finished build is reused
+
+
+def test_a_tool_ended_by_a_signal_is_an_interruption_and_a_failing_one_is_not(tmp_path):
+    """The out-of-memory killer's SIGKILL says nothing about the design: it must not read
+    as the tool's verdict (which callers keep as a result)."""
+    with pytest.raises(tools.RtlToolInterrupted, match="ended by signal 9"):
+        tools.run(["sh", "-c", "kill -9 $$"], log=tmp_path / "killed.log")
+    with pytest.raises(tools.RtlToolError) as failed:
+        tools.run(["sh", "-c", "echo no such design >&2; exit 1"], log=tmp_path / "failed.log")
+    assert not isinstance(failed.value, tools.RtlToolInterrupted)
+    assert "failed with code 1" in str(failed.value) and "no such design" in str(failed.value)

@@ -53,10 +53,12 @@ def measure_or_fail(config: dict[str, Any], work_dir: Path, cache_dir: Path | No
                     ) -> dict[str, Any]:
     """`measure_config`, or a row saying why the tools could not build the configuration:
     the corpus keeps it (it is not retried every run) and the fit leaves it out."""
-    from bench.rtl.tools import RtlToolError
+    from bench.rtl.tools import RtlToolError, RtlToolInterrupted
 
     try:
         return measure_config(config, work_dir, cache_dir)
+    except RtlToolInterrupted:
+        raise  # killed or out of time: stored as failed, it would never be tried again
     except (RtlToolError, RuntimeError, ValueError) as err:
         lines = [ln for ln in str(err).splitlines() if "ERROR" in ln] or [str(err)]
         return {"config": config, "error": lines[-1].strip()[:300]}

@@ -240,7 +240,7 @@ def _one_line(stage: str, log: Path) -> Iterator[None]:
                   if re.search(r"\berror\b", line, re.IGNORECASE)
                   and not re.match(r"\s*\d+ warnings?, \d+ errors?", line)]
         first = errors[0] if errors else str(err).splitlines()[0]
-        raise RtlToolError(f"{stage} failed: {first} (log: {log})") from None
+        raise type(err)(f"{stage} failed: {first} (log: {log})") from None  # same kind
 
 
 def run_nextpnr(args: list[str], out: Path, log: Path) -> None:

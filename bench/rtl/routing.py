@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.rtl import ecp5, measure, stitch
 from bench.rtl.layer import LayerHdl
-from bench.rtl.tools import RtlToolError
+from bench.rtl.tools import RtlToolError, RtlToolInterrupted
 
 DEVICE = "85k"  # LFE5U-85F, the largest ECP5
 
@@ -64,6 +64,8 @@ def route_stitched(layers: list[LayerHdl], work_dir: Path, clk_ns: float,
 def _routed(call: Callable[[], ecp5.RouteResult]) -> dict[str, Any]:
     try:
         res = call()
+    except RtlToolInterrupted:
+        raise  # the machine's failure, not the design's: the point fails, a re-run retries
     except RtlToolError as err:
         return {"route_error": str(err)[:500]}
     return {"lut4": res.lut4, "ff": res.ff, "dsp": res.dsp, "bram": res.bram,

@@ -46,6 +46,14 @@ class RtlToolError(RuntimeError):
     """A tool ran and failed; the message ends with the tail of its log."""
 
 
+class RtlToolInterrupted(RtlToolError):
+    """The tool did not finish: its time ran out or a signal ended it (the kernel's
+    out-of-memory killer, a user's `kill`). That says something about the machine, not the
+    design, so code that keeps a tool's failure as a result (a route error in a record, a
+    failed corpus row) lets this one through: the point fails and a re-run tries again,
+    instead of a cache holding the machine's bad moment as the design's answer."""
+
+
 @dataclass(frozen=True)
 class ToolNames:
     """How each tool is looked up: executables by file name, pyosys by module name."""
@@ -161,7 +169,7 @@ def run(
         end_process_group(proc)
         if log is not None:
             log.write_text(_rest_of_output(proc))
-        raise RtlToolError(f"{Path(cmd[0]).name} did not finish within {timeout:g} s"
+        raise RtlToolInterrupted(f"{Path(cmd[0]).name} did not finish within {timeout:g} s"
                            + (f" (log: {log})" if log else "")) from None
     except BaseException:
         end_process_group(proc)
@@ -170,6 +178,9 @@ def run(
         raise
     if log is not None:
         log.write_text(output)
+    if proc.returncode < 0:  # Popen's way of saying a signal ended it
+        raise RtlToolInterrupted(f"{Path(cmd[0]).name} was ended by signal {-proc.returncode}"
+                                 + (f" (log: {log})" if log else ""))
     if proc.returncode != 0:
         tail = "\n".join(output.splitlines()[-15:])
         where = f" (log: {log})" if log else ""
