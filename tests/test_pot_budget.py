@@ -12,7 +12,7 @@ import pytest
 from bench.core.folding import Layer, stream_capped_bits
 from bench.core.spec import SpecError, make_spec
 from bench.studies.pot_budget import BudgetStudy, budget_points, design_of
-from bench.studies.pot_budget_table import ratios
+from bench.studies.pot_budget_table import ratios, ratios_table
 
 
 def test_fastest_is_one_folding_within_a_stated_share_of_the_board():
@@ -67,10 +67,12 @@ def test_a_record_names_its_design():
 
 
 def _row(design: str, quant: str, bits: int, fps: float, acc: float, std: float = 0.005,
-         fits: bool | None = True, toggles: float | None = None) -> dict:
+         fits: bool | None = True, toggles: float | None = None,
+         measured_fps: float | None = None) -> dict:
     return {"board": "Pynq-Z1", "network": "TFC", "design": design, "weight_quant": quant,
             "weight_bits": bits, "est_fps": fps, "accuracy_mean": acc, "accuracy_std": std,
-            "fits_measured": fits, "status": "ok", "toggles_per_image": toggles}
+            "fits_measured": fits, "status": "ok", "toggles_per_image": toggles,
+            "fps": measured_fps or fps, "fps_measured": measured_fps is not None}
 
 
 def test_ratios_compare_the_fastest_fitting_int_at_equal_bits_and_equal_accuracy():
@@ -90,6 +92,34 @@ def test_ratios_compare_the_fastest_fitting_int_at_equal_bits_and_equal_accuracy
     assert row["ratio_vs_dsp_int"] == 4.0 and row["ratio_vs_int8_dsp"] == 8.0
     # energy: the two built winners' toggles per image, PoT over the best int at its bits
     assert row["energy_vs_int_same_bits"] == 0.75
+    assert row["ratio_same_bits_measured"] is False  # neither was built: estimates
+
+
+def test_built_winners_are_compared_at_their_measured_speed():
+    """Estimated, PoT W3 is 2x the best int W3; built, its stitched design needs more
+    cycles per image and its logic delay caps the clock, and the verdict turns."""
+    df = pd.DataFrame([
+        _row("pot", "pot", 3, 12.5e6, 0.97, measured_fps=5.0e6),
+        _row("int-lut", "int", 3, 6.25e6, 0.97, measured_fps=6.25e6),
+        _row("int", "int", 3, 3.125e6, 0.97),  # not built: its estimate
+    ])
+    (row,) = ratios(df).to_dict("records")
+    assert row["int_same_bits"] == "W3 int-lut" and row["ratio_same_bits"] == 0.8
+    assert row["ratio_same_bits_measured"] is True
+    assert row["ratio_vs_dsp_int"] == 1.6 and row["ratio_vs_dsp_int_measured"] is False
+    assert ratios_table(ratios(df)).rows[0][6] == "0.80"  # measured: no mark
+    assert ratios_table(ratios(df)).rows[0][10] == "1.60*"
+
+
+def test_the_compared_fps_is_simulated_cycles_at_the_clock_the_logic_allows():
+    from bench.studies.pot_budget_table import comparison_fps
+
+    built = {"est_fps": 12.5e6, "rtl_fps": 9.0e6, "rtl_stitched_ok": True, "clk_ns": 10.0}
+    assert comparison_fps({**built, "fmax_est_mhz": 42.0}) == (9.0e6 * 0.42, True)
+    assert comparison_fps({**built, "fmax_est_mhz": 150.0}) == (9.0e6, True)  # clock met
+    assert comparison_fps(built) == (9.0e6, True)  # no delay measured: requested clock
+    assert comparison_fps({**built, "rtl_stitched_ok": False}) == (12.5e6, False)
+    assert comparison_fps({"est_fps": 12.5e6}) == (12.5e6, False)
 
 
 def test_bad_budget_options_are_one_line_errors(tmp_path):
