@@ -98,6 +98,7 @@ def test_ratios_compare_the_fastest_fitting_int_at_equal_bits_and_equal_accuracy
 def test_built_winners_are_compared_at_their_measured_speed():
     """Estimated, PoT W3 is 2x the best int W3; built, its stitched design needs more
     cycles per image and its logic delay caps the clock, and the verdict turns."""
+    # (PoT measured 5 M FPS, int-lut 6.25 M: 0.8)
     df = pd.DataFrame([
         _row("pot", "pot", 3, 12.5e6, 0.97, measured_fps=5.0e6),
         _row("int-lut", "int", 3, 6.25e6, 0.97, measured_fps=6.25e6),
@@ -106,9 +107,22 @@ def test_built_winners_are_compared_at_their_measured_speed():
     (row,) = ratios(df).to_dict("records")
     assert row["int_same_bits"] == "W3 int-lut" and row["ratio_same_bits"] == 0.8
     assert row["ratio_same_bits_measured"] is True
-    assert row["ratio_vs_dsp_int"] == 1.6 and row["ratio_vs_dsp_int_measured"] is False
+    # against a design that was not built: both estimates, never a clock-capped PoT
+    # against an uncapped estimate
+    assert row["ratio_vs_dsp_int"] == 4.0 and row["ratio_vs_dsp_int_measured"] is False
     assert ratios_table(ratios(df)).rows[0][6] == "0.80"  # measured: no mark
-    assert ratios_table(ratios(df)).rows[0][10] == "1.60*"
+    assert ratios_table(ratios(df)).rows[0][10] == "4.00*"
+
+
+def test_the_best_int_is_the_searchs_and_a_built_one_wins_a_tie():
+    df = pd.DataFrame([
+        _row("pot", "pot", 2, 12.5e6, 0.97, measured_fps=4.1e6),
+        _row("int", "int", 2, 12.5e6, 0.97, measured_fps=4.0e6),
+        _row("int-lut", "int", 2, 12.5e6, 0.97),  # the same estimate, not built
+    ])
+    (row,) = ratios(df).to_dict("records")
+    assert row["int_same_bits"] == "W2 int" and row["ratio_same_bits_measured"] is True
+    assert row["ratio_same_bits"] == pytest.approx(4.1 / 4.0)
 
 
 def test_the_compared_fps_is_simulated_cycles_at_the_clock_the_logic_allows():
@@ -203,3 +217,13 @@ def test_a_winner_that_was_built_is_read_from_its_measurement():
     assert row["run_id"] == "b" and row["lut"] == 46_000 and row["sim_fps"] == 4.3e6
     assert row["fits_measured"] is False  # 46k LUTs > 85 % of the Pynq-Z1's 53,200
     assert row["folding"] == "4/64" and row["datapath"] == "finn"
+
+
+def test_searching_again_keeps_the_winners_already_built():
+    from bench.studies.pot_budget import study_run_ids
+
+    searched = BudgetStudy.quick(verify=False)
+    built = {p.run_id() for p in budget_points(BudgetStudy.quick()) if p.target == "rtl"}
+    assert built and built <= study_run_ids(searched)
+    assert study_run_ids(BudgetStudy.quick()) == {p.run_id()
+                                                  for p in budget_points(BudgetStudy.quick())}

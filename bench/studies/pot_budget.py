@@ -22,7 +22,7 @@ same network and data; the hardware uses the first seed's model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,16 @@ def budget_points(study: BudgetStudy) -> list[RunSpec]:
     return points
 
 
+def study_run_ids(study: BudgetStudy) -> set[str]:
+    """The records the study's tables read: its points and, searching only, the winners
+    that an earlier run built in the same directory (their measurement beats the
+    estimate, and re-running the search must not hide it)."""
+    ids = {p.run_id() for p in budget_points(study)}
+    if not study.verify:
+        ids |= {p.run_id() for p in budget_points(replace(study, verify=True))}
+    return ids
+
+
 def run_budget_study(
     results_dir: Path, study: BudgetStudy, jobs: int = 1,
     on_event: Callable[[dict[str, Any], Tally], None] = lambda event, tally: None,
@@ -158,6 +168,6 @@ def run_budget_study(
         on_event(event, tally)
 
     run_sweep(points, out, jobs=jobs, retry_failed=True, on_event=count, log=log)
-    wanted = {p.run_id() for p in points}
+    wanted = study_run_ids(study)
     records = [r.model_dump() for r in Store(out).iter_records() if r.run_id in wanted]
     return records, tally
