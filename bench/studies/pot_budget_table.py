@@ -176,10 +176,13 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
             out.append({
                 "board": board, "network": network, "pot_bits": pot["weight_bits"],
                 "pot_fps": pot["fps"], "pot_est_fps": pot["est_fps"],
+                "pot_built": bool(pot["fps_measured"]),
                 "pot_accuracy": pot["accuracy_mean"],
                 "int_same_bits": _describe(best_same), "int_same_fps": _fps(best_same),
+                "int_same_built": _built(best_same),
                 **_ratio("ratio_same_bits", pot, best_same),
                 "int_equal_acc": _describe(best_acc), "int_equal_acc_fps": _fps(best_acc),
+                "int_equal_acc_built": _built(best_acc),
                 "int_equal_acc_accuracy": (best_acc["accuracy_mean"]
                                            if best_acc is not None else None),
                 **_ratio("ratio_equal_acc", pot, best_acc),
@@ -204,6 +207,16 @@ def _describe(row: Any) -> str:
 
 def _fps(row: Any) -> float | None:
     return None if row is None else float(row["fps"])
+
+
+def _built(row: Any) -> bool | None:
+    return None if row is None else bool(row["fps_measured"])
+
+
+def _fps_cell(fps: Any, built: Any) -> str:
+    """The compared FPS, `*` where it is the estimate (the design was not built)."""
+    text = fmt_int(fps)
+    return f"{text}*" if text and built is False else text
 
 
 def _ratio(name: str, pot: Any, other: Any) -> dict[str, Any]:
@@ -277,9 +290,11 @@ def ratios_table(rt: pd.DataFrame) -> Table:
               "PoT/int", "best int at PoT's accuracy", "its FPS", "PoT/int (equal acc.)",
               "PoT/int in DSPs (same bits)", "PoT/int W8 in DSPs",
               "energy PoT/int (same bits)"]
-    rows = [[r["board"], r["network"], f"W{r['pot_bits']}", fmt_int(r["pot_fps"]),
-             r["int_same_bits"], fmt_int(r["int_same_fps"]), _ratio_cell(r, "ratio_same_bits"),
-             r["int_equal_acc"], fmt_int(r["int_equal_acc_fps"]),
+    rows = [[r["board"], r["network"], f"W{r['pot_bits']}",
+             _fps_cell(r["pot_fps"], r["pot_built"]), r["int_same_bits"],
+             _fps_cell(r["int_same_fps"], r["int_same_built"]),
+             _ratio_cell(r, "ratio_same_bits"), r["int_equal_acc"],
+             _fps_cell(r["int_equal_acc_fps"], r["int_equal_acc_built"]),
              _ratio_cell(r, "ratio_equal_acc"), _ratio_cell(r, "ratio_vs_dsp_int"),
              _ratio_cell(r, "ratio_vs_int8_dsp"), _cell(r.get("energy_vs_int_same_bits"), 2)]
             for _, r in rt.iterrows()]
