@@ -170,7 +170,7 @@ def run(
         if log is not None:
             log.write_text(_rest_of_output(proc))
         raise RtlToolInterrupted(f"{Path(cmd[0]).name} did not finish within {timeout:g} s"
-                           + (f" (log: {log})" if log else "")) from None
+                                 + (f" (log: {log})" if log else "")) from None
     except BaseException:
         end_process_group(proc)
         if proc.stdout is not None:
