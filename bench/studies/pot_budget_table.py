@@ -176,7 +176,7 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
             out.append({
                 "board": board, "network": network, "pot_bits": pot["weight_bits"],
                 "pot_fps": pot["fps"], "pot_est_fps": pot["est_fps"],
-                "pot_built": bool(pot["fps_measured"]),
+                "pot_built": _built(pot),
                 "pot_accuracy": pot["accuracy_mean"],
                 "int_same_bits": _describe(best_same), "int_same_fps": _fps(best_same),
                 "int_same_built": _built(best_same),
@@ -267,7 +267,7 @@ def winners_table(df: pd.DataFrame, limit: float) -> Table:
             fits = f"failed ({r['status']})"
         rows.append([r["board"], r["network"], fmt, r["design"], r["datapath"], r["folding"],
                      fmt_int(r["est_fps"]), fmt_int(r["sim_fps"]), fmt_int(r["fmax_est_mhz"]),
-                     fmt_int(r["fps"]) + ("" if r["fps_measured"] else "*"),
+                     _fps_cell(r["fps"], r["fps_measured"]),
                      _cell(r["toggles_per_image"]),
                      _cell(r["lut"] if r["lut"] is not None else r["cal_lut"]),
                      _cell(r["dsp"] if r["dsp"] is not None else r["cal_dsp"]),
