@@ -96,6 +96,31 @@ def test_mixed_folding_gets_finns_width_converters(tfc, digits, tmp_path):
     assert result["cycles_per_image"] == 512  # layer 1: SF 32 x NF 16, FINN's estimate
 
 
+def test_a_simd_wider_than_the_producers_pe_runs_at_the_stream_model_not_finns(
+        tfc, digits, tmp_path):
+    """Every layer reads 16-wide words behind a 4-wide producer (a 4x width converter)
+    in 4 input folds: FINN's model says 64 cycles for the slowest layer, the stream
+    model (`bench.core.stream_rate`) 64 + 3 x 3, and the simulation decides."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bench.core.stream_rate import LayerRate, stream_cycles
+
+    _, graph = tfc
+    names = [n.name for n in graph.graph.node]
+    folding = {name: {"PE": 4, "SIMD": 16} for name in names}
+    folding[names[-1]] = {"PE": 5, "SIMD": 16}  # 10 outputs
+    graph = finn_hdl.apply_folding(graph, folding)
+    finn_slowest = max(getCustomOp(n).get_exp_cycles() for n in graph.graph.node)
+    model = stream_cycles(LayerRate(64, 4, 16, 16), 4)
+    assert (finn_slowest, model) == (64, 73)
+    layers, words_in, expected, _ = finn_stitch.generate_stitched_hdl(
+        graph, digits.x_test[:SAMPLES], tmp_path, PART, CLK_NS)
+    result = stitch.measure_stitched(layers, words_in, expected, SAMPLES, tmp_path, PART,
+                                     CLK_NS, synth=False, cache_dir=tmp_path / "verilator")
+    assert result["sim_ok"], result
+    assert result["cycles_per_image"] == model
+
+
 def test_without_fifos_the_chain_is_slower_than_the_estimate(tfc, digits, tmp_path):
     """Our unit reads no input while it computes folds 1..NF-1, so without a FIFO the
     layer before it stalls: the period becomes about SF·NF + (NF-1)·SF."""

@@ -240,6 +240,7 @@ def pareto_search(
     layer_options: dict[str, list[dict[str, Any]]],
     budget: dict[str, float],
     weight_bits: dict[str, int] | None = None,
+    feeds: dict[str, str] | None = None,
 ) -> list[FrontPoint]:
     """Pareto front of (max cycles, LUT) over per-layer foldings within a resource budget.
 
@@ -249,10 +250,26 @@ def pareto_search(
     take gives all candidates; those within the budget and not dominated in (cycles, LUT)
     form the front. Ties on LUT are broken by BRAM, then DSP, then URAM.
 
-    `layer_options[name]` lists {"pe", "simd", "cycles", "lut", "bram18", "uram", "dsp"};
+    A layer in `feeds` (consumer -> producer, `stream_rate.feeds`) is slower than its own
+    cycles when its SIMD is wider than its producer's PE; its options then carry a
+    `rate`, and it is chosen after its producer (graph order), against the producer's PE.
+    That choice is greedy (a dearer producer could let the consumer be cheaper), but it
+    never reports a folding faster than it runs.
+
+    `layer_options[name]` lists {"pe", "simd", "cycles", "lut", "bram18", "uram", "dsp"}
+    (and "rate", a `stream_rate.LayerRate`, for layers in `feeds`), in graph order;
     `budget` gives the maximum of each resource.
     """
+    from bench.core.stream_rate import stream_cycles
+
     weight_bits = weight_bits or {}
+    feeds = feeds or {}
+
+    def cycles(name: str, option: dict[str, Any], choice: dict[str, Any]) -> int:
+        producer = choice.get(feeds.get(name, ""))
+        if option.get("rate") is None or producer is None:
+            return option["cycles"]
+        return stream_cycles(option["rate"], producer["pe"])
 
     def allowed(name: str, option: dict[str, Any]) -> bool:
         bits = weight_bits.get(name)
@@ -267,12 +284,16 @@ def pareto_search(
         name: sorted((o for o in opts if allowed(name, o)), key=cost)
         for name, opts in layer_options.items()
     }
-    bounds = sorted({o["cycles"] for opts in options.values() for o in opts})
+    bounds = {o["cycles"] for opts in options.values() for o in opts}
+    for name, producer in feeds.items():  # a stalled layer's cycles are bounds too
+        bounds |= {cycles(name, o, {producer: p})
+                   for o in options.get(name, []) for p in options.get(producer, [])}
+    bounds = sorted(bounds)
     candidates: list[FrontPoint] = []
     for bound in bounds:
         choice = {}
         for name, opts in options.items():
-            feasible = [o for o in opts if o["cycles"] <= bound]
+            feasible = [o for o in opts if cycles(name, o, choice) <= bound]
             if not feasible:
                 break
             choice[name] = feasible[0]  # sorted by cost: the cheapest that meets the bound
@@ -281,7 +302,7 @@ def pareto_search(
             if all(totals[r] <= budget.get(r, float("inf")) for r in RESOURCES):
                 candidates.append(
                     FrontPoint(
-                        max_cycles=max(o["cycles"] for o in choice.values()),
+                        max_cycles=max(cycles(n, o, choice) for n, o in choice.items()),
                         totals=totals,
                         choice={n: (o["pe"], o["simd"]) for n, o in choice.items()},
                     )

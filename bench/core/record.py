@@ -105,6 +105,10 @@ class Record(BaseModel):
     # cal_lut + cal_dsp at the LUTs one DSP saves (measured: the same designs synthesized
     # with and without DSPs), to compare designs that trade DSPs for LUTs on one axis
     lut_equiv: float | None = None
+    # FINN's cycles with the width converters' input rate counted (bench.core.stream_rate):
+    # the slowest layer as the stitched design runs it, and the FPS at the requested clock
+    cal_max_cycles: int | None = None
+    cal_fps: float | None = None
     fits_finn: bool | None = None
     impl: str | None = None  # rtl: RTL layers wherever FINN has them; hls: FINN's choice
     hls_layers: dict[str, str] | None = None  # with impl rtl: layers left HLS, FINN's why

@@ -41,14 +41,14 @@ def node_cost(inst: Any, family: str, finn: dict[str, float],
 
 
 def finn_only(est: Any) -> Any:
-    """An estimate as FINN's own build reports it: without the calibrated costs (for
-    comparing the in-memory estimate with FINN's)."""
+    """An estimate as FINN's own build reports it: without the calibrated costs and
+    cycles (for comparing the in-memory estimate with FINN's)."""
     import dataclasses
 
     per_layer = {name: {k: v for k, v in layer.items()
                         if not k.startswith("cal_") and k != "cost_source"}
                  for name, layer in est.per_layer.items()}
-    return dataclasses.replace(est, per_layer=per_layer, calibrated={})
+    return dataclasses.replace(est, per_layer=per_layer, calibrated={}, cal_max_cycles=None)
 
 
 def totals(per_node: dict[str, dict[str, Any]], model: CostModel | None = None

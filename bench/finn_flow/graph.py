@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core import stream_rate
 from bench.finn_flow import calibrated
 from bench.finn_flow.builder import (
     ESTIMATE_STEPS,
@@ -62,6 +63,8 @@ class Estimate:
     per_layer: dict[str, dict[str, Any]] = field(default_factory=dict)
     # calibrated where a model covers the node, FINN's elsewhere (`finn_flow.calibrated`)
     calibrated: dict[str, Any] = field(default_factory=dict)
+    # the slowest layer's cycles with the width converters' input rate (`core.stream_rate`)
+    cal_max_cycles: int | None = None
 
 
 class HwGraph:
@@ -338,6 +341,10 @@ class FoldableGraph:
             for name, inst in self._nodes.items()
         }
         self._memo = FoldingMemo(self._nodes, self._pristine)
+        # consumer -> producer where a width converter may slow the consumer's first fold
+        self.feeds = stream_rate.feeds([
+            (n.name, n.op_type, [p.name for p in [graph.find_producer(n.input[0])] if p])
+            for n in graph.graph.node])
 
     def apply(self, folding_config: dict[str, dict[str, int]]) -> None:
         for name, attrs in self._pristine.items():
@@ -380,7 +387,22 @@ class FoldableGraph:
             est.per_layer[name].update(
                 {f"cal_{k}" if k != "cost_source" else k: v for k, v in cost.items()})
         est.calibrated = calibrated.totals(costs)
+        est.cal_max_cycles = max(self._stream_cycles(cycles).values(), default=None)
         return est
+
+    def _stream_cycles(self, cycles: dict[str, int]) -> dict[str, int]:
+        """Each node's cycles per image behind its producer's stream, as folded now."""
+        result = dict(cycles)
+        for name, producer in self.feeds.items():
+            pe = self._nodes[producer].get_nodeattr("PE")
+            result[name] = stream_rate.stream_cycles(self._rate(name, cycles[name]), pe)
+        return result
+
+    def _rate(self, name: str, cycles: int) -> stream_rate.LayerRate:
+        inst = self._nodes[name]
+        pe, simd = inst.get_nodeattr("PE"), inst.get_nodeattr("SIMD")
+        return stream_rate.LayerRate(cycles, inst.get_nodeattr("MW") // simd,
+                                     inst.get_nodeattr("MH") // pe, simd)
 
     def _cost(self, name: str, finn: dict[str, Any]) -> dict[str, Any]:
         return self._memo.get(name, "calibrated", lambda: calibrated.node_cost(
@@ -405,7 +427,9 @@ class FoldableGraph:
                 if costs == "calibrated":
                     cost = self._cost(layer.name, finn)
                     finn = {r: float(cost[r]) for r in finn}
-                options.append({"pe": pe, "simd": simd, "cycles": int(inst.get_exp_cycles()),
+                cycles = int(inst.get_exp_cycles())
+                rate = self._rate(layer.name, cycles) if layer.name in self.feeds else None
+                options.append({"pe": pe, "simd": simd, "cycles": cycles, "rate": rate,
                                 **finn})
         for attr, value in saved.items():
             inst.set_nodeattr(attr, value)

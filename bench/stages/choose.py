@@ -41,7 +41,8 @@ def _pareto_choices(ctx: RunContext) -> list[Choice]:
     limit = ctx.spec.folding.max_utilization
     budget = {r: limit * c for r, c in board.capacity().items()}
     options = {layer.name: graph.layer_options(layer) for layer in graph.layers}
-    front = fold.pareto_search(options, budget, fold.stream_capped_bits(graph.layers))
+    front = fold.pareto_search(options, budget, fold.stream_capped_bits(graph.layers),
+                               graph.feeds)
     if not front:
         raise RuntimeError(
             f"no folding fits within {100 * limit:g} % of every resource of {board.name}"
@@ -72,7 +73,8 @@ def finn_config(ctx: RunContext) -> dict[str, dict[str, int]]:
 
 
 def _estimate_fields(ctx: RunContext, est: Any) -> dict[str, Any]:
-    """FINN's estimates, the calibrated costs beside them, and the fit on the latter."""
+    """FINN's estimates, the calibrated costs and cycles beside them, and the fit on the
+    calibrated costs."""
     board = get_board(ctx.spec.board)
     cal = est.calibrated
     fractions, fits = utilization(board, {r: cal[r] for r in ("lut", "bram18", "uram", "dsp")})
@@ -81,6 +83,8 @@ def _estimate_fields(ctx: RunContext, est: Any) -> dict[str, Any]:
         "est_fps": est.fps, "est_latency_ns": est.latency_ns, "est_max_cycles": est.max_cycles,
         "est_critical_path_cycles": est.critical_path_cycles,
         "est_bottleneck": est.bottleneck,
+        "cal_max_cycles": est.cal_max_cycles,
+        "cal_fps": (1e9 / ctx.spec.clk_ns) / est.cal_max_cycles if est.cal_max_cycles else None,
         **{r: est.totals.get(r, 0.0) for r in ("lut", "bram18", "uram", "dsp")},
         **{f"cal_{r}": cal[r] for r in ("lut", "ff", "bram18", "dsp")},
         "cost_coverage": cal["cost_coverage"], "lut_equiv": cal["lut_equiv"],

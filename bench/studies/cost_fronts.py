@@ -57,7 +57,8 @@ def compare(graph: Any, network: str, board_name: str, limit: float) -> FrontCom
     bits = fold.stream_capped_bits(graph.layers)
     options = {basis: {la.name: graph.layer_options(la, costs=basis) for la in graph.layers}
                for basis in ("finn", "calibrated")}
-    fronts = {basis: fold.pareto_search(opts, budget, bits) for basis, opts in options.items()}
+    fronts = {basis: fold.pareto_search(opts, budget, bits, graph.feeds)
+              for basis, opts in options.items()}
     fps = {basis: (1e9 / graph.clk_ns) / front[0].max_cycles if front else None
            for basis, front in fronts.items()}
     best = fronts["finn"][0] if fronts["finn"] else None
