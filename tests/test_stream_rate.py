@@ -94,3 +94,12 @@ def test_the_hardware_graph_reports_finns_cycles_and_the_stream_models(tmp_path)
         config = {name: {"PE": pe, "SIMD": simd}
                   for name, (pe, simd) in point.choice.items()}
         assert graph.estimate(config).cal_max_cycles == point.max_cycles, point.choice
+
+
+def test_the_console_shows_the_stream_models_fps_with_finns_beside():
+    from bench.report.console import _throughput
+
+    assert _throughput({"est_fps": 12.5e6, "cal_fps": 12.5e6}) == "12,500,000 FPS"
+    assert _throughput({"est_fps": 12.5e6}) == "12,500,000 FPS"  # older records
+    text = _throughput({"est_fps": 12.5e6, "cal_fps": 1e8 / 11})
+    assert text.startswith("9,090,909 FPS") and "FINN's cycle model: 12,500,000" in text
