@@ -284,13 +284,12 @@ def pareto_search(
         name: sorted((o for o in opts if allowed(name, o)), key=cost)
         for name, opts in layer_options.items()
     }
-    bounds = {o["cycles"] for opts in options.values() for o in opts}
+    reachable = {o["cycles"] for opts in options.values() for o in opts}
     for name, producer in feeds.items():  # a stalled layer's cycles are bounds too
-        bounds |= {cycles(name, o, {producer: p})
-                   for o in options.get(name, []) for p in options.get(producer, [])}
-    bounds = sorted(bounds)
+        reachable |= {cycles(name, o, {producer: p})
+                      for o in options.get(name, []) for p in options.get(producer, [])}
     candidates: list[FrontPoint] = []
-    for bound in bounds:
+    for bound in sorted(reachable):
         choice = {}
         for name, opts in options.items():
             feasible = [o for o in opts if cycles(name, o, choice) <= bound]
