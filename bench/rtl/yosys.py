@@ -173,10 +173,17 @@ def elaborate(
     return rtlil
 
 
+# Synthesis's time limit. The tools' default (30 min) guards against hangs; a board-filling
+# ZCU102 winner (a 4,096-lane layer, a 180k-LUT stitched design) needs more than that of
+# one shared core for one layer and again for the stitched top: work to finish, not a hang.
+SYNTH_TIMEOUT_S = 4 * 3600
+
+
 def run_script(script: Path, log: Path, work_dir: Path) -> None:
     """Run a Yosys script in native Yosys (with ABC), its log kept in `log`."""
     require_module(TOOLS.pyosys)
-    run([sys.executable, "-c", _PYOSYS_RUN, str(script), str(log)], cwd=work_dir)
+    run([sys.executable, "-c", _PYOSYS_RUN, str(script), str(log)], cwd=work_dir,
+        timeout=SYNTH_TIMEOUT_S)
 
 
 _ATTRIBUTE = re.compile(r"\(\*.*?\*\)", re.DOTALL)
