@@ -35,12 +35,12 @@ def test_a_layer_that_reads_its_input_in_one_fold_has_no_stall_to_wait_out():
 
 
 def test_only_matrix_vector_layers_fed_by_a_pe_stream_are_affected():
-    ops = [("swg", "ConvolutionInputGenerator_rtl", []),
-           ("conv", "MVAU_rtl", ["swg"]),
-           ("thr", "Thresholding_rtl", ["conv"]),
-           ("fc1", "MVAU_hls", ["thr"]),
-           ("fc2", "QnnbenchMVU_rtl", ["fc1"]),
-           ("top", "LabelSelect_hls", ["fc2"])]
+    ops = [("swg", "ConvolutionInputGenerator_rtl", None),
+           ("conv", "MVAU_rtl", "swg"),
+           ("thr", "Thresholding_rtl", "conv"),
+           ("fc1", "MVAU_hls", "thr"),
+           ("fc2", "QnnbenchMVU_rtl", "fc1"),
+           ("top", "LabelSelect_hls", "fc2")]
     assert feeds(ops) == {"fc1": "thr", "fc2": "fc1"}
 
 

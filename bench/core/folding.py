@@ -13,6 +13,9 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.core.op_kinds import base_op
+from bench.core.stream_rate import stream_cycles
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -103,13 +106,6 @@ class FoldingError(ValueError):
     """A folding that does not fit the graph; the message names the layer and valid values."""
 
 
-def _base_op(op_type: str) -> str:
-    base = op_type.removesuffix("_hls").removesuffix("_rtl")
-    # our units (--mvu rtl) take an MVAU's or a Pool's place: files for FINN's graph
-    # still apply
-    return {"QnnbenchMVU": "MVAU", "QnnbenchPool": "Pool"}.get(base, base)
-
-
 def resolve_layer_names(layers: list[Layer], config: dict[str, dict[str, int]]) -> dict[str, str]:
     """Map each key of a folding file onto a node of this graph.
 
@@ -123,9 +119,9 @@ def resolve_layer_names(layers: list[Layer], config: dict[str, dict[str, int]]) 
     unknown = [key for key in config if key not in names]
     if not unknown:
         return mapping
-    for kind in sorted({_base_op(key.rsplit("_", 1)[0]) for key in unknown}):
-        keys = [k for k in config if _base_op(k.rsplit("_", 1)[0]) == kind]
-        nodes = [la.name for la in layers if _base_op(la.op_type) == kind]
+    for kind in sorted({base_op(key.rsplit("_", 1)[0]) for key in unknown}):
+        keys = [k for k in config if base_op(k.rsplit("_", 1)[0]) == kind]
+        nodes = [la.name for la in layers if base_op(la.op_type) == kind]
         if len(keys) != len(nodes):
             raise FoldingError(
                 f"folding file names {', '.join(k for k in unknown)}, which this graph does "
@@ -171,8 +167,8 @@ def _standalone_thresholds(layer: Layer, before: list[LayerFolding]) -> dict[str
     Files are written for graphs whose thresholds are fused into the MVAU (FINN's default
     build); in the RTL graph they are a layer of their own, which must keep pace with its
     MVU exactly as the fused thresholds did."""
-    if (_base_op(layer.op_type) == "Thresholding" and before
-            and _base_op(before[-1].op_type) == "MVAU" and before[-1].pe is not None):
+    if (base_op(layer.op_type) == "Thresholding" and before
+            and base_op(before[-1].op_type) == "MVAU" and before[-1].pe is not None):
         return {"PE": before[-1].pe}
     return {}
 
@@ -189,8 +185,8 @@ def tie_pool_inputs(layers: list[Layer], folding: list[LayerFolding]) -> list[La
     by_name = {f.node: f for f in folding}
     for before, layer in itertools.pairwise(layers):
         pool, swg = by_name.get(layer.name), by_name.get(before.name)
-        if (pool is None or swg is None or _base_op(layer.op_type) != "Pool"
-                or _base_op(before.op_type) != "ConvolutionInputGenerator"
+        if (pool is None or swg is None or base_op(layer.op_type) != "Pool"
+                or base_op(before.op_type) != "ConvolutionInputGenerator"
                 or before.simd_dim != layer.pe_dim or pool.pe is None
                 or swg.simd == pool.pe):
             continue
@@ -260,8 +256,6 @@ def pareto_search(
     (and "rate", a `stream_rate.LayerRate`, for layers in `feeds`), in graph order;
     `budget` gives the maximum of each resource.
     """
-    from bench.core.stream_rate import stream_cycles
-
     weight_bits = weight_bits or {}
     feeds = feeds or {}
 

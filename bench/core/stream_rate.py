@@ -23,15 +23,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.core.op_kinds import base_op
+
 # Layers whose output stream carries PE elements per word (so a consumer with a wider
 # SIMD sits behind an upsizing converter), and layers that read their input vector once,
-# in the first of their output folds (FINN's MVAUs and our unit).
-PE_STREAM_BASES = ("MVAU", "QnnbenchMVU", "VVAU", "Thresholding")
-FIRST_FOLD_READERS = ("MVAU", "QnnbenchMVU")
-
-
-def op_base(op_type: str) -> str:
-    return op_type.removesuffix("_hls").removesuffix("_rtl")
+# in the first of their output folds (FINN's MVAUs and our unit, which `base_op` names
+# an MVAU).
+PE_STREAM_BASES = ("MVAU", "VVAU", "Thresholding")
+FIRST_FOLD_READERS = ("MVAU",)
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,9 @@ def stream_cycles(rate: LayerRate, producer_pe: int | None) -> int:
     return rate.cycles + converter_stall(rate, producer_pe)
 
 
-def feeds(ops: list[tuple[str, str, list[str]]]) -> dict[str, str]:
+def feeds(ops: list[tuple[str, str, str | None]]) -> dict[str, str]:
     """Consumer -> producer, for every first-fold reader fed directly by a PE-stream
-    layer. `ops` lists (name, op_type, producer names) in graph order."""
-    kinds = {name: op_base(op_type) for name, op_type, _ in ops}
-    result = {}
-    for name, op_type, producers in ops:
-        if op_base(op_type) in FIRST_FOLD_READERS and producers:
-            first = producers[0]
-            if kinds.get(first) in PE_STREAM_BASES:
-                result[name] = first
-    return result
+    layer. `ops` lists (name, op_type, the producer of its data input) in graph order."""
+    kinds = {name: base_op(op_type) for name, op_type, _ in ops}
+    return {name: producer for name, op_type, producer in ops
+            if kinds[name] in FIRST_FOLD_READERS and kinds.get(producer) in PE_STREAM_BASES}
