@@ -230,3 +230,37 @@ def test_searching_again_keeps_the_winners_already_built():
     assert built and built <= study_run_ids(searched)
     assert study_run_ids(BudgetStudy.quick()) == {p.run_id()
                                                   for p in budget_points(BudgetStudy.quick())}
+
+
+def test_a_design_too_large_to_synthesize_whole_is_read_from_its_layers():
+    from bench.stages.rtl_stitch import STITCH_SYNTH_MAX_LUT, _whole_synth_skipped
+
+    small = [{"lut": 40_000, "lutram": 9_000}, {"lut": 30_000}]
+    assert _whole_synth_skipped(small) is None
+    large = [*small, {"lut": STITCH_SYNTH_MAX_LUT, "lutram": 0}]
+    assert "the layers total 179,000 LUTs" in _whole_synth_skipped(large)
+
+
+@pytest.mark.slow
+def test_a_stitched_design_above_the_whole_synthesis_limit_is_measured_by_its_layers(
+        tmp_path, monkeypatch):
+    """The stitched top is still simulated (bit-exact, cycles); its resources and clock
+    come from the layers, and the budget table reads it on that basis."""
+    from bench.engine.store import Store
+    from bench.run.point import run_point
+    from bench.stages import rtl_stitch
+    from bench.studies.pot_budget_table import winner_rows
+
+    monkeypatch.setattr(rtl_stitch, "STITCH_SYNTH_MAX_LUT", 500)
+    spec = make_spec(model="tfc", dataset="digits", weight_bits=3, act_bits=4, epochs=1,
+                     pe=8, weight_quant="pot", target="rtl", mvu="rtl")
+    record = run_point(spec, Store(tmp_path / "results"), show_progress=False).record
+    assert record.status == "ok", record.error
+    assert record.rtl_stitched_ok is True and record.rtl_fps > 0
+    assert record.rtl_stitched_lut is None and "above the 500" in \
+        record.rtl_stitched_synth_skipped
+    assert record.fmax_est_source == "slowest layer"
+    (row,) = winner_rows([record.model_dump()], BudgetStudy.quick(verify=False)).to_dict(
+        "records")
+    assert row["measured_basis"] == "layers"
+    assert row["lut"] == record.rtl_lut + record.rtl_lutram and row["fps_measured"]

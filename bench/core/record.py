@@ -160,6 +160,8 @@ class Record(BaseModel):
     rtl_stitched_bram18: int | None = None
     rtl_stitched_dsp: int | None = None
     rtl_stitched_skipped: str | None = None  # why the network was not stitched
+    # why the stitched top was simulated but not synthesized whole (its layers' sum stands)
+    rtl_stitched_synth_skipped: str | None = None
     rtl_stitched: dict[str, Any] | None = None  # details: nodes, FIFOs, intervals, seconds
     # the stitched network again with its output not ready in half the cycles (seeded)
     rtl_stalled_ok: bool | None = None

@@ -125,6 +125,8 @@ def print_run_summary(outcome: Any, console: Console | None = None) -> None:
                f"BRAM18 {r['rtl_stitched_bram18']:,}, DSP {r['rtl_stitched_dsp']:,}"
                if r.get("rtl_stitched_lut") is not None else ""),
         )
+        if r.get("rtl_stitched_synth_skipped"):
+            table.add_row("RTL stitched synth", f"not run: {r['rtl_stitched_synth_skipped']}")
         if r.get("rtl_stalled_ok") is not None:
             fps = r.get("rtl_stalled_fps")
             table.add_row(
