@@ -21,11 +21,8 @@ from typing import Any
 import numpy as np
 from qonnx.transformation.base import Transformation
 
+from bench.core.op_kinds import without_suffix
 from bench.rtl.mvu_unit import accumulator_bits
-
-
-def _base(op_type: str) -> str:
-    return op_type.removesuffix("_hls").removesuffix("_rtl")
 
 
 def pot_bits(weights: np.ndarray) -> int | None:
@@ -85,7 +82,7 @@ class UseQnnbenchMVU(Transformation):
 
         count = sum(n.op_type == mvu_op.RTL_OP_TYPE for n in model.graph.node)
         for node in list(model.graph.node):
-            if _base(node.op_type) != "MVAU":
+            if without_suffix(node.op_type) != "MVAU":
                 continue
             inst = getCustomOp(node)
             plan = self._plan(model, node, inst)
@@ -116,7 +113,7 @@ class UseQnnbenchMVU(Transformation):
                 return reason
         else:
             consumers = model.find_consumers(node.output[0]) or []
-            if len(consumers) == 1 and _base(consumers[0].op_type) == "Thresholding":
+            if len(consumers) == 1 and without_suffix(consumers[0].op_type) == "Thresholding":
                 from qonnx.custom_op.registry import getCustomOp
 
                 thr_node = consumers[0]

@@ -15,13 +15,12 @@ from typing import Any
 
 from qonnx.transformation.base import Transformation
 
+from bench.core.op_kinds import without_suffix
+
 # attributes of FINN's Pool the unit's node keeps (shapes, types, folding)
 POOL_ATTRS = ("Channels", "PE", "KernelSize", "Function", "OutImgDims", "InputDataType",
               "OutputDataType", "BatchSize")
 
-
-def _base(op_type: str) -> str:
-    return op_type.removesuffix("_hls").removesuffix("_rtl")
 
 
 def _blocker(inst: Any) -> str | None:
@@ -55,7 +54,7 @@ class UseQnnbenchPool(Transformation):
 
         count = sum(n.op_type == pool_op.RTL_OP_TYPE for n in model.graph.node)
         for node in list(model.graph.node):
-            if _base(node.op_type) != "Pool":
+            if without_suffix(node.op_type) != "Pool":
                 continue
             inst = getCustomOp(node)
             reason = _blocker(inst)

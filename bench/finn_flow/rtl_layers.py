@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.op_kinds import without_suffix
 from bench.finn_flow.builder import HW_GRAPH_STEPS
 from bench.finn_flow.env import prepare_finn, quiet
 from bench.finn_flow.graph import HwGraph, build_hw_graph, load_graph
@@ -141,7 +142,7 @@ def _renamed(reasons: dict[str, str], graph_path: Path) -> dict[str, str]:
     graph = load_graph(graph_path)
     by_base: dict[str, list[str]] = {}
     for node in graph.graph.node:
-        base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+        base = without_suffix(node.op_type)
         by_base.setdefault(base, []).append(node.name)
     result = {}
     for old, reason in reasons.items():
@@ -301,7 +302,7 @@ def stream_order(model: Any, tensor: str, value: np.ndarray) -> np.ndarray:
     from qonnx.custom_op.registry import getCustomOp
 
     producer = model.find_producer(tensor)
-    if producer is None or _base(producer.op_type) != "ConvolutionInputGenerator":
+    if producer is None or without_suffix(producer.op_type) != "ConvolutionInputGenerator":
         return value
     inst = getCustomOp(producer)
     simd, channels = inst.get_nodeattr("SIMD"), inst.get_nodeattr("IFMChannels")
@@ -327,9 +328,6 @@ def pack_stream(tensor: np.ndarray, dtype: Any, width: int) -> list[int]:
 
 # -- the point's folding on the RTL graph -------------------------------------------------
 
-
-def _base(op_type: str) -> str:
-    return op_type.removesuffix("_hls").removesuffix("_rtl")
 
 
 def translate_folding(
@@ -360,8 +358,8 @@ def _thresholds_after_mvus(model: Any) -> dict[str, str]:
     result = {}
     for node in model.graph.node:
         producer = model.find_producer(node.input[0])
-        if (_base(node.op_type) == "Thresholding" and producer is not None
-                and _base(producer.op_type) in ("MVAU", "VVAU")):
+        if (without_suffix(node.op_type) == "Thresholding" and producer is not None
+                and without_suffix(producer.op_type) in ("MVAU", "VVAU")):
             result[node.name] = producer.name
     return result
 
@@ -373,7 +371,7 @@ def _by_position(model: Any, skip: set[str]) -> dict[tuple[str, int], str]:
     for node in model.graph.node:
         if node.name in skip:
             continue
-        base = _base(node.op_type)
+        base = without_suffix(node.op_type)
         result[(base, seen.get(base, 0))] = node.name
         seen[base] = seen.get(base, 0) + 1
     return result
