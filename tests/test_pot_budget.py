@@ -220,6 +220,13 @@ def test_a_winner_that_was_built_is_read_from_its_measurement():
     assert row["run_id"] == "b" and row["lut"] == 46_000 and row["sim_fps"] == 4.3e6
     assert row["fits_measured"] is False  # 46k LUTs > 85 % of the Pynq-Z1's 53,200
     assert row["folding"] == "4/64" and row["datapath"] == "finn"
+    # a build that failed (e.g. ran out of time) leaves the search's result standing
+    failed = {"model": "tfc", "device": "Pynq-Z1", "weight_quant": "pot", "weight_bits": 4,
+              "act_bits": 4, "mvu": "rtl", "seed": 0, "status": "failed", "run_id": "c",
+              "target": "rtl", "error": "RtlToolInterrupted: yosys did not finish"}
+    for records in ([searched, failed], [failed, searched]):
+        (row,) = winner_rows(records, study).to_dict("records")
+        assert row["run_id"] == "a" and row["status"] == "ok" and row["fps"] == 6.25e6
 
 
 def test_searching_again_keeps_the_winners_already_built():

@@ -146,10 +146,11 @@ def winner_rows(records: list[dict[str, Any]], study: BudgetStudy) -> pd.DataFra
             "accuracy_seeds": len(acc), "status": r.get("status"), "run_id": r["run_id"],
         })
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    # a winner searched and also built: keep the built record
-    df["_built"] = df["measured_basis"].astype(bool)
-    df = df.sort_values("_built").drop_duplicates(
-        ["board", "network", "design", "weight_bits"], keep="last").drop(columns="_built")
+    # a winner searched and also built: keep the built record, unless the build failed
+    # (a build that ran out of time says nothing against the search's result)
+    df["_rank"] = df["measured_basis"].astype(bool) * 2 + (df["status"] == "ok")
+    df = df.sort_values("_rank", kind="stable").drop_duplicates(
+        ["board", "network", "design", "weight_bits"], keep="last").drop(columns="_rank")
     return df.sort_values(["board", "network", "weight_quant", "weight_bits", "design"],
                           ignore_index=True)
 
