@@ -342,9 +342,8 @@ class FoldableGraph:
         }
         self._memo = FoldingMemo(self._nodes, self._pristine)
         # consumer -> producer where a width converter may slow the consumer's first fold
-        producers = {n.name: graph.find_producer(n.input[0]) for n in graph.graph.node}
         self.feeds = stream_rate.feeds([
-            (n.name, n.op_type, producers[n.name].name if producers[n.name] else None)
+            (n.name, n.op_type, getattr(graph.find_producer(n.input[0]), "name", None))
             for n in graph.graph.node])
 
     def apply(self, folding_config: dict[str, dict[str, int]]) -> None:

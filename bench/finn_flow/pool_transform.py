@@ -22,7 +22,6 @@ POOL_ATTRS = ("Channels", "PE", "KernelSize", "Function", "OutImgDims", "InputDa
               "OutputDataType", "BatchSize")
 
 
-
 def _blocker(inst: Any) -> str | None:
     """Why the unit cannot take this Pool node's place; None if it can."""
     function = inst.get_nodeattr("Function")

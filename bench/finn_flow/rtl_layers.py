@@ -329,7 +329,6 @@ def pack_stream(tensor: np.ndarray, dtype: Any, width: int) -> list[int]:
 # -- the point's folding on the RTL graph -------------------------------------------------
 
 
-
 def translate_folding(
     folding: dict[str, dict[str, int]], graph: Any, rtl_graph: Any
 ) -> dict[str, dict[str, int]]:
