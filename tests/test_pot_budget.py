@@ -138,6 +138,27 @@ def test_the_compared_fps_is_simulated_cycles_at_the_clock_the_logic_allows():
     assert comparison_fps({"est_fps": 12.5e6, "cal_fps": 9.09e6}) == (9.09e6, False)
 
 
+def test_a_design_that_cannot_be_stitched_is_compared_on_its_slowest_simulated_layer():
+    from bench.studies.pot_budget_table import comparison_fps
+
+    def layer(cycles: float | None, ok: bool = True) -> dict:
+        return {"sim_ok": ok, "sim_cycles_per_input": cycles}
+
+    # FINN's RTL layers: built and simulated one by one, no stitched simulation
+    built = {"cal_fps": 3.125e6, "clk_ns": 10.0, "rtl_coverage": 1.0,
+             "rtl_layers": [layer(32.0), layer(40.0), layer(8.0)]}
+    assert comparison_fps(built) == (2.5e6, True)  # 100 MHz / 40 cycles
+    assert comparison_fps({**built, "fmax_est_mhz": 50.0}) == (1.25e6, True)
+    # the search's cycles are slower (width converters): they count
+    assert comparison_fps({**built, "cal_fps": 2.0e6}) == (2.0e6, True)
+    # a layer not bit-exact, or not timed, or not built: the estimate
+    for bad in ([layer(32.0), layer(40.0, ok=False)], [layer(None)]):
+        assert comparison_fps({**built, "rtl_layers": bad}) == (3.125e6, False)
+    assert comparison_fps({**built, "rtl_coverage": 0.5}) == (3.125e6, False)
+    # a stitched simulation that failed is not replaced by the layers'
+    assert comparison_fps({**built, "rtl_stitched_ok": False}) == (3.125e6, False)
+
+
 def test_bad_budget_options_are_one_line_errors(tmp_path):
     for args, message in ((["--limit", "2"], "--limit must be a fraction"),
                           (["--boards", "Nope"], "--boards: unknown board")):
