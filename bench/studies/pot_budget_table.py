@@ -14,7 +14,7 @@ Fmax estimated from its synthesized logic delay); for one that was not
 built, the cycle model at the requested clock. A ratio compares like with like: the
 compared FPS when both of its designs were built (`measured`), else both estimates (the
 table marks those). The best integer design is the search's: the highest estimated FPS,
-a built one first among equals.
+a built one first among equals, and of built equals the faster as built.
 """
 
 from __future__ import annotations
