@@ -10,8 +10,8 @@ leaves the measured columns empty and is ranked on the calibrated costs.
 The ratios compare the FPS a designer would get (`fps`): for a built winner its
 simulated cycles per image (the stitched design's, else its slowest layer's:
 `fps_basis`) at the clock it can plausibly reach (the requested clock, capped at the
-Fmax estimated from its synthesized logic delay); for one that was not
-built, the cycle model at the requested clock. A ratio compares like with like: the
+Fmax estimated from its synthesized logic delay); for one that was not built, the
+cycle model at the requested clock. A ratio compares like with like: the
 compared FPS when both of its designs were built (`measured`), else both estimates (the
 table marks those). The best integer design is the search's: the highest estimated FPS,
 a built one first among equals, and of built equals the faster as built.
@@ -58,7 +58,13 @@ def _measured(r: dict[str, Any]) -> tuple[dict[str, float | None], str]:
 def comparison_fps(r: dict[str, Any]) -> tuple[float | None, bool]:
     """(FPS, measured): a built winner's Verilator cycles at min(requested clock, Fmax
     estimate), since a search that assumes every design closes timing at the requested
-    clock credits wide, deep datapaths with speed they do not have; else the estimate.
+    clock credits wide, deep datapaths with speed they do not have; else the estimate."""
+    fps, basis = _compared(r)
+    return fps, bool(basis)
+
+
+def _compared(r: dict[str, Any]) -> tuple[float | None, str]:
+    """(FPS, basis): `stitched` or `layers` where measured, "" for the estimate.
 
     The cycles are the stitched design's; for a design that cannot be stitched (FINN's
     RTL layers) its slowest layer's, each layer simulated on its own, so that its
@@ -69,11 +75,11 @@ def comparison_fps(r: dict[str, Any]) -> tuple[float | None, bool]:
     clock_share = min(1.0, fmax / requested) if fmax and requested else 1.0
     sim = r.get("rtl_fps")
     if sim and r.get("rtl_stitched_ok"):
-        return sim * clock_share, True
+        return sim * clock_share, "stitched"
     from_layers = _layers_fps(r, requested) if r.get("rtl_stitched_ok") is None else None
     if from_layers:
-        return from_layers * clock_share, True
-    return search_fps(r), False
+        return from_layers * clock_share, "layers"
+    return search_fps(r), ""
 
 
 def _layers_fps(r: dict[str, Any], requested_mhz: float | None) -> float | None:
@@ -90,11 +96,6 @@ def _layers_fps(r: dict[str, Any], requested_mhz: float | None) -> float | None:
     fps = requested_mhz * 1e6 / max(cycles)
     searched = search_fps(r)
     return min(fps, searched) if searched else fps
-
-
-def _fps_basis(r: dict[str, Any]) -> str:
-    """Where a measured compared FPS comes from: the whole design or its layers."""
-    return "stitched" if r.get("rtl_stitched_ok") else "layers"
 
 
 def search_fps(r: dict[str, Any]) -> float | None:
@@ -155,7 +156,7 @@ def winner_rows(records: list[dict[str, Any]], study: BudgetStudy) -> pd.DataFra
         fits_measured = (None if not basis else all(
             (measured[k] or 0) <= budget[k] for k in ("lut", "dsp", "bram18")))
         acc = stats.get((r["model"], r["weight_quant"], int(r["weight_bits"])), [])
-        fps, fps_measured = comparison_fps(r)
+        fps, fps_basis = _compared(r)
         rows.append({
             "board": board.name, "network": r["model"].upper(), "design": design.key,
             "weight_quant": r["weight_quant"], "weight_bits": r["weight_bits"],
@@ -164,8 +165,7 @@ def winner_rows(records: list[dict[str, Any]], study: BudgetStudy) -> pd.DataFra
             "est_fps": r.get("est_fps"), "cal_fps": search_fps(r), "sim_fps": r.get("rtl_fps"),
             "sim_ok": r.get("rtl_stitched_ok"), "fmax_est_mhz": r.get("fmax_est_mhz"),
             "fps_at_fmax_est": r.get("est_fps_at_fmax"),
-            "fps": fps, "fps_measured": fps_measured,
-            "fps_basis": _fps_basis(r) if fps_measured else "",
+            "fps": fps, "fps_measured": bool(fps_basis), "fps_basis": fps_basis,
             "toggles_per_image": r.get("rtl_toggles_per_image"),
             "cal_lut": r.get("cal_lut"), "cal_dsp": r.get("cal_dsp"),
             "cal_bram18": r.get("cal_bram18"), **measured, "measured_basis": basis,
