@@ -12,6 +12,8 @@
 # machine's pip configuration and CA bundle passed as build secrets (docker/host_pip.py);
 # run as the invoking user, or as a stand-in unprivileged uid when invoked as root, so the
 # image is never run as root. Timings and the image size go to OUT/summary.txt.
+# Each rebuild retags IMAGE; the image it replaces (about 3 GB) is removed, with the build
+# cache only it used, so that repeated runs do not fill the disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -141,6 +143,7 @@ else
 fi
 
 say "building $IMAGE from $base (log: $OUT/build.log)"
+previous=$("$DOCKER" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 t0=$(now)
 if ! DOCKER_BUILDKIT=1 "$DOCKER" build --progress plain --network host \
         --build-arg "BASE_IMAGE=$base" --build-arg "TORCH_INDEX_URL=$torch_index" \
@@ -156,6 +159,11 @@ rm -rf "$OUT/pip"
 cached=$(grep -c ' CACHED$' "$OUT/build.log" || true)
 size=$("$DOCKER" image inspect --format '{{.Size}}' "$IMAGE")
 note "build: ${build_s} s ($cached steps cached); image $IMAGE: $(( size / 1000000 )) MB"
+if [ -n "$previous" ] && [ "$previous" != "$("$DOCKER" image inspect --format '{{.Id}}' "$IMAGE")" ]; then
+    # Only the superseded image and cache no image refers to any more (dangling) go.
+    "$DOCKER" rmi "$previous" >/dev/null 2>&1 && "$DOCKER" builder prune -f >/dev/null 2>&1 \
+        && note "removed the image this build superseded ($previous) and its dangling build cache"
+fi
 
 # -- run ------------------------------------------------------------------------------------
 user_uid=$(id -u)

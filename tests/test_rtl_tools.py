@@ -122,6 +122,7 @@ def test_a_truncated_verilator_model_is_named_and_built_again(tmp_path):
                                cache)
     assert first.outputs == [2, 3, 251] and first.build_seconds > 0
     exe = first.model_dir / "obj" / "Vtb_top"
+    assert [p.name for p in exe.parent.iterdir()] == ["Vtb_top"]  # no build intermediates
     data = exe.read_bytes()
     exe.write_bytes(data[: len(data) // 3])
     with pytest.warns(UserWarning, match=str(exe)):

@@ -94,11 +94,24 @@ def build_model(
             return exe, 0.0
         shutil.rmtree(model_dir / "obj", ignore_errors=True)  # make would trust its files
         built = _build_model(sources, top, model_dir, params, defines, coverage)
+        _keep_only(exe)
         record = seal({"exe": "obj/Vtb_top", "sha256": file_sha256(exe)}, key)
         tmp = model_dir / f".{MODEL_FILE}.{os.getpid()}"
         tmp.write_text(json.dumps(record, sort_keys=True))
         os.replace(tmp, model_dir / MODEL_FILE)
         return built
+
+
+def _keep_only(exe: Path) -> None:
+    """Remove the build's intermediates beside the executable. The generated C++, objects
+    and precompiled headers are 10-25x the executable (up to 0.5 GB for one stitched
+    network), the executable is self-contained, and the cache never rebuilds in place."""
+    for path in exe.parent.iterdir():
+        if path != exe:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _intact(exe: Path, record: Path, key: str) -> bool:
