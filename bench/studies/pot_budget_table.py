@@ -251,9 +251,18 @@ def _open_rivals(rows: pd.DataFrame, pick: Any) -> str:
     clock), so the verdict against `pick` holds only until they are built."""
     if pick is None or not pick["fps_measured"]:
         return ""
-    rivals = rows[(rows["fps_measured"] != True) & (rows["cal_fps"] > pick["fps"])]  # noqa: E712
-    return "; ".join(f"{_describe(r)} ({fmt_int(r['cal_fps'])})"
-                     for _, r in rivals.iterrows())
+    built = rows[rows["fps_measured"] == True]  # noqa: E712
+    # the same hardware under another name was built (at 2 bits our integer unit is the
+    # shift datapath, without DSPs whatever the policy)
+    hardware = {_hardware(r) for _, r in built.iterrows()}
+    rivals = [r for _, r in rows[rows["fps_measured"] != True].iterrows()  # noqa: E712
+              if r["cal_fps"] > pick["fps"] and _hardware(r) not in hardware]
+    return "; ".join(f"{_describe(r)} ({fmt_int(r['cal_fps'])})" for r in rivals)
+
+
+def _hardware(row: Any) -> tuple[Any, ...]:
+    """What is built: weight bits, datapath, folding and the DSP count the search gave."""
+    return tuple(row.get(k) for k in ("weight_bits", "datapath", "folding", "cal_dsp"))
 
 
 def _describe(row: Any) -> str:
