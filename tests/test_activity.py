@@ -49,8 +49,8 @@ def test_parser_reads_signal_bit_edge_and_module(tmp_path):
 
 def test_port_names_come_from_the_hdl_headers():
     ports = activity.port_names(mvu_unit.sources())
-    assert ports["qnnbench_dot"] == {"act", "wgt", "dot"}
-    assert ports["qnnbench_adder"] == {"terms", "sum"}
+    assert ports["qnnbench_dot"] == {"clk", "en", "act", "wgt", "dot"}
+    assert ports["qnnbench_adder"] == {"clk", "en", "terms", "sum"}
     assert {"ap_clk", "s_axis_tdata", "m_axis_tdata", "w_wr_data"} <= ports["qnnbench_mvu"]
     assert "acc" not in ports["qnnbench_mvu"]
 

@@ -32,14 +32,14 @@ def simulate_unit(
     weights: np.ndarray, thresholds: np.ndarray | None, inputs: np.ndarray, pe: int,
     simd: int, a_bits: int, w_bits: int, datapath: Datapath, work_dir: Path,
     chain: bool = False, cache_dir: Path | None = None, stall_percent: int = 0,
-    pot_exps: int = 0,
+    pot_exps: int = 0, pipe: int = 0,
 ) -> UnitSim:
     """Simulate the unit holding `weights` (and `thresholds`) on `inputs`; every output
     element is compared with the integer reference."""
     mh, mw = np.asarray(weights).shape
     t_bits = 0 if thresholds is None else int(np.log2(np.asarray(thresholds).shape[1] + 1))
     cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain,
-                    pot_exps=pot_exps)
+                    pot_exps=pot_exps, pipe=pipe)
     write_memories(cfg, weights, thresholds, work_dir)
     expected = reference(weights, thresholds, inputs, cfg.acc_bits)
     return run_unit(cfg, inputs, expected, work_dir, cache_dir, stall_percent)

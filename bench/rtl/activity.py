@@ -53,10 +53,12 @@ _MODULE = re.compile(r"\bmodule\s+(\w+)\b(.*?)\);", re.S)
 # Our unit's signals that are another signal again (see the HDL): the adder tree's
 # `node` array holds the terms and the level sums sign-extended, `dot_c` is the adder's
 # sum wired out of the lane, int's `terms` is its product `p`, pot's `s` and `c` are
-# fields of the weight.
+# fields of the weight, `vd`..`nfd` are a beat's control after the adder tree's
+# pipeline registers (the stage-1 registers themselves without them).
 UNIT_COPIES = (
     r"qnnbench_adder\.g_tree\.node",
     r"qnnbench_mvu\.dot_c",
+    r"qnnbench_mvu\.(?:vd|firstd|lastd|nfd)\b",
     r"qnnbench_dot\.g_int\.g_lane\[\d+\]\.p",
     r"qnnbench_dot\.g_pot\.g_lane\[\d+\]\.[sc]",
 )

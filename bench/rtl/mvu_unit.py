@@ -78,6 +78,7 @@ class MvuConfig:
     pin: bool = True  # adders as written; False lets synthesis re-associate the sums
     acc: int = 0  # accumulator bits; 0: the HDL's default, exact for any weights and inputs
     pot_exps: int = 0  # pot: exponents 0..pot_exps-1; 0: the n-bit quantizer's 2^(n-1)-1
+    pipe: int = 0  # adder-tree levels per pipeline stage; 0: a PE's dot product in one
 
     def __post_init__(self) -> None:
         if self.datapath not in DATAPATHS:
@@ -94,6 +95,8 @@ class MvuConfig:
             raise ValueError(f"acc must be >= 0, got {self.acc}")
         if self.pot_exps < 0:
             raise ValueError(f"pot_exps must be >= 0, got {self.pot_exps}")
+        if self.pipe < 0 or (self.pipe and self.chain):
+            raise ValueError(f"pipe must be >= 0 and needs the adder tree, got {self.pipe}")
 
     @property
     def sf(self) -> int:
@@ -147,6 +150,18 @@ class MvuConfig:
         return self.a_bits + (self.exps if self.pot else self.w_bits) + log_mw
 
     @property
+    def dot_stages(self) -> int:
+        """Pipeline registers in each PE's adder tree: one after every `pipe`-th of its
+        ceil(log2 SIMD) levels but the last (whose sum the unit registers anyway)."""
+        levels = (self.simd - 1).bit_length()
+        return (levels - 1) // self.pipe if self.pipe and levels > 1 else 0
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a vector's last input beat to its first output beat."""
+        return (THRESHOLD_LATENCY if self.t_bits else LATENCY) + self.dot_stages
+
+    @property
     def out_bits(self) -> int:
         return self.t_bits or self.acc_bits
 
@@ -160,6 +175,7 @@ class MvuConfig:
 
     def params(self) -> dict[str, int]:
         extra = {"ACC_BITS": self.acc} if self.acc else {}
+        extra |= {"PIPE": self.pipe} if self.pipe else {}
         return {**extra,
             "MW": self.mw, "MH": self.mh, "PE": self.pe, "SIMD": self.simd,
             "A_BITS": self.a_bits, "POT": int(self.pot), "W_BITS": self.w_bits,
@@ -470,14 +486,14 @@ def prepare_unit(cfg: MvuConfig, work_dir: Path, seed: int = 0) -> tuple[list[Pa
 def synthesize_unit(
     mw: int, mh: int, pe: int, simd: int, a_bits: int, w_bits: int, datapath: Datapath,
     work_dir: Path, family: str = "xc7", t_bits: int = 0, chain: bool = False,
-    pin: bool = True, dsp: bool = True, seed: int = 0,
+    pin: bool = True, dsp: bool = True, seed: int = 0, pipe: int = 0,
 ) -> yosys.SynthResult:
     """Yosys resources of one unit holding random weights (and thresholds) of its kind.
 
     The memories are writable, so the weights stay data: the numbers are those of the
     datapath, not of one weight matrix folded into constants.
     """
-    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain, pin)
+    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain, pin, pipe=pipe)
     work_dir = work_dir.resolve()
     copies, _ = prepare_unit(cfg, work_dir, seed)
     return yosys.synthesize(copies, TOP, work_dir, family, params=cfg.params(), dsp=dsp)

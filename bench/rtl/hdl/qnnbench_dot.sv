@@ -17,7 +17,8 @@
 //   unit folds it into its memory contents (see qnnbench_mvu). That keeps each term a
 //   plain shift, mux and XOR, and the adder exactly SIMD terms wide.
 //
-// The terms are summed exactly by qnnbench_adder (tree or chain: CHAIN, PIN).
+// The terms are summed exactly by qnnbench_adder (tree or chain: CHAIN, PIN; pipeline
+// registers in the tree: PIPE, clocked by `clk` while `en`).
 module qnnbench_dot #(
   parameter int unsigned SIMD = 8,
   parameter int unsigned A_BITS = 4,
@@ -26,12 +27,15 @@ module qnnbench_dot #(
   parameter int unsigned POT_EXPS = 3,
   parameter bit CHAIN = 0,
   parameter bit PIN = 1,
+  parameter int unsigned PIPE = 0,
   localparam int unsigned KB = $clog2(POT_EXPS + 1),
   localparam int unsigned WB = POT ? 1 + KB : W_BITS,
   // a << (POT_EXPS - 1) has A_BITS + POT_EXPS - 1 bits, its ones' complement one more
   localparam int unsigned IW = POT ? A_BITS + POT_EXPS : A_BITS + W_BITS,
   localparam int unsigned DW = IW + $clog2(SIMD)
 ) (
+  input  logic clk,
+  input  logic en,
   input  logic [SIMD-1:0][A_BITS-1:0] act,
   input  logic [SIMD-1:0][WB-1:0] wgt,
   output logic signed [DW-1:0] dot
@@ -62,6 +66,6 @@ module qnnbench_dot #(
     end
   end
 
-  qnnbench_adder #(.N(SIMD), .IW(IW), .CHAIN(CHAIN), .PIN(PIN)) u_sum (
-    .terms(terms), .sum(dot));
+  qnnbench_adder #(.N(SIMD), .IW(IW), .CHAIN(CHAIN), .PIN(PIN), .PIPE(PIPE)) u_sum (
+    .clk(clk), .en(en), .terms(terms), .sum(dot));
 endmodule

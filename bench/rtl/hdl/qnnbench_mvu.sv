@@ -7,7 +7,9 @@
 // nf*PE .. nf*PE + PE-1. The vector is buffered while it arrives (neuron fold 0) and
 // read back for folds 1 .. NF-1, so one (nf, sf) pair is computed per cycle and a vector
 // takes SF * NF cycles. The first output beat leaves 3 cycles after the vector's last
-// input beat (4 with thresholds).
+// input beat (4 with thresholds), plus DOT_STAGES: PIPE > 0 registers each PE's adder
+// tree after every PIPE-th level (see qnnbench_adder), which shortens the longest path
+// of a wide SIMD at the cost of those registers and DOT_STAGES cycles of latency.
 //
 // Output: T_BITS = 0 gives the signed ACC-bit accumulator per channel; T_BITS > 0 gives
 // the unsigned count of the channel's 2^T_BITS - 1 thresholds t with acc >= t.
@@ -50,6 +52,7 @@ module qnnbench_mvu #(
   parameter int unsigned T_BITS = 0,
   parameter bit CHAIN = 0,  // adder structure, see qnnbench_adder
   parameter bit PIN = 1,  // build the adders as written, see qnnbench_adder
+  parameter int unsigned PIPE = 0,  // adder levels per pipeline stage, 0: one stage
   parameter string WEIGHT_FILE = "mvu_weights.hex",
   parameter string THRESH_FILE = "mvu_thresholds.hex",
   parameter string INIT_FILE = "mvu_init.hex",
@@ -94,12 +97,15 @@ module qnnbench_mvu #(
   if (MW % SIMD != 0) $error("SIMD=%0d must divide MW=%0d", SIMD, MW);
   if (MH % PE != 0) $error("PE=%0d must divide MH=%0d", PE, MH);
   if (POT && POT_EXPS < 1) $error("POT_EXPS must be at least 1");
+  if (PIPE > 0 && CHAIN) $error("PIPE needs the adder tree (CHAIN = 0)");
 
   localparam int unsigned SFW = SF > 1 ? $clog2(SF) : 1;
   localparam int unsigned NFW = NF > 1 ? $clog2(NF) : 1;
   // width of qnnbench_dot's result (see there)
   localparam int unsigned IW = POT ? A_BITS + POT_EXPS : A_BITS + W_BITS;
   localparam int unsigned DW = IW + $clog2(SIMD);
+  // pipeline registers inside each PE's adder tree (see qnnbench_adder)
+  localparam int unsigned DOT_STAGES = PIPE > 0 && SIMD > 2 ? ($clog2(SIMD) - 1) / PIPE : 0;
 
   // The pipeline advances when the output register can take a new beat.
   logic en;
@@ -162,13 +168,40 @@ module qnnbench_mvu #(
     end
   end
 
-  // -- stage 2: one dot product of SIMD terms per PE ----------------------------------
+  // -- stage 2: one dot product of SIMD terms per PE (DOT_STAGES more with PIPE) ------
   logic signed [DW-1:0] dot_c [PE];
   for (genvar p = 0; p < PE; p++) begin : g_pe
     qnnbench_dot #(
       .SIMD(SIMD), .A_BITS(A_BITS), .POT(POT), .W_BITS(W_BITS), .POT_EXPS(POT_EXPS),
-      .CHAIN(CHAIN), .PIN(PIN)
-    ) u_dot (.act(act1), .wgt(wgt1[p]), .dot(dot_c[p]));
+      .CHAIN(CHAIN), .PIN(PIN), .PIPE(PIPE)
+    ) u_dot (.clk(ap_clk), .en(en), .act(act1), .wgt(wgt1[p]), .dot(dot_c[p]));
+  end
+
+  // the beat's control travels beside its dot products through the tree's registers
+  logic vd, firstd, lastd;
+  logic [NFW-1:0] nfd;
+  if (DOT_STAGES == 0) begin : g_no_delay
+    assign vd = v1;
+    assign firstd = first1;
+    assign lastd = last1;
+    assign nfd = nf1;
+  end else begin : g_delay
+    logic [DOT_STAGES-1:0] vq, fq, lq;
+    logic [NFW-1:0] nq [DOT_STAGES];
+    always_ff @(posedge ap_clk) begin
+      if (!ap_rst_n) vq <= '0;
+      else if (en) vq <= {vq, v1};
+      if (en) begin
+        fq <= {fq, first1};
+        lq <= {lq, last1};
+        nq[0] <= nf1;
+        for (int i = 1; i < DOT_STAGES; i++) nq[i] <= nq[i-1];
+      end
+    end
+    assign vd = vq[DOT_STAGES-1];
+    assign firstd = fq[DOT_STAGES-1];
+    assign lastd = lq[DOT_STAGES-1];
+    assign nfd = nq[DOT_STAGES-1];
   end
 
   logic v2, first2, last2;
@@ -176,12 +209,12 @@ module qnnbench_mvu #(
   logic signed [DW-1:0] dot2 [PE];
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) v2 <= 1'b0;
-    else if (en) v2 <= v1;
-    if (en && v1) begin
+    else if (en) v2 <= vd;
+    if (en && vd) begin
       dot2 <= dot_c;
-      first2 <= first1;
-      last2 <= last1;
-      nf2 <= nf1;
+      first2 <= firstd;
+      last2 <= lastd;
+      nf2 <= nfd;
     end
   end
 
