@@ -158,8 +158,10 @@ class MvuConfig:
 
     @property
     def latency(self) -> int:
-        """Cycles from a vector's last input beat to its first output beat."""
-        return (THRESHOLD_LATENCY if self.t_bits else LATENCY) + self.dot_stages
+        """Cycles from a vector's last input beat to its first output beat (a pipelined
+        unit registers the threshold comparisons apart from their count: one more)."""
+        split = 1 if self.pipe and self.t_bits else 0
+        return (THRESHOLD_LATENCY if self.t_bits else LATENCY) + self.dot_stages + split
 
     @property
     def out_bits(self) -> int:

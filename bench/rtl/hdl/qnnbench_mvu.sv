@@ -9,7 +9,8 @@
 // takes SF * NF cycles. The first output beat leaves 3 cycles after the vector's last
 // input beat (4 with thresholds), plus DOT_STAGES: PIPE > 0 registers each PE's adder
 // tree after every PIPE-th level (see qnnbench_adder), which shortens the longest path
-// of a wide SIMD at the cost of those registers and DOT_STAGES cycles of latency.
+// of a wide SIMD at the cost of those registers and DOT_STAGES cycles of latency. With
+// thresholds PIPE > 0 also registers the comparisons before counting them: one cycle more.
 //
 // Output: T_BITS = 0 gives the signed ACC-bit accumulator per channel; T_BITS > 0 gives
 // the unsigned count of the channel's 2^T_BITS - 1 thresholds t with acc >= t.
@@ -276,19 +277,47 @@ module qnnbench_mvu #(
     end
 
     logic [PE-1:0][OB-1:0] count;
-    always_comb begin
-      for (int p = 0; p < PE; p++) begin
-        count[p] = '0;
-        for (int j = 0; j < NT; j++) begin
-          count[p] = count[p] + OB'(acc3[p] >= $signed(thr3[p][j]));
+    if (PIPE == 0) begin : g_count
+      always_comb begin
+        for (int p = 0; p < PE; p++) begin
+          count[p] = '0;
+          for (int j = 0; j < NT; j++) begin
+            count[p] = count[p] + OB'(acc3[p] >= $signed(thr3[p][j]));
+          end
         end
       end
-    end
 
-    always_ff @(posedge ap_clk) begin
-      if (!ap_rst_n) out_valid <= 1'b0;
-      else if (en) out_valid <= v3;
-      if (en && v3) out_data <= count;
+      always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) out_valid <= 1'b0;
+        else if (en) out_valid <= v3;
+        if (en && v3) out_data <= count;
+      end
+    end else begin : g_compare_then_count
+      // pipelined unit: the NT comparisons are registered before they are counted (one
+      // more cycle), else the compare-and-count is its longest path once the tree is cut
+      logic v4;
+      logic [PE-1:0][NT-1:0] reached;
+      always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) v4 <= 1'b0;
+        else if (en) v4 <= v3;
+        if (en && v3) begin
+          for (int p = 0; p < PE; p++) begin
+            for (int j = 0; j < NT; j++) reached[p][j] <= acc3[p] >= $signed(thr3[p][j]);
+          end
+        end
+      end
+      always_comb begin
+        for (int p = 0; p < PE; p++) begin
+          count[p] = '0;
+          for (int j = 0; j < NT; j++) count[p] = count[p] + OB'(reached[p][j]);
+        end
+      end
+
+      always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) out_valid <= 1'b0;
+        else if (en) out_valid <= v4;
+        if (en && v4) out_data <= count;
+      end
     end
   end
 endmodule
