@@ -151,17 +151,15 @@ class MvuConfig:
 
     @property
     def dot_stages(self) -> int:
-        """Pipeline registers in each PE's adder tree: one after every `pipe`-th of its
-        ceil(log2 SIMD) levels but the last (whose sum the unit registers anyway)."""
+        """Registers in a PE's adder tree: after every `pipe`-th level but the last."""
         levels = (self.simd - 1).bit_length()
         return (levels - 1) // self.pipe if self.pipe and levels > 1 else 0
 
     @property
     def latency(self) -> int:
-        """Cycles from a vector's last input beat to its first output beat (a pipelined
-        unit registers the threshold comparisons apart from their count: one more)."""
-        split = 1 if self.pipe and self.t_bits else 0
-        return (THRESHOLD_LATENCY if self.t_bits else LATENCY) + self.dot_stages + split
+        """Cycles from a vector's last input beat to its first output beat (see the HDL)."""
+        base = THRESHOLD_LATENCY + bool(self.pipe) if self.t_bits else LATENCY
+        return base + self.dot_stages
 
     @property
     def out_bits(self) -> int:
