@@ -1,6 +1,6 @@
 """Integer vs power-of-two weights in the same matrix-vector unit, measured with Yosys.
 
-Three comparisons, all on `mvu_unit.synthesize_unit` (whole unit: control, memories,
+Three comparisons, all on `mvu_unit.synthesize_config` (whole unit: control, memories,
 datapath, accumulators):
 
 * `compare_adders`: balanced adder tree vs linear adder chain, for each datapath;
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.rtl.mvu_unit import Datapath, MvuConfig, synthesize_unit
+from bench.rtl.mvu_unit import Datapath, MvuConfig, synthesize_config
 from bench.rtl.timing import fmax_est_mhz
 
 
@@ -62,9 +62,7 @@ def measure(point: Point, datapath: Datapath, w_bits: int, work_dir: Path,
             f"{'' if pin else '_free'}{'' if dsp else '_nodsp'}"
             f"{f'_t{t_bits}' if t_bits else ''}{f'_pipe{pipe}' if pipe else ''}"
             f"{'' if family == 'xc7' else '_' + family}")
-    res = synthesize_unit(point.mw, point.mh, point.pe, point.simd, point.a_bits, w_bits,
-                          datapath, work_dir / name, family, t_bits, chain=chain, pin=pin,
-                          dsp=dsp, pipe=pipe)
+    res = synthesize_config(cfg, work_dir / name, family, dsp)
     return {
         "datapath": datapath, "w_bits": w_bits, "acc_bits": cfg.acc_bits,
         "code_bits": cfg.code_bits, "pe": point.pe, "simd": point.simd, "mw": point.mw,
@@ -117,8 +115,8 @@ def compare_pipelining(work_dir: Path, point: Point = WIDE, t_bits: int = 4,
                            ("int", 4, True), ("pot", 4, True)),
                        ) -> list[dict[str, Any]]:
     """Each (datapath, bits, DSPs allowed) with the adder tree in one stage and with a
-    register after every `pipe`-th level, as the budget study's winners are built
-    (UltraScale+, thresholds)."""
+    register after every `pipe`-th level, for the ZCU102's family and with thresholds,
+    as the budget study's layers have them."""
     return [measure(point, dp, bits, work_dir, dsp=dsp, family=family, t_bits=t_bits,
                     pipe=pipe) for dp, bits, dsp in cases for pipe in pipes]
 

@@ -1,7 +1,7 @@
 """A resource model of `qnnbench_mvu`, fitted to Yosys measurements of the unit.
 
 FINN estimates its own layers with analytical formulas; our unit gets a small linear
-model instead, fitted to `mvu_unit.synthesize_unit` over a grid of PE, SIMD, bit widths
+model instead, fitted to `mvu_unit.synthesize_config` over a grid of PE, SIMD, bit widths
 and datapaths (`FIT_GRID`), and checked on configurations it never saw (`HELD_OUT`).
 The measurements, the coefficients and the held-out errors are stored together in
 `mvu_fit.json` next to this module, so the estimate in a record can always be traced
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from bench.cost.memory import bram18, in_lutram, lutram_luts
-from bench.rtl.mvu_unit import MvuConfig, synthesize_unit
+from bench.rtl.mvu_unit import MvuConfig, synthesize_config
 
 MODEL_FILE = Path(__file__).parent / "mvu_fit.json"
 FAMILY = "xc7"
@@ -128,8 +128,7 @@ def measure(rows: list[Row], work_dir: Path, dsp: bool = True) -> list[dict[str,
             out.append(json.loads(done.read_text()))
             continue
         started = time.monotonic()
-        res = synthesize_unit(cfg.mw, cfg.mh, cfg.pe, cfg.simd, cfg.a_bits, cfg.w_bits,
-                              cfg.datapath, work_dir / name, FAMILY, cfg.t_bits, dsp=dsp)
+        res = synthesize_config(cfg, work_dir / name, FAMILY, dsp)
         out.append({"config": list(row), **({} if dsp else {"dsp_policy": "off"}),
                     "lut": res.lut, "lutram": res.lutram, "ff": res.ff,
                     "carry": res.carry, "bram18": res.bram18, "dsp": res.dsp,

@@ -12,10 +12,8 @@ The reference model is the mathematics only (W·x, thresholds compared with it).
 the PoT datapath leaves out of its accumulator, each channel's count of negative
 weights, is a property of the memory contents: `write_memories` folds it into the
 thresholds or the accumulator's start values, and the simulation is compared with the
-untouched reference.
-
-Nothing here imports FINN: the unit is verified and measured on its own before it is
-wrapped as a FINN layer.
+untouched reference. Nothing here imports FINN: the unit is verified and measured on its
+own before it is wrapped as a FINN layer.
 """
 
 from __future__ import annotations
@@ -174,14 +172,12 @@ class MvuConfig:
         return self.pe * self.out_bits
 
     def params(self) -> dict[str, int]:
-        extra = {"ACC_BITS": self.acc} if self.acc else {}
-        extra |= {"PIPE": self.pipe} if self.pipe else {}
-        return {**extra,
+        optional = {"ACC_BITS": self.acc, "PIPE": self.pipe}  # 0: the HDL's default
+        return {**{k: v for k, v in optional.items() if v},
             "MW": self.mw, "MH": self.mh, "PE": self.pe, "SIMD": self.simd,
             "A_BITS": self.a_bits, "POT": int(self.pot), "W_BITS": self.w_bits,
             "POT_EXPS": self.exps, "T_BITS": self.t_bits, "CHAIN": int(self.chain),
-            "PIN": int(self.pin),
-        }
+            "PIN": int(self.pin)}
 
 
 # -- reference model ----------------------------------------------------------------------
@@ -486,14 +482,17 @@ def prepare_unit(cfg: MvuConfig, work_dir: Path, seed: int = 0) -> tuple[list[Pa
 def synthesize_unit(
     mw: int, mh: int, pe: int, simd: int, a_bits: int, w_bits: int, datapath: Datapath,
     work_dir: Path, family: str = "xc7", t_bits: int = 0, chain: bool = False,
-    pin: bool = True, dsp: bool = True, seed: int = 0, pipe: int = 0,
+    pin: bool = True, dsp: bool = True, seed: int = 0,
 ) -> yosys.SynthResult:
-    """Yosys resources of one unit holding random weights (and thresholds) of its kind.
+    """`synthesize_config` of the unit with these parameters."""
+    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain, pin)
+    return synthesize_config(cfg, work_dir, family, dsp, seed)
 
-    The memories are writable, so the weights stay data: the numbers are those of the
-    datapath, not of one weight matrix folded into constants.
-    """
-    cfg = MvuConfig(mw, mh, pe, simd, a_bits, w_bits, datapath, t_bits, chain, pin, pipe=pipe)
+
+def synthesize_config(cfg: MvuConfig, work_dir: Path, family: str = "xc7", dsp: bool = True,
+                      seed: int = 0) -> yosys.SynthResult:
+    """Yosys resources of one unit holding random weights (and thresholds) of its kind; the
+    memories are writable, so the numbers are the datapath's, not of one weight matrix."""
     work_dir = work_dir.resolve()
     copies, _ = prepare_unit(cfg, work_dir, seed)
     return yosys.synthesize(copies, TOP, work_dir, family, params=cfg.params(), dsp=dsp)

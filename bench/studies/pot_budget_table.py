@@ -13,8 +13,9 @@ simulated cycles per image (the stitched design's, else its slowest layer's:
 Fmax estimated from its synthesized logic delay); for one that was not built, the
 cycle model at the requested clock. A ratio compares like with like: the
 compared FPS when both of its designs were built (`measured`), else both estimates (the
-table marks those). The best integer design is the search's: the highest estimated FPS,
-a built one first among equals, and of built equals the faster as built.
+table marks those). The best integer design is, of the built ones, the fastest as built
+(the search ranks at the requested clock, which built designs need not close); only
+where none was built, the search's. Unbuilt designs estimated faster are named.
 """
 
 from __future__ import annotations
